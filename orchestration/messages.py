@@ -1,0 +1,346 @@
+"""The protocol: every message that crosses an actor boundary.
+
+All messages are frozen Pydantic models defined at module level, so they pickle cleanly between
+actor processes. Each carries ``v``, the protocol version it was written with.
+
+Groups:
+- the conversation envelope (`Envelope`) and what describes agents (`AgentSpec`, `AgentInfo`);
+- commands, sent by the Runtime or by actors (`Spawn`, `Stop`, `ListAgents`, `Send`, ...);
+- stream messages for one turn (`TurnStarted`, `TurnDelta`, `TurnFinished`, `TurnFailed`);
+- replies and errors (`Ok`, `ErrorReply`).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PROTOCOL_VERSION = 1
+AGENT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+EVENTS_CONVERSATION = "system"
+
+
+def new_id() -> str:
+    """A fresh message or turn id."""
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class Message(BaseModel):
+    """Base of every protocol message: frozen, strict about fields, versioned."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    v: int = PROTOCOL_VERSION
+
+
+# --- conversation envelope -------------------------------------------------------------------
+
+Kind = Literal["chat", "event", "control"]
+EventName = Literal[
+    "agent_spawned",
+    "agent_started",
+    "agent_restarted",
+    "agent_failed",
+    "agent_stopped",
+    "restart_limit_exceeded",
+    "supervisor_escalated",
+    "turn_failed",
+]
+
+
+class Envelope(Message):
+    """One message of a conversation, as it is journaled and delivered.
+
+    ``recipients`` empty means broadcast. ``kind`` is ``chat`` for what members say, ``event`` for
+    what the system reports (then ``event`` names it and ``data`` holds its fields) and
+    ``control`` for runtime records.
+    """
+
+    id: str = Field(default_factory=new_id)
+    conversation: str
+    sender: str
+    recipients: tuple[str, ...] = ()
+    kind: Kind = "chat"
+    content: str
+    created_at: datetime = Field(default_factory=utc_now)
+    topology: dict[str, str] = Field(default_factory=dict)
+    in_reply_to: str | None = None
+    event: EventName | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Usage(Message):
+    """Token counts reported by a provider for one turn."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+# --- agents ------------------------------------------------------------------------------------
+
+AgentState = Literal["starting", "idle", "processing", "stopping", "terminated", "failed"]
+Recovery = Literal["clean", "resume"]
+
+
+class AgentSpec(Message):
+    """What an agent is: its name, its model and its instructions."""
+
+    name: str
+    provider: str
+    model: str
+    system: str = ""
+    recovery: Recovery = "resume"
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not AGENT_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"agent name {value!r} is not valid: use 1-63 lowercase letters, digits, '-', '_'"
+                " or '.', starting with a letter or digit"
+            )
+        return value
+
+    @property
+    def model_ref(self) -> str:
+        """The "provider:model" string."""
+        return f"{self.provider}:{self.model}"
+
+    @property
+    def conversation(self) -> str:
+        """The agent's direct conversation with its users."""
+        return direct_conversation(self.name)
+
+
+def direct_conversation(agent: str) -> str:
+    """The id of the conversation between users and one agent."""
+    return f"dm:{agent}"
+
+
+class AgentInfo(Message):
+    """A row of `list`: an agent's spec and its live state."""
+
+    spec: AgentSpec
+    state: AgentState
+    pid: int | None = None
+    turns: int = 0
+    last_activity: datetime | None = None
+    restarts: int = 0
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+class Spawn(Message):
+    """Create an agent. Replies `Spawned` or `ErrorReply` (duplicate name, unknown provider)."""
+
+    spec: AgentSpec
+    exist_ok: bool = False
+
+
+class Spawned(Message):
+    """Reply to `Spawn`: the agent runs (``created`` is False when it already existed)."""
+
+    agent: AgentInfo
+    created: bool = True
+
+
+class Stop(Message):
+    """Stop one agent for good, finishing or cancelling its turn within ``grace`` seconds."""
+
+    name: str
+    grace: float = 5.0
+
+
+class ListAgents(Message):
+    """Ask the root for every agent and its live state. Replies `AgentList`."""
+
+
+class AgentList(Message):
+    agents: list[AgentInfo]
+
+
+class Resolve(Message):
+    """Ask the root where an agent's conversation router is. Replies `Resolved`."""
+
+    name: str
+
+
+class Resolved(Message):
+    agent: AgentInfo
+    router: Any
+    agent_address: Any
+
+
+class Send(Message):
+    """A member says something in a conversation. Sent to the conversation's router.
+
+    The router journals ``message`` first, then delivers it. The Thespian sender of `Send`
+    receives the turn's stream messages, ending in `TurnFinished` or `TurnFailed`.
+    """
+
+    message: Envelope
+
+
+class Deliver(Message):
+    """Router to agent: a journaled message to answer, and who streams the reply."""
+
+    message: Envelope
+    turn_id: str
+    reply_to: Any
+
+
+class Cancel(Message):
+    """Cancel the agent's current turn (or only ``turn_id`` if given)."""
+
+    turn_id: str | None = None
+
+
+class Ping(Message):
+    """Health probe. Agents answer `Pong` even while a turn streams."""
+
+
+class Pong(Message):
+    name: str
+    state: AgentState
+    pid: int
+    turns: int
+    last_activity: datetime | None = None
+    current_turn: str | None = None
+
+
+class History(Message):
+    """Ask for a page of a conversation's journaled messages. Replies `HistoryPage`."""
+
+    conversation: str
+    limit: int = 200
+    after_seq: int = 0
+
+
+class HistoryPage(Message):
+    messages: list[Envelope]
+    last_seq: int
+
+
+class Subscribe(Message):
+    """Receive a conversation's messages and stream messages (``None``: every event)."""
+
+    conversation: str | None = None
+
+
+class Unsubscribe(Message):
+    conversation: str | None = None
+
+
+class Status(Message):
+    """Ask the root how the daemon is. Replies `DaemonStatus`."""
+
+
+class DaemonStatus(Message):
+    pid: int
+    started_at: datetime
+    agents: int
+    data_dir: str
+    version: int = PROTOCOL_VERSION
+
+
+class AgentReady(Message):
+    """Agent to root: the agent's process is up."""
+
+    name: str
+    pid: int
+
+
+class Ok(Message):
+    """A command succeeded and has nothing else to say."""
+
+    detail: str = ""
+
+
+# --- stream messages for one turn ------------------------------------------------------------
+
+
+class TurnStarted(Message):
+    """The agent accepted a message and is producing its reply."""
+
+    turn_id: str
+    agent: str
+    conversation: str
+    in_reply_to: str
+
+
+class TurnDelta(Message):
+    """A chunk of the reply text, in order; several provider deltas may be coalesced."""
+
+    turn_id: str
+    agent: str
+    conversation: str
+    text: str
+
+
+class TurnFinished(Message):
+    """The reply is complete and journaled. ``tail`` is text not yet sent as a delta."""
+
+    turn_id: str
+    agent: str
+    message: Envelope
+    tail: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    stop_reason: str = "end_turn"
+
+
+ErrorKind = Literal[
+    "auth",
+    "rate_limit",
+    "overloaded",
+    "timeout",
+    "bad_request",
+    "connection",
+    "cancelled",
+    "stopped",
+    "internal",
+]
+
+
+class TurnFailed(Message):
+    """The turn ended without a reply. ``retryable`` says whether sending again may help."""
+
+    turn_id: str
+    agent: str
+    conversation: str
+    kind: ErrorKind
+    error: str
+    retryable: bool = False
+
+
+StreamMessage = TurnStarted | TurnDelta | TurnFinished | TurnFailed
+
+# --- errors ------------------------------------------------------------------------------------
+
+ErrorCode = Literal[
+    "unknown_agent",
+    "duplicate_agent",
+    "unknown_provider",
+    "credentials",
+    "invalid_message",
+    "journal",
+    "stopped",
+    "internal",
+]
+
+
+class ErrorReply(Message):
+    """A command failed. ``error`` names the problem and ``hint`` says what to do."""
+
+    code: ErrorCode
+    error: str
+    hint: str = ""

@@ -1,0 +1,151 @@
+"""Settings: ``ORCH_*`` environment variables, an optional ``orchestration.toml``, and defaults.
+
+Precedence, highest first: environment, settings file, defaults. The settings file is the one
+named by ``ORCH_CONFIG``, else ``./orchestration.toml``, else ``orchestration.toml`` in the
+user's config dir. Provider credentials use the providers' own variable names
+(``ANTHROPIC_API_KEY``, ``OPENAI_API_KEY``...) or the file; they are `SecretStr` and never
+printed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_NAME = "orchestration.toml"
+DEFAULT_ADMIN_PORT = 19_850
+
+
+def default_home() -> Path:
+    """The platform's data dir for orchestration."""
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "orchestration"
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "orchestration"
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "orchestration"
+
+
+def config_file() -> Path | None:
+    """The settings file in force, if any."""
+    named = os.environ.get("ORCH_CONFIG")
+    if named:
+        return Path(named)
+    local = Path.cwd() / CONFIG_FILE_NAME
+    if local.is_file():
+        return local
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    user = Path(base) / "orchestration" / CONFIG_FILE_NAME
+    return user if user.is_file() else None
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """The effective configuration of one process."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCH_", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default_factory=default_home, description="data dir (journal, logs)")
+    admin_port: int = Field(DEFAULT_ADMIN_PORT, ge=1024, le=65535, description="Thespian admin")
+    default_provider: str | None = Field(None, description="provider of new agents; auto if unset")
+    default_model: str | None = Field(None, description="model of new agents; per provider")
+    max_message_chars: int = Field(100_000, ge=1, description="longest message accepted")
+    turn_timeout: float = Field(600.0, gt=0, description="seconds a caller waits for a turn")
+    provider_timeout: float = Field(600.0, gt=0, description="SDK request timeout, seconds")
+    provider_max_retries: int = Field(2, ge=0, description="SDK retries of a failed request")
+    anthropic_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("ORCH_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
+    )
+    anthropic_auth_token: SecretStr | None = Field(
+        None, validation_alias=_env("ORCH_ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN")
+    )
+    anthropic_base_url: str | None = Field(
+        None, validation_alias=_env("ORCH_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL")
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("ORCH_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=_env("ORCH_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def journal_path(self) -> Path:
+        return self.home / "journal.db"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+
+def load_settings() -> Settings:
+    """Read the settings; raise `SettingsError` naming the bad value and the fix."""
+    try:
+        return Settings()
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(str(exc)) from exc
+
+
+class SettingsError(Exception):
+    """The environment or the settings file holds a value that cannot be used."""
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """Each setting as (name, shown value, source), with secrets redacted."""
+    path = config_file()
+    from_file: dict[str, Any] = {}
+    if path is not None and path.is_file():
+        from_file = tomllib.loads(path.read_text())
+    rows = []
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        shown = _redact(value)
+        rows.append((name, shown, _source(name, field.validation_alias, from_file, path)))
+    return rows
+
+
+def _redact(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, SecretStr):
+        return "******** (set)"
+    return str(value)
+
+
+def _source(name: str, alias: object, from_file: dict[str, Any], path: Path | None) -> str:
+    names = list(alias.choices) if isinstance(alias, AliasChoices) else [f"ORCH_{name.upper()}"]
+    for env_name in names:
+        if isinstance(env_name, str) and env_name in os.environ:
+            return f"env {env_name}"
+    if name in from_file:
+        return f"file {path}"
+    return "default"
