@@ -344,3 +344,58 @@ class ErrorReply(Message):
     code: ErrorCode
     error: str
     hint: str = ""
+
+
+# --- inside the tree: supervisors, routers and agents -----------------------------------------
+
+
+class Boot(Message):
+    """Runtime to root, once after the daemon starts: open the journal, rebuild saved agents."""
+
+    home: str
+
+
+class InitAgent(Message):
+    """Root to a new agent actor: who it is and where its conversation lives."""
+
+    spec: AgentSpec
+    journal_path: str
+    router: Any
+    incarnation: int = 0
+
+
+class InitRouter(Message):
+    """Root to a new router: its conversation, its agent member and the message size limit."""
+
+    conversation: str
+    journal_path: str
+    agent: str
+    agent_address: Any
+    max_message_chars: int
+
+
+class AgentMoved(Message):
+    """Root to router: the agent runs at a new address (a restart). Fails its open turn."""
+
+    name: str
+    address: Any
+    reason: str
+
+
+class AgentCrashed(Message):
+    """Agent to root, just before it exits on an unexpected error (let it crash)."""
+
+    name: str
+    error: str
+
+
+class StopAgent(Message):
+    """Root to agent: finish or cancel the current turn within ``grace`` seconds, then exit."""
+
+    grace: float
+
+
+class StopAll(Message):
+    """Runtime to root before the daemon stops: stop every agent gracefully, keep their specs."""
+
+    grace: float = 5.0

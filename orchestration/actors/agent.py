@@ -1,0 +1,322 @@
+"""The agent actor: one LLM agent in its own OS process.
+
+It holds its view of its conversation, runs each turn's provider stream in a `TurnPump`, and
+streams the reply: every coalesced delta goes to the caller and to the router as it arrives,
+and the turn's end (`TurnFinished` or `TurnFailed`) goes to the router, which journals it and
+then tells the caller. While a turn streams the actor keeps answering `Ping` and `Cancel`.
+
+On errors: a provider error (auth, rate limit...) fails the turn and the agent stays up. Any
+other exception is a bug: the agent fails the open turn, reports `AgentCrashed` to the root and
+exits, so its supervisor decides what happens next. It never raises out of `receiveMessage`,
+so Thespian never redelivers a message and no provider call runs twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from thespian.actors import Actor, ActorExitRequest, ThespianWatch, WakeupMessage, WatchMessage
+
+from orchestration.actors.pump import PumpFailure, TurnPump
+from orchestration.actors.view import merge_roles, render_view, to_turn
+from orchestration.journal import Journal
+from orchestration.messages import (
+    AgentCrashed,
+    AgentReady,
+    AgentSpec,
+    AgentState,
+    Cancel,
+    Deliver,
+    Envelope,
+    ErrorKind,
+    InitAgent,
+    Ping,
+    Pong,
+    StopAgent,
+    TurnDelta,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+    utc_now,
+)
+from orchestration.providers.base import (
+    ChatTurn,
+    LLMProvider,
+    ProviderError,
+    ProviderRequest,
+    StreamEnd,
+    TextDelta,
+)
+from orchestration.providers.registry import create_provider
+from orchestration.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+COALESCE_SECONDS = 0.02
+_FLUSH = "flush"
+_STOP = "stop"
+
+
+@dataclass
+class ActiveTurn:
+    """The turn being produced: who asked, the pump, and what is not yet sent."""
+
+    turn_id: str
+    message: Envelope
+    reply_to: Any
+    pump: TurnPump
+    pending: str = ""
+    last_flush: float = 0.0
+    flush_scheduled: bool = False
+    text: list[str] = field(default_factory=list)
+
+
+class AgentActor(Actor):
+    """An LLM agent: answers `Deliver`ed messages through its provider, one turn at a time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spec: AgentSpec | None = None
+        self.provider: LLMProvider | None = None
+        self.router: Any = None
+        self.root: Any = None
+        self.view: list[ChatTurn] = []
+        self.state: AgentState = "starting"
+        self.turns = 0
+        self.last_activity = None
+        self.turn: ActiveTurn | None = None
+        self._handlers: dict[type, Callable[[Any, Any], None]] = {
+            InitAgent: self._init,
+            Deliver: self._deliver,
+            WatchMessage: self._on_watch,
+            WakeupMessage: self._on_wakeup,
+            Ping: self._ping,
+            Cancel: self._cancel,
+            StopAgent: self._stop,
+            ActorExitRequest: self._on_exit,
+        }
+
+    def receiveMessage(self, message: Any, sender: Any) -> ThespianWatch | None:
+        handler = self._handlers.get(type(message))
+        if handler is not None:
+            try:
+                handler(message, sender)
+            except Exception as exc:
+                self._crash(exc)
+        return ThespianWatch([self.turn.pump.fileno()]) if self.turn else None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def _init(self, message: InitAgent, sender: Any) -> None:
+        self.spec, self.router, self.root = message.spec, message.router, sender
+        self.provider = create_provider(message.spec.provider, load_settings())
+        if message.spec.recovery == "resume":
+            with Journal(message.journal_path) as journal:
+                history = journal.view(message.spec.name, message.spec.conversation)
+            self.view = render_view(message.spec.name, history)
+        self.state = "idle"
+        self.send(sender, AgentReady(name=message.spec.name, pid=os.getpid()))
+
+    def _stop(self, message: StopAgent, sender: Any) -> None:
+        if self.turn is None:
+            self._exit()
+            return
+        self.state = "stopping"
+        self.wakeupAfter(message.grace, payload=_STOP)
+
+    def _on_exit(self, message: ActorExitRequest, sender: Any) -> None:
+        if self.turn is not None:
+            self._fail("stopped", f"agent {self._name} stopped during the turn", retryable=True)
+        self.state = "terminated"
+
+    def _exit(self) -> None:
+        self.state = "terminated"
+        self.send(self.myAddress, ActorExitRequest())
+
+    def _crash(self, exc: Exception) -> None:
+        log.exception("agent %s crashed", self._name)
+        if self.turn is not None:
+            self._fail("internal", f"agent {self._name} crashed: {exc!r}")
+        if self.root is not None:
+            self.send(self.root, AgentCrashed(name=self._name, error=repr(exc)))
+        self._exit()
+
+    # --- turns -------------------------------------------------------------------------------
+
+    def _deliver(self, message: Deliver, sender: Any) -> None:
+        assert self.spec is not None and self.provider is not None, "Deliver before InitAgent"
+        if self.turn is not None or self.state != "idle":
+            self.send(
+                message.reply_to,
+                TurnFailed(
+                    turn_id=message.turn_id,
+                    agent=self._name,
+                    conversation=message.message.conversation,
+                    kind="internal",
+                    error=f"agent {self._name} is {self.state}; the router must queue turns",
+                    retryable=True,
+                ),
+            )
+            return
+        self.view.append(to_turn(self._name, message.message))
+        request = ProviderRequest(
+            model=self.spec.model, system=self.spec.system, messages=merge_roles(self.view)
+        )
+        provider = self.provider
+        pump = TurnPump(lambda: provider.stream(request), name=self._name)
+        self.turn = ActiveTurn(message.turn_id, message.message, message.reply_to, pump)
+        self.state = "processing"
+        self.last_activity = utc_now()
+        self.send(
+            message.reply_to,
+            TurnStarted(
+                turn_id=message.turn_id,
+                agent=self._name,
+                conversation=message.message.conversation,
+                in_reply_to=message.message.id,
+            ),
+        )
+
+    def _on_watch(self, message: WatchMessage, sender: Any) -> None:
+        turn = self.turn
+        if turn is None:
+            return
+        for event in turn.pump.drain():
+            if isinstance(event, TextDelta):
+                turn.pending += event.text
+                turn.text.append(event.text)
+            elif isinstance(event, StreamEnd):
+                self._finish(event)
+                return
+            elif isinstance(event, PumpFailure):
+                self._on_failure(event.error)
+                return
+        self._flush_soon(turn)
+
+    def _flush_soon(self, turn: ActiveTurn) -> None:
+        """Send pending text now, or once `COALESCE_SECONDS` have passed since the last send."""
+        if not turn.pending or turn.flush_scheduled:
+            return
+        wait = turn.last_flush + COALESCE_SECONDS - time.monotonic()
+        if wait <= 0:
+            self._flush(turn)
+        else:
+            turn.flush_scheduled = True
+            self.wakeupAfter(wait, payload=(_FLUSH, turn.turn_id))
+
+    def _flush(self, turn: ActiveTurn) -> None:
+        delta = TurnDelta(
+            turn_id=turn.turn_id,
+            agent=self._name,
+            conversation=turn.message.conversation,
+            text=turn.pending,
+        )
+        turn.pending = ""
+        turn.last_flush = time.monotonic()
+        self.send(turn.reply_to, delta)
+        self.send(self.router, delta)
+
+    def _on_wakeup(self, message: WakeupMessage, sender: Any) -> None:
+        turn = self.turn
+        if message.payload == _STOP:
+            if turn is not None:
+                self._fail("stopped", f"agent {self._name} was stopped before the turn ended")
+            self._exit()
+        elif turn is not None and message.payload == (_FLUSH, turn.turn_id):
+            turn.flush_scheduled = False
+            if turn.pending:
+                self._flush(turn)
+
+    def _finish(self, end: StreamEnd) -> None:
+        turn = self._end_turn()
+        text = end.text or "".join(turn.text)
+        self.view.append(ChatTurn(role="assistant", content=text))
+        self.turns += 1
+        reply = Envelope(
+            conversation=turn.message.conversation,
+            sender=self._name,
+            content=text,
+            in_reply_to=turn.message.id,
+            data={
+                "turn_id": turn.turn_id,
+                "model": self.spec.model_ref if self.spec else "",
+                "usage": end.usage.model_dump(),
+                "stop_reason": end.stop_reason,
+            },
+        )
+        self.send(
+            self.router,
+            TurnFinished(
+                turn_id=turn.turn_id,
+                agent=self._name,
+                message=reply,
+                usage=end.usage,
+                stop_reason=end.stop_reason,
+            ),
+        )
+        self._after_turn()
+
+    def _on_failure(self, error: BaseException) -> None:
+        if not isinstance(error, ProviderError):
+            raise error
+        self._fail(error.kind, str(error), retryable=error.retryable)
+        self._after_turn()
+
+    def _fail(self, kind: ErrorKind, error: str, *, retryable: bool = False) -> None:
+        turn = self._end_turn()
+        self.send(
+            self.router,
+            TurnFailed(
+                turn_id=turn.turn_id,
+                agent=self._name,
+                conversation=turn.message.conversation,
+                kind=kind,
+                error=error,
+                retryable=retryable,
+            ),
+        )
+
+    def _end_turn(self) -> ActiveTurn:
+        turn = self.turn
+        assert turn is not None
+        turn.pump.cancel()
+        self.turn = None
+        self.last_activity = utc_now()
+        return turn
+
+    def _after_turn(self) -> None:
+        if self.state == "stopping":
+            self._exit()
+        else:
+            self.state = "idle"
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def _ping(self, message: Ping, sender: Any) -> None:
+        self.send(
+            sender,
+            Pong(
+                name=self._name,
+                state=self.state,
+                pid=os.getpid(),
+                turns=self.turns,
+                last_activity=self.last_activity,
+                current_turn=self.turn.turn_id if self.turn else None,
+            ),
+        )
+
+    def _cancel(self, message: Cancel, sender: Any) -> None:
+        turn = self.turn
+        if turn is None or message.turn_id not in (None, turn.turn_id):
+            return
+        self._fail("cancelled", "turn cancelled by the caller")
+        self._after_turn()
+
+    @property
+    def _name(self) -> str:
+        return self.spec.name if self.spec else "?"

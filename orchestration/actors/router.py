@@ -1,0 +1,239 @@
+"""The conversation router: one actor per conversation, the conversation's only writer.
+
+Every message said in the conversation reaches the router first. It checks it, appends it to the
+journal, and only then delivers it. It grants the agent one turn at a time and queues the rest
+(the journal already holds them, so nothing is dropped). It forwards the agent's deltas to the
+conversation's subscribers, and journals each turn's end before it tells the caller and the
+subscribers.
+
+On errors: a bad message or an unwritable journal gets an `ErrorReply` to its sender and
+nothing is delivered. An agent that dies mid-turn (`AgentMoved`) fails that turn with a clear
+`TurnFailed`, so no caller waits forever.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from thespian.actors import Actor, ActorExitRequest
+
+from orchestration.journal import Journal, JournalError
+from orchestration.messages import (
+    AgentMoved,
+    Deliver,
+    Envelope,
+    ErrorReply,
+    InitRouter,
+    Send,
+    Subscribe,
+    TurnDelta,
+    TurnFailed,
+    TurnFinished,
+    Unsubscribe,
+    new_id,
+)
+
+log = logging.getLogger(__name__)
+
+SYSTEM_SENDER = "system"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A turn granted or waiting: the message to answer and who streams the reply."""
+
+    turn_id: str
+    message: Envelope
+    reply_to: Any
+
+
+class ConversationRouter(Actor):
+    """Journals, then delivers, the messages of one conversation."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conversation = ""
+        self.journal: Journal | None = None
+        self.agent = ""
+        self.agent_address: Any = None
+        self.max_chars = 0
+        self.current: Turn | None = None
+        self.waiting: deque[Turn] = deque()
+        self.subscribers: list[Any] = []  # ActorAddress is not hashable
+        self._handlers: dict[type, Callable[[Any, Any], None]] = {
+            InitRouter: self._init,
+            Send: self._send,
+            TurnDelta: self._delta,
+            TurnFinished: self._finished,
+            TurnFailed: self._failed,
+            AgentMoved: self._agent_moved,
+            Subscribe: self._subscribe,
+            Unsubscribe: self._unsubscribe,
+            ActorExitRequest: self._on_exit,
+        }
+
+    def receiveMessage(self, message: Any, sender: Any) -> None:
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            return
+        try:
+            handler(message, sender)
+        except Exception:
+            log.exception("router %s failed on %s", self.conversation, type(message).__name__)
+            if isinstance(message, Send):
+                self.send(sender, ErrorReply(code="internal", error="the router failed"))
+
+    def _init(self, message: InitRouter, sender: Any) -> None:
+        self.conversation = message.conversation
+        self.agent, self.agent_address = message.agent, message.agent_address
+        self.max_chars = message.max_message_chars
+        self.journal = Journal(message.journal_path)
+
+    def _on_exit(self, message: ActorExitRequest, sender: Any) -> None:
+        for turn in [self.current, *self.waiting]:
+            if turn is not None:
+                self._end(self._failure(turn, "stopped", "the conversation stopped"), turn)
+        self.current = None
+        self.waiting.clear()
+        if self.journal is not None:
+            self.journal.close()
+
+    # --- messages in -------------------------------------------------------------------------
+
+    def _send(self, message: Send, sender: Any) -> None:
+        envelope = message.message
+        problem = self._check(envelope)
+        if problem is not None:
+            self.send(sender, problem)
+            return
+        try:
+            self._journal().append(envelope)
+        except JournalError as exc:
+            self.send(sender, ErrorReply(code="journal", error=str(exc), hint=exc.hint))
+            return
+        self._publish(envelope)
+        self.waiting.append(Turn(new_id(), envelope, sender))
+        self._next()
+
+    def _check(self, envelope: Envelope) -> ErrorReply | None:
+        if envelope.conversation != self.conversation:
+            return ErrorReply(
+                code="invalid_message",
+                error=f"message for {envelope.conversation!r} sent to {self.conversation!r}",
+            )
+        if not envelope.content.strip():
+            return ErrorReply(
+                code="invalid_message", error="the message is empty", hint="type some text"
+            )
+        if len(envelope.content) > self.max_chars:
+            return ErrorReply(
+                code="invalid_message",
+                error=f"the message has {len(envelope.content):,} characters; "
+                f"the limit is {self.max_chars:,}",
+                hint="shorten it, or raise ORCH_MAX_MESSAGE_CHARS",
+            )
+        return None
+
+    def _next(self) -> None:
+        if self.current is not None or not self.waiting:
+            return
+        self.current = self.waiting.popleft()
+        self.send(
+            self.agent_address,
+            Deliver(
+                message=self.current.message,
+                turn_id=self.current.turn_id,
+                reply_to=self.current.reply_to,
+            ),
+        )
+
+    # --- the agent's stream ------------------------------------------------------------------
+
+    def _delta(self, message: TurnDelta, sender: Any) -> None:
+        caller = self.current.reply_to if self.current else None
+        for subscriber in self.subscribers:
+            if subscriber != caller:
+                self.send(subscriber, message)
+
+    def _finished(self, message: TurnFinished, sender: Any) -> None:
+        turn = self._take(message.turn_id)
+        if turn is None:
+            return
+        self._journal().append(message.message)
+        self._end(message, turn)
+        self._next()
+
+    def _failed(self, message: TurnFailed, sender: Any) -> None:
+        turn = self._take(message.turn_id)
+        if turn is not None:
+            self._end(message, turn)
+            self._next()
+
+    def _agent_moved(self, message: AgentMoved, sender: Any) -> None:
+        self.agent_address = message.address
+        turn = self.current
+        if turn is not None:
+            self.current = None
+            self._end(self._failure(turn, "internal", message.reason, retryable=True), turn)
+        self._next()
+
+    def _take(self, turn_id: str) -> Turn | None:
+        """The current turn, if ``turn_id`` is it, which then ends."""
+        turn = self.current
+        if turn is None or turn.turn_id != turn_id:
+            return None
+        self.current = None
+        return turn
+
+    def _failure(
+        self, turn: Turn, kind: Any, error: str, *, retryable: bool = False
+    ) -> TurnFailed:
+        return TurnFailed(
+            turn_id=turn.turn_id,
+            agent=self.agent,
+            conversation=self.conversation,
+            kind=kind,
+            error=error,
+            retryable=retryable,
+        )
+
+    def _end(self, message: TurnFinished | TurnFailed, turn: Turn) -> None:
+        """Journal a failure as an event, then tell the caller and the subscribers."""
+        if isinstance(message, TurnFailed):
+            self._journal().append(
+                Envelope(
+                    conversation=self.conversation,
+                    sender=SYSTEM_SENDER,
+                    kind="event",
+                    event="turn_failed",
+                    content=f"{message.agent}'s turn failed ({message.kind}): {message.error}",
+                    in_reply_to=turn.message.id,
+                    data=message.model_dump(mode="json", exclude={"v"}),
+                )
+            )
+        self.send(turn.reply_to, message)
+        for subscriber in self.subscribers:
+            if subscriber != turn.reply_to:
+                self.send(subscriber, message)
+
+    # --- observers ---------------------------------------------------------------------------
+
+    def _publish(self, envelope: Envelope) -> None:
+        for subscriber in self.subscribers:
+            self.send(subscriber, envelope)
+
+    def _subscribe(self, message: Subscribe, sender: Any) -> None:
+        if sender not in self.subscribers:
+            self.subscribers.append(sender)
+
+    def _unsubscribe(self, message: Unsubscribe, sender: Any) -> None:
+        if sender in self.subscribers:
+            self.subscribers.remove(sender)
+
+    def _journal(self) -> Journal:
+        assert self.journal is not None, "router used before InitRouter"
+        return self.journal

@@ -1,0 +1,40 @@
+"""Render an agent's view of a conversation into provider chat turns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from orchestration.messages import Envelope
+from orchestration.providers.base import ChatTurn
+
+USER = "user"
+
+
+def render_view(agent: str, messages: Iterable[Envelope]) -> list[ChatTurn]:
+    """The agent's own messages become assistant turns and everyone else's user turns.
+
+    Speakers other than the plain user are named (``[critic] ...``) so the agent knows who
+    said what.
+    """
+    return [to_turn(agent, message) for message in messages]
+
+
+def to_turn(agent: str, message: Envelope) -> ChatTurn:
+    """One journaled message as the agent sees it."""
+    if message.sender == agent:
+        return ChatTurn(role="assistant", content=message.content)
+    if message.sender == USER:
+        return ChatTurn(role="user", content=message.content)
+    return ChatTurn(role="user", content=f"[{message.sender}] {message.content}")
+
+
+def merge_roles(turns: Iterable[ChatTurn]) -> tuple[ChatTurn, ...]:
+    """Join consecutive turns of one role (after a failed turn, say), as providers expect
+    alternating roles."""
+    merged: list[ChatTurn] = []
+    for turn in turns:
+        if merged and merged[-1].role == turn.role:
+            merged[-1] = ChatTurn(role=turn.role, content=f"{merged[-1].content}\n\n{turn.content}")
+        else:
+            merged.append(turn)
+    return tuple(merged)

@@ -1,0 +1,63 @@
+"""Start the actor system as a detached daemon: ``python -m orchestration.daemon``.
+
+The Runtime runs this module in a new session with its output sent to ``logs/daemon.out``. It
+imports the provider SDKs and the actor modules once, so every actor process forked from the
+admin inherits them warm; starts the Thespian admin on the configured port; creates the root
+supervisor; boots it (journal open, saved agents rebuilt); writes ``daemon.json``; and exits,
+leaving the admin running.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from thespian.actors import ActorSystem
+
+from orchestration import system
+from orchestration.messages import Boot, DaemonStatus, ErrorReply
+from orchestration.settings import load_settings
+from orchestration.supervision.root import RootSupervisor
+
+BOOT_TIMEOUT = 60.0
+WARM_MODULES = ("anthropic", "openai")
+
+
+def warm_imports() -> None:
+    """Import the provider SDKs that are installed, once, before any actor process forks."""
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
+def main() -> int:
+    settings = load_settings()
+    system.join_environment(settings)
+    warm_imports()
+    asys = ActorSystem(
+        system.SYSTEM_BASE,
+        system.capabilities(settings),
+        logDefs=system.log_definitions(settings),
+        transientUnique=True,
+    )
+    root = asys.createActor(RootSupervisor, globalName=system.ROOT_NAME)
+    reply = asys.ask(root, Boot(home=str(settings.home)), BOOT_TIMEOUT)
+    if isinstance(reply, ErrorReply):
+        print(f"error: {reply.error}\n{reply.hint}", file=sys.stderr)
+        asys.shutdown()
+        return 1
+    if not isinstance(reply, DaemonStatus):
+        print(f"error: the root supervisor did not boot (got {reply!r})", file=sys.stderr)
+        asys.shutdown()
+        return 1
+    system.DaemonRecord(
+        pid=reply.pid, port=settings.admin_port, started_at=reply.started_at.isoformat()
+    ).write(settings)
+    print(f"orchestration daemon up: admin pid {reply.pid}, port {settings.admin_port}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

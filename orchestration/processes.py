@@ -1,0 +1,133 @@
+"""OS process facts the daemon needs: who listens on a port, a process tree, safe kills.
+
+Linux answers through /proc. Elsewhere the functions answer ``None`` or empty, and callers
+fall back to what Thespian itself does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class ProcessId:
+    """A PID plus its start time, so a reused PID is never mistaken for the original."""
+
+    pid: int
+    start_ticks: int
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessId | None:
+        stat = _stat(pid)
+        return None if stat is None else cls(pid, int(stat[19]))
+
+    def alive(self) -> bool:
+        stat = _stat(self.pid)
+        return stat is not None and stat[0] != "Z" and int(stat[19]) == self.start_ticks
+
+    def kill(self) -> None:
+        """SIGKILL it, if it is still the same process."""
+        if self.alive():
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (index 0 is the state)."""
+    try:
+        raw = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this PID exists (and is not a zombie)."""
+    stat = _stat(pid)
+    if stat is not None:
+        return stat[0] != "Z"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not PROC.is_dir()
+
+
+def descendants(pid: int) -> list[ProcessId]:
+    """Every process below ``pid`` in the process tree (empty where /proc is missing)."""
+    children: dict[int, list[int]] = {}
+    for entry in PROC.glob("[0-9]*"):
+        stat = _stat(int(entry.name))
+        if stat is not None:
+            children.setdefault(int(stat[1]), []).append(int(entry.name))
+    found: list[ProcessId] = []
+    stack = list(children.get(pid, []))
+    while stack:
+        child = stack.pop()
+        process = ProcessId.of(child)
+        if process is not None:
+            found.append(process)
+        stack.extend(children.get(child, []))
+    return found
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on the port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def listener_pids(port: int) -> set[int] | None:
+    """PIDs of processes listening on the TCP port; ``None`` where that cannot be known."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (PROC / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            return None
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{inode}]")
+    pids = set()
+    for fd_dir in PROC.glob("[0-9]*/fd"):
+        try:
+            for fd in fd_dir.iterdir():
+                if os.readlink(fd) in inodes:
+                    pids.add(int(fd_dir.parent.name))
+                    break
+        except OSError:
+            continue
+    return pids
+
+
+def command_line(pid: int) -> str:
+    """The process's command line, or ``?``."""
+    try:
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return "?"
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip() or "?"
+
+
+def wait_gone(processes: list[ProcessId], timeout: float) -> list[ProcessId]:
+    """Wait until the processes have exited; return those still alive at the deadline."""
+    deadline = time.monotonic() + timeout
+    remaining = [p for p in processes if p.alive()]
+    while remaining and time.monotonic() < deadline:
+        time.sleep(0.02)
+        remaining = [p for p in remaining if p.alive()]
+    return remaining

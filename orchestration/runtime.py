@@ -1,0 +1,427 @@
+"""Runtime: the one facade over the actor system, for the CLI, REST, MCP and Python users.
+
+``Runtime.connect()`` attaches to the daemon on the configured admin port, starting it when none
+runs. Every call talks to the tree only through `orchestration.messages`, each in its own
+private Thespian context, so one Runtime can be shared by threads. `AsyncRuntime` offers the
+same calls to asyncio code.
+
+Failures raise `OrchestrationError` (a command the tree refused: unknown agent, bad message...)
+or `DaemonError` (the daemon cannot be reached or started); both carry a ``hint``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from thespian.actors import ActorSystem
+
+from orchestration import system
+from orchestration.messages import (
+    AgentInfo,
+    AgentList,
+    AgentSpec,
+    Cancel,
+    DaemonStatus,
+    Envelope,
+    ErrorReply,
+    History,
+    HistoryPage,
+    ListAgents,
+    Ok,
+    Recovery,
+    Resolve,
+    Resolved,
+    Send,
+    Spawn,
+    Spawned,
+    Status,
+    Stop,
+    StopAll,
+    StreamMessage,
+    Subscribe,
+    TurnDelta,
+    TurnFailed,
+    TurnFinished,
+    Unsubscribe,
+    direct_conversation,
+)
+from orchestration.processes import ProcessId, descendants, pid_alive, wait_gone
+from orchestration.settings import Settings, load_settings
+from orchestration.system import DaemonError, DaemonRecord
+
+ASK_TIMEOUT = 10.0
+START_TIMEOUT = 60.0
+DEFAULT_PROVIDER = "default"
+
+
+class OrchestrationError(Exception):
+    """The tree refused a command. ``code`` classifies it and ``hint`` says what to do."""
+
+    def __init__(self, code: str, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.hint = hint
+
+    @classmethod
+    def from_reply(cls, reply: ErrorReply) -> OrchestrationError:
+        return cls(reply.code, reply.error, reply.hint)
+
+
+class TurnStream:
+    """The stream of one turn: `TurnStarted`, `TurnDelta`s, then `TurnFinished` or `TurnFailed`.
+
+    The deltas it yields always add up to the final text: if the turn's end arrives before a
+    delta does, the missing text is yielded as one last `TurnDelta`. `cancel()` may be called
+    from another thread or a signal handler; the stream then ends with ``TurnFailed(cancelled)``.
+    """
+
+    def __init__(self, asys: ActorSystem, resolved: Resolved, message: Envelope, timeout: float):
+        self.agent = resolved.agent.spec.name
+        self.message = message
+        self._asys = asys
+        self._agent_address = resolved.agent_address
+        self._timeout = timeout
+        self._context = asys.private()
+        self._endpoint = self._context.__enter__()
+        self._endpoint.tell(resolved.router, Send(message=message))
+        self._shown = 0
+        self._done = False
+
+    def __iter__(self) -> Iterator[StreamMessage]:
+        try:
+            while not self._done:
+                reply = self._endpoint.listen(self._timeout)
+                yield from self._handle(reply)
+        finally:
+            self.close()
+
+    def _handle(self, reply: Any) -> Iterator[StreamMessage]:
+        if reply is None:
+            self._done = True
+            raise OrchestrationError(
+                "timeout",
+                f"no answer from agent {self.agent} within {self._timeout:g} s",
+                hint="the turn may still be running; see `orchestration list`",
+            )
+        if isinstance(reply, ErrorReply):
+            self._done = True
+            raise OrchestrationError.from_reply(reply)
+        if isinstance(reply, TurnDelta):
+            self._shown += len(reply.text)
+            yield reply
+        elif isinstance(reply, TurnFinished):
+            self._done = True
+            rest = reply.message.content[self._shown :]
+            if rest:
+                yield TurnDelta(
+                    turn_id=reply.turn_id, agent=reply.agent, conversation=self.message.conversation,
+                    text=rest,
+                )
+            yield reply
+        elif isinstance(reply, TurnFailed):
+            self._done = True
+            yield reply
+        else:
+            yield reply
+
+    def cancel(self) -> None:
+        """Ask the agent to cancel this turn."""
+        with self._asys.private() as endpoint:
+            endpoint.tell(self._agent_address, Cancel())
+
+    def close(self) -> None:
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+            self._context = None
+
+    def result(self) -> TurnFinished:
+        """Run the turn to its end; raise `OrchestrationError` if it failed."""
+        for event in self:
+            if isinstance(event, TurnFinished):
+                return event
+            if isinstance(event, TurnFailed):
+                raise OrchestrationError(event.kind, event.error)
+        raise OrchestrationError("internal", "the turn ended without a result")
+
+
+class Runtime:
+    """A connection to the running actor system."""
+
+    def __init__(self, settings: Settings, asys: ActorSystem, root: Any, started: bool) -> None:
+        self.settings = settings
+        self.started = started
+        self._asys = asys
+        self._root = root
+
+    # --- connecting --------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, settings: Settings | None = None, *, start: bool = True) -> Runtime:
+        """Attach to the daemon, starting it first when none runs and ``start`` is true."""
+        settings = settings or load_settings()
+        started = False
+        if system.daemon_running(settings) is None:
+            if not start:
+                raise DaemonError(
+                    f"no orchestration daemon runs on port {settings.admin_port}",
+                    hint="start it with: orchestration up",
+                )
+            start_daemon(settings)
+            started = True
+        return cls(settings, *_attach(settings), started=started)
+
+    def close(self) -> None:
+        """Detach from the actor system (the daemon keeps running)."""
+        if self._asys is not None:
+            self._asys.shutdown()
+            self._asys = None
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def spawn(
+        self,
+        name: str,
+        *,
+        provider: str = DEFAULT_PROVIDER,
+        model: str = "",
+        system_prompt: str = "",
+        recovery: Recovery = "resume",
+        exist_ok: bool = False,
+    ) -> Spawned:
+        """Create an agent; ``provider="default"`` picks the daemon's default provider."""
+        spec = AgentSpec(
+            name=name, provider=provider, model=model, system=system_prompt, recovery=recovery
+        )
+        return self._ask(Spawn(spec=spec, exist_ok=exist_ok), Spawned)
+
+    def list(self) -> list[AgentInfo]:
+        """Every agent with its live state."""
+        return self._ask(ListAgents(), AgentList).agents
+
+    def resolve(self, name: str) -> Resolved:
+        return self._ask(Resolve(name=name), Resolved)
+
+    def send(
+        self, name: str, text: str, *, sender: str = "user", timeout: float | None = None
+    ) -> TurnStream:
+        """Say ``text`` to agent ``name``; iterate the result for the streamed reply."""
+        self._check_text(text)
+        resolved = self.resolve(name)
+        message = Envelope(conversation=resolved.agent.spec.conversation, sender=sender, content=text)
+        return TurnStream(self._asys, resolved, message, timeout or self.settings.turn_timeout)
+
+    def history(self, name: str, *, limit: int = 1000, after_seq: int = 0) -> list[Envelope]:
+        """The journaled messages of the agent's conversation, oldest first."""
+        page = self._ask(
+            History(conversation=direct_conversation(name), limit=limit, after_seq=after_seq),
+            HistoryPage,
+        )
+        if not page.messages and after_seq == 0:
+            self.resolve(name)  # raises for an agent that never existed
+        return page.messages
+
+    def shutdown(self, name: str, *, grace: float = 5.0) -> None:
+        """Stop an agent for good (its history stays in the journal)."""
+        self._ask(Stop(name=name, grace=grace), Ok, timeout=grace + ASK_TIMEOUT)
+
+    def shutdown_all(self, *, grace: float = 5.0) -> list[str]:
+        names = [agent.spec.name for agent in self.list()]
+        for name in names:
+            self.shutdown(name, grace=grace)
+        return names
+
+    def status(self) -> DaemonStatus:
+        return self._ask(Status(), DaemonStatus)
+
+    def watch(self, name: str | None = None, *, poll: float = 0.5) -> Iterator[Any]:
+        """Messages and stream messages of agent ``name``'s conversation (or, with no name,
+        every supervision event) as they happen. Close the iterator to stop."""
+        target = self._root if name is None else self.resolve(name).router
+        with self._asys.private() as endpoint:
+            endpoint.tell(target, Subscribe(conversation=None if name is None else direct_conversation(name)))
+            try:
+                while True:
+                    message = endpoint.listen(poll)
+                    if message is not None:
+                        yield message
+            finally:
+                endpoint.tell(target, Unsubscribe())
+
+    def stop_daemon(self, *, grace: float = 5.0) -> list[int]:
+        """Stop every agent gracefully, then the actor system; make sure no process is left.
+
+        Returns the PIDs that had to be killed because they outlived the shutdown.
+        """
+        record = DaemonRecord.read(self.settings)
+        tree = descendants(record.pid) if record else []
+        with contextlib.suppress(OrchestrationError):
+            self._ask(StopAll(grace=grace), Ok, timeout=grace + ASK_TIMEOUT)
+        self._asys.shutdown()
+        self._asys = None
+        admin = [p for p in [_process(record.pid if record else None)] if p]
+        stragglers = wait_gone(admin + tree, timeout=10.0)
+        for process in stragglers:
+            process.kill()
+        DaemonRecord.remove(self.settings)
+        return [p.pid for p in stragglers]
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _check_text(self, text: str) -> None:
+        if not text.strip():
+            raise OrchestrationError("invalid_message", "the message is empty", "type some text")
+        limit = self.settings.max_message_chars
+        if len(text) > limit:
+            raise OrchestrationError(
+                "invalid_message",
+                f"the message has {len(text):,} characters; the limit is {limit:,}",
+                "shorten it, or raise ORCH_MAX_MESSAGE_CHARS",
+            )
+
+    def _ask(self, message: Any, expected: type, *, timeout: float = ASK_TIMEOUT) -> Any:
+        if self._asys is None:
+            raise DaemonError("this Runtime is closed", hint="call Runtime.connect() again")
+        with self._asys.private() as endpoint:
+            reply = endpoint.ask(self._root, message, timeout)
+        if isinstance(reply, ErrorReply):
+            raise OrchestrationError.from_reply(reply)
+        if reply is None:
+            raise DaemonError(
+                f"the daemon did not answer {type(message).__name__} within {timeout:g} s",
+                hint=f"check `orchestration status` and {self.settings.log_dir / 'daemon.log'}",
+            )
+        if not isinstance(reply, expected):
+            raise DaemonError(f"unexpected reply {type(reply).__name__} to {type(message).__name__}")
+        return reply
+
+
+def _process(pid: int | None) -> ProcessId | None:
+    return ProcessId.of(pid) if pid else None
+
+
+def _attach(settings: Settings) -> tuple[ActorSystem, Any]:
+    system.join_environment(settings)
+    asys = ActorSystem(system.SYSTEM_BASE, system.capabilities(settings), transientUnique=True)
+    root = asys.createActor(system.ROOT_CLASS, globalName=system.ROOT_NAME)
+    return asys, root
+
+
+_start_lock = threading.Lock()
+
+
+def start_daemon(settings: Settings) -> DaemonRecord:
+    """Start the daemon in its own session and wait until it has booted."""
+    with _start_lock:
+        running = system.daemon_running(settings)
+        if running is not None:
+            return running
+        settings.log_dir.mkdir(parents=True, exist_ok=True)
+        out = settings.log_dir / "daemon.out"
+        with out.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "orchestration.daemon"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                env={**os.environ, "ORCH_HOME": str(settings.home),
+                     "ORCH_ADMIN_PORT": str(settings.admin_port)},
+            )
+        try:
+            code = process.wait(START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise DaemonError(
+                f"the daemon did not start within {START_TIMEOUT:g} s", hint=f"see {out}"
+            ) from None
+        record = DaemonRecord.read(settings)
+        if code != 0 or record is None or not pid_alive(record.pid):
+            tail = out.read_text(errors="replace").strip().splitlines()[-3:]
+            raise DaemonError(
+                "the daemon failed to start: " + (" / ".join(tail) or f"exit code {code}"),
+                hint=f"see {out}",
+            )
+        return record
+
+
+class AsyncRuntime:
+    """`Runtime` for asyncio code: blocking calls run in worker threads."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None, *, start: bool = True) -> AsyncRuntime:
+        return cls(await asyncio.to_thread(Runtime.connect, settings, start=start))
+
+    async def spawn(self, name: str, **options: Any) -> Spawned:
+        return await asyncio.to_thread(self.runtime.spawn, name, **options)
+
+    async def list(self) -> list[AgentInfo]:
+        return await asyncio.to_thread(self.runtime.list)
+
+    async def history(self, name: str, **options: Any) -> list[Envelope]:
+        return await asyncio.to_thread(self.runtime.history, name, **options)
+
+    async def shutdown(self, name: str, **options: Any) -> None:
+        await asyncio.to_thread(self.runtime.shutdown, name, **options)
+
+    async def status(self) -> DaemonStatus:
+        return await asyncio.to_thread(self.runtime.status)
+
+    async def send(self, name: str, text: str, **options: Any) -> AsyncIterator[StreamMessage]:
+        """The turn's stream messages, delivered to the event loop as they arrive."""
+        stream = await asyncio.to_thread(self.runtime.send, name, text, **options)
+        async for event in _iterate_in_thread(iter(stream)):
+            yield event
+
+    async def watch(self, name: str | None = None) -> AsyncIterator[Any]:
+        async for event in _iterate_in_thread(self.runtime.watch(name)):
+            yield event
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.runtime.close)
+
+
+_END = object()
+
+
+async def _iterate_in_thread(iterator: Iterator[Any]) -> AsyncIterator[Any]:
+    """Drain a blocking iterator in a thread, handing items to the event loop."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for item in iterator:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+                if stop.is_set():
+                    break
+        except Exception as exc:
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, _END)
+
+    worker = threading.Thread(target=pump, daemon=True)
+    worker.start()
+    try:
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()

@@ -1,0 +1,455 @@
+"""The root supervisor: owns the registry, every conversation router and every agent.
+
+For now it is a plain one_for_one supervisor with no restart limit: an agent whose process
+exits without being asked to stop (a crash, kill -9) is started again under the same name, and
+the new incarnation reloads its view from the journal when its recovery is ``resume``. Its
+router fails the turn the crash cut off, so its caller gets `TurnFailed`, never silence.
+
+On errors: every bad command gets an `ErrorReply` naming the problem and the fix; nothing here
+raises out of `receiveMessage`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from thespian.actors import Actor, ActorExitRequest, ChildActorExited, WakeupMessage
+
+from orchestration.actors.agent import AgentActor
+from orchestration.actors.router import ConversationRouter
+from orchestration.journal import Journal, JournalError
+from orchestration.messages import (
+    EVENTS_CONVERSATION,
+    AgentCrashed,
+    AgentInfo,
+    AgentList,
+    AgentMoved,
+    AgentReady,
+    AgentSpec,
+    AgentState,
+    Boot,
+    DaemonStatus,
+    Envelope,
+    ErrorReply,
+    EventName,
+    History,
+    HistoryPage,
+    InitAgent,
+    InitRouter,
+    ListAgents,
+    Ok,
+    Ping,
+    Pong,
+    Resolve,
+    Resolved,
+    Spawn,
+    Spawned,
+    Status,
+    Stop,
+    StopAgent,
+    StopAll,
+    Subscribe,
+    Unsubscribe,
+    new_id,
+    utc_now,
+)
+from orchestration.providers.base import ProviderError
+from orchestration.providers.registry import (
+    UnknownProviderError,
+    create_provider,
+    default_model_ref,
+    parse_model_ref,
+)
+from orchestration.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+ROOT_NAME = "orchestration.root"
+DEFAULT_PROVIDER = "default"
+LIST_DEADLINE = 1.0
+KILL_MARGIN = 2.0
+
+
+@dataclass
+class AgentRecord:
+    """What the root knows of one agent."""
+
+    spec: AgentSpec
+    address: Any
+    router: Any
+    state: AgentState = "starting"
+    pid: int | None = None
+    restarts: int = 0
+    last_error: str = ""
+    waiting_spawn: list[Any] = field(default_factory=list)
+    waiting_stop: list[Any] = field(default_factory=list)
+    forget: bool = False
+    last_pong: Pong | None = None
+
+    def info(self) -> AgentInfo:
+        pong = self.last_pong
+        return AgentInfo(
+            spec=self.spec,
+            state=pong.state if pong and self.state not in ("starting", "stopping") else self.state,
+            pid=self.pid,
+            turns=pong.turns if pong else 0,
+            last_activity=pong.last_activity if pong else None,
+            restarts=self.restarts,
+        )
+
+
+@dataclass
+class ListQuery:
+    requester: Any
+    waiting: set[str]
+
+
+class RootSupervisor(Actor):
+    """The top of the tree (global name ``orchestration.root``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings: Settings | None = None
+        self.journal: Journal | None = None
+        self.started_at: datetime = utc_now()
+        self.agents: dict[str, AgentRecord] = {}
+        self.queries: dict[str, ListQuery] = {}
+        self.subscribers: list[Any] = []
+        self.stop_all_waiters: list[Any] = []
+        self._handlers: dict[type, Callable[[Any, Any], None]] = {
+            Boot: self._boot,
+            Spawn: self._spawn,
+            AgentReady: self._ready,
+            AgentCrashed: self._crashed,
+            ChildActorExited: self._child_exited,
+            Stop: self._stop,
+            StopAll: self._stop_all,
+            ListAgents: self._list,
+            Pong: self._pong,
+            WakeupMessage: self._wakeup,
+            Resolve: self._resolve,
+            History: self._history,
+            Status: self._status,
+            Subscribe: self._subscribe,
+            Unsubscribe: self._unsubscribe,
+            Ping: lambda message, sender: self.send(sender, Ok(detail="root")),
+        }
+
+    def receiveMessage(self, message: Any, sender: Any) -> None:
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            return
+        try:
+            handler(message, sender)
+        except JournalError as exc:
+            self.send(sender, ErrorReply(code="journal", error=str(exc), hint=exc.hint))
+        except Exception as exc:
+            log.exception("root failed on %s", type(message).__name__)
+            self.send(sender, ErrorReply(code="internal", error=f"root failed: {exc!r}"))
+
+    # --- start-up ----------------------------------------------------------------------------
+
+    def _boot(self, message: Boot, sender: Any) -> None:
+        if self.journal is None:
+            self.settings = load_settings()
+            self.journal = Journal(self.settings.journal_path)
+            for spec in self.journal.agents():
+                self._start(spec)
+        self._status(Status(), sender)
+
+    def _status(self, message: Status, sender: Any) -> None:
+        self.send(
+            sender,
+            DaemonStatus(
+                pid=os.getppid(),
+                started_at=self.started_at,
+                agents=len(self.agents),
+                data_dir=str(self._settings().home),
+            ),
+        )
+
+    # --- spawning ----------------------------------------------------------------------------
+
+    def _spawn(self, message: Spawn, sender: Any) -> None:
+        spec = message.spec
+        existing = self.agents.get(spec.name)
+        if existing is not None:
+            if message.exist_ok:
+                self.send(sender, Spawned(agent=existing.info(), created=False))
+            else:
+                self.send(sender, self._duplicate(spec.name))
+            return
+        try:
+            spec = self._resolve_provider(spec)
+        except UnknownProviderError as exc:
+            self.send(sender, ErrorReply(code="unknown_provider", error=str(exc)))
+            return
+        except ProviderError as exc:
+            self.send(sender, ErrorReply(code="credentials", error=str(exc), hint=exc.hint))
+            return
+        self._journal().save_agent(spec)
+        record = self._start(spec)
+        record.waiting_spawn.append(sender)
+
+    def _resolve_provider(self, spec: AgentSpec) -> AgentSpec:
+        """Fill in the default provider and model, and check the provider can be used."""
+        settings = self._settings()
+        if spec.provider == DEFAULT_PROVIDER:
+            provider, model, _ = default_model_ref(settings)
+            spec = spec.model_copy(update={"provider": provider, "model": spec.model or model})
+        else:
+            provider, model = parse_model_ref(f"{spec.provider}:{spec.model}")
+            spec = spec.model_copy(update={"model": model})
+        create_provider(spec.provider, settings).validate()
+        return spec
+
+    def _start(self, spec: AgentSpec) -> AgentRecord:
+        router = self.createActor(ConversationRouter)
+        self.send(
+            router,
+            InitRouter(
+                conversation=spec.conversation,
+                journal_path=str(self._settings().journal_path),
+                agent=spec.name,
+                agent_address=None,
+                max_message_chars=self._settings().max_message_chars,
+            ),
+        )
+        record = AgentRecord(spec=spec, address=None, router=router)
+        self.agents[spec.name] = record
+        self._start_agent(record)
+        return record
+
+    def _start_agent(self, record: AgentRecord) -> None:
+        record.address = self.createActor(AgentActor)
+        record.state, record.pid, record.last_pong = "starting", None, None
+        self.send(
+            record.address,
+            InitAgent(
+                spec=record.spec,
+                journal_path=str(self._settings().journal_path),
+                router=record.router,
+                incarnation=record.restarts,
+            ),
+        )
+
+    def _ready(self, message: AgentReady, sender: Any) -> None:
+        record = self.agents.get(message.name)
+        if record is None or record.address != sender:
+            return
+        record.pid, record.state = message.pid, "idle"
+        self.send(record.router, AgentMoved(name=message.name, address=sender, reason="ready"))
+        if record.restarts:
+            self._event(
+                "agent_restarted",
+                record.spec.name,
+                f"agent {record.spec.name} restarted (pid {message.pid}) after: "
+                f"{record.last_error or 'its process exited'}",
+                pid=message.pid,
+                restarts=record.restarts,
+            )
+        else:
+            self._event(
+                "agent_started",
+                record.spec.name,
+                f"agent {record.spec.name} started on {record.spec.model_ref} (pid {message.pid})",
+                pid=message.pid,
+            )
+        for waiter in record.waiting_spawn:
+            self.send(waiter, Spawned(agent=record.info()))
+        record.waiting_spawn.clear()
+
+    # --- exits and restarts ------------------------------------------------------------------
+
+    def _crashed(self, message: AgentCrashed, sender: Any) -> None:
+        record = self.agents.get(message.name)
+        if record is not None:
+            record.last_error = f"crash: {message.error}"
+
+    def _child_exited(self, message: ChildActorExited, sender: Any) -> None:
+        address = message.childAddress
+        record = next((r for r in self.agents.values() if r.address == address), None)
+        if record is not None:
+            self._agent_exited(record)
+            return
+        record = next((r for r in self.agents.values() if r.router == address), None)
+        if record is not None and record.state != "stopping":
+            log.warning("router of %s exited; restarting agent and router", record.spec.name)
+            self.agents.pop(record.spec.name)
+            self.send(record.address, StopAgent(grace=0))
+            self._start(record.spec)
+
+    def _agent_exited(self, record: AgentRecord) -> None:
+        name = record.spec.name
+        if record.state == "stopping":
+            self.agents.pop(name)
+            self.send(record.router, ActorExitRequest())
+            if record.forget:
+                self._journal().remove_agent(name)
+            self._event("agent_stopped", name, f"agent {name} stopped")
+            for waiter in record.waiting_stop:
+                self.send(waiter, Ok(detail=f"agent {name} stopped"))
+            self._maybe_all_stopped()
+            return
+        reason = record.last_error or "its process exited unexpectedly"
+        record.restarts += 1
+        record.last_error = reason
+        self.send(
+            record.router,
+            AgentMoved(
+                name=name,
+                address=None,
+                reason=f"agent {name} died during the turn ({reason}); it is being restarted, "
+                "send the message again",
+            ),
+        )
+        self._start_agent(record)
+
+    # --- stopping ----------------------------------------------------------------------------
+
+    def _stop(self, message: Stop, sender: Any) -> None:
+        record = self.agents.get(message.name)
+        if record is None:
+            self.send(sender, self._unknown(message.name))
+            return
+        record.waiting_stop.append(sender)
+        record.forget = True
+        self._stop_record(record, message.grace)
+
+    def _stop_all(self, message: StopAll, sender: Any) -> None:
+        self.stop_all_waiters.append(sender)
+        for record in list(self.agents.values()):
+            self._stop_record(record, message.grace)
+        self._maybe_all_stopped()
+
+    def _stop_record(self, record: AgentRecord, grace: float) -> None:
+        if record.state == "stopping":
+            return
+        record.state = "stopping"
+        self.send(record.address, StopAgent(grace=grace))
+        self.wakeupAfter(grace + KILL_MARGIN, payload=("kill", record.spec.name, record.address))
+
+    def _maybe_all_stopped(self) -> None:
+        if self.stop_all_waiters and not self.agents:
+            for waiter in self.stop_all_waiters:
+                self.send(waiter, Ok(detail="all agents stopped"))
+            self.stop_all_waiters.clear()
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def _list(self, message: ListAgents, sender: Any) -> None:
+        live = [r for r in self.agents.values() if r.address is not None and r.pid is not None]
+        if not live:
+            self._answer_list(ListQuery(sender, set()))
+            return
+        query_id = new_id()
+        self.queries[query_id] = ListQuery(sender, {r.spec.name for r in live})
+        for record in live:
+            self.send(record.address, Ping())
+        self.wakeupAfter(LIST_DEADLINE, payload=("list", query_id))
+
+    def _pong(self, message: Pong, sender: Any) -> None:
+        record = self.agents.get(message.name)
+        if record is not None and record.address == sender:
+            record.last_pong = message
+        for query_id, query in list(self.queries.items()):
+            query.waiting.discard(message.name)
+            if not query.waiting:
+                self._answer_list(self.queries.pop(query_id))
+
+    def _answer_list(self, query: ListQuery) -> None:
+        self.send(query.requester, AgentList(agents=[r.info() for r in self.agents.values()]))
+
+    def _wakeup(self, message: WakeupMessage, sender: Any) -> None:
+        payload = message.payload
+        if not isinstance(payload, tuple):
+            return
+        if payload[0] == "list" and payload[1] in self.queries:
+            self._answer_list(self.queries.pop(payload[1]))
+        elif payload[0] == "kill":
+            record = self.agents.get(payload[1])
+            if record is not None and record.address == payload[2] and record.pid:
+                log.warning("agent %s ignored its stop; killing pid %s", payload[1], record.pid)
+                _kill(record.pid)
+
+    def _resolve(self, message: Resolve, sender: Any) -> None:
+        record = self.agents.get(message.name)
+        if record is None:
+            self.send(sender, self._unknown(message.name))
+            return
+        self.send(
+            sender, Resolved(agent=record.info(), router=record.router, agent_address=record.address)
+        )
+
+    def _history(self, message: History, sender: Any) -> None:
+        rows = self._journal().history(
+            message.conversation, after_seq=message.after_seq, limit=message.limit
+        )
+        self.send(
+            sender,
+            HistoryPage(
+                messages=[envelope for _, envelope in rows],
+                last_seq=rows[-1][0] if rows else message.after_seq,
+            ),
+        )
+
+    def _subscribe(self, message: Subscribe, sender: Any) -> None:
+        if sender not in self.subscribers:
+            self.subscribers.append(sender)
+
+    def _unsubscribe(self, message: Unsubscribe, sender: Any) -> None:
+        if sender in self.subscribers:
+            self.subscribers.remove(sender)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _event(self, event: EventName, agent: str, content: str, **data: Any) -> None:
+        envelope = Envelope(
+            conversation=EVENTS_CONVERSATION,
+            sender="root",
+            kind="event",
+            event=event,
+            content=content,
+            data={"agent": agent, **data},
+        )
+        self._journal().append(envelope)
+        for subscriber in self.subscribers:
+            self.send(subscriber, envelope)
+
+    def _unknown(self, name: str) -> ErrorReply:
+        known = ", ".join(sorted(self.agents)) or "none yet"
+        return ErrorReply(
+            code="unknown_agent",
+            error=f"no agent named {name!r} (known agents: {known})",
+            hint="create it with: orchestration spawn NAME",
+        )
+
+    def _duplicate(self, name: str) -> ErrorReply:
+        return ErrorReply(
+            code="duplicate_agent",
+            error=f"an agent named {name!r} already exists",
+            hint=f"pick another name, or stop it first: orchestration shutdown {name}",
+        )
+
+    def _settings(self) -> Settings:
+        if self.settings is None:
+            self.settings = load_settings()
+        return self.settings
+
+    def _journal(self) -> Journal:
+        if self.journal is None:
+            self.journal = Journal(self._settings().journal_path)
+        return self.journal
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

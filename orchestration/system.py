@@ -1,0 +1,118 @@
+"""How our processes join the Thespian actor system, and the daemon's record file.
+
+Shared by the daemon (which starts the system) and the Runtime (which attaches to it). It
+imports no actor module and no provider SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestration.processes import command_line, listener_pids, pid_alive, port_in_use
+from orchestration.settings import Settings
+
+SYSTEM_BASE = "multiprocTCPBase"
+ROOT_NAME = "orchestration.root"
+ROOT_CLASS = "orchestration.supervision.root.RootSupervisor"
+LOOPBACK = "127.0.0.1"
+
+
+class DaemonError(Exception):
+    """The daemon cannot be reached or started. ``hint`` says what to do."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class DaemonRecord:
+    """What ``daemon.json`` in the data dir says about the running daemon."""
+
+    pid: int
+    port: int
+    started_at: str
+
+    @staticmethod
+    def path(settings: Settings) -> Path:
+        return settings.home / "daemon.json"
+
+    @classmethod
+    def read(cls, settings: Settings) -> DaemonRecord | None:
+        try:
+            return cls(**json.loads(cls.path(settings).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def write(self, settings: Settings) -> None:
+        path = self.path(settings)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(self)))
+        temporary.replace(path)
+
+    @classmethod
+    def remove(cls, settings: Settings) -> None:
+        cls.path(settings).unlink(missing_ok=True)
+
+
+def join_environment(settings: Settings) -> None:
+    """Bind every endpoint of this process to loopback and send Thespian's log to the data dir.
+
+    Without ``THESPIAN_BASE_IPADDR`` Thespian listens on every interface and probes a public
+    address to find its own.
+    """
+    os.environ["THESPIAN_BASE_IPADDR"] = LOOPBACK
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("THESPLOG_FILE", str(settings.log_dir / "thespian.log"))
+
+
+def capabilities(settings: Settings) -> dict[str, Any]:
+    return {"Admin Port": settings.admin_port}
+
+
+def log_definitions(settings: Settings) -> dict[str, Any]:
+    """Thespian ``logDefs``: actor logging goes to ``logs/daemon.log`` in the data dir."""
+    return {
+        "version": 1,
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        },
+        "handlers": {
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(settings.log_dir / "daemon.log"),
+                "formatter": "plain",
+                "level": "INFO",
+            },
+        },
+        "root": {"handlers": ["file"], "level": "INFO"},
+        "disable_existing_loggers": False,
+    }
+
+
+def daemon_running(settings: Settings) -> DaemonRecord | None:
+    """The record of our daemon if it runs on the configured port, else ``None``.
+
+    Raises `DaemonError` when the port is held by a process that is not our daemon.
+    """
+    port = settings.admin_port
+    record = DaemonRecord.read(settings)
+    if not port_in_use(port):
+        if record is not None:
+            DaemonRecord.remove(settings)
+        return None
+    if record is not None and record.port == port and pid_alive(record.pid):
+        listeners = listener_pids(port)
+        if listeners is None or record.pid in listeners:
+            return record
+    listeners = listener_pids(port) or set()
+    who = ", ".join(f"pid {pid} ({command_line(pid)[:80]})" for pid in sorted(listeners))
+    raise DaemonError(
+        f"admin port {port} is held by a process that is not this orchestration daemon"
+        + (f": {who}" if who else ""),
+        hint=f"set ORCH_ADMIN_PORT to a free port, or stop that process (data dir {settings.home})",
+    )
