@@ -1,0 +1,1 @@
+"""Supervised teams of LLM agents on Thespian actors, with Erlang/OTP semantics."""

@@ -13,7 +13,8 @@ Groups:
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -25,8 +26,12 @@ EVENTS_CONVERSATION = "system"
 
 
 def new_id() -> str:
-    """A fresh message or turn id."""
-    return uuid.uuid4().hex
+    """A fresh message or turn id: 32 hex digits, time-ordered like a UUIDv7.
+
+    The first 12 digits are the Unix time in milliseconds, so ids sort by creation and the
+    journal's id index grows at its end instead of at random pages.
+    """
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 def utc_now() -> datetime:
@@ -99,6 +104,9 @@ class AgentSpec(Message):
     model: str
     system: str = ""
     recovery: Recovery = "resume"
+    follows_default: bool = False
+    """The provider was picked by default resolution, which runs again when the daemon starts
+    (so an agent created offline moves to Claude once a key is configured)."""
 
     @field_validator("name")
     @classmethod
@@ -276,6 +284,7 @@ class TurnStarted(Message):
     agent: str
     conversation: str
     in_reply_to: str
+    pid: int | None = None
 
 
 class TurnDelta(Message):
@@ -288,12 +297,11 @@ class TurnDelta(Message):
 
 
 class TurnFinished(Message):
-    """The reply is complete and journaled. ``tail`` is text not yet sent as a delta."""
+    """The reply is complete and journaled; ``message.content`` is its whole text."""
 
     turn_id: str
     agent: str
     message: Envelope
-    tail: str = ""
     usage: Usage = Field(default_factory=Usage)
     stop_reason: str = "end_turn"
 

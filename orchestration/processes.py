@@ -6,6 +6,7 @@ fall back to what Thespian itself does.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -35,10 +36,8 @@ class ProcessId:
     def kill(self) -> None:
         """SIGKILL it, if it is still the same process."""
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def _stat(pid: int) -> list[str] | None:

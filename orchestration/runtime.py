@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -78,8 +80,9 @@ class TurnStream:
     """The stream of one turn: `TurnStarted`, `TurnDelta`s, then `TurnFinished` or `TurnFailed`.
 
     The deltas it yields always add up to the final text: if the turn's end arrives before a
-    delta does, the missing text is yielded as one last `TurnDelta`. `cancel()` may be called
-    from another thread or a signal handler; the stream then ends with ``TurnFailed(cancelled)``.
+    delta does, the missing text is yielded as one last `TurnDelta`. An exception raised while
+    waiting (a KeyboardInterrupt, say) leaves the stream usable: call `cancel()` and keep
+    iterating, and it ends with ``TurnFailed(cancelled)``.
     """
 
     def __init__(self, asys: ActorSystem, resolved: Resolved, message: Envelope, timeout: float):
@@ -88,21 +91,31 @@ class TurnStream:
         self._asys = asys
         self._agent_address = resolved.agent_address
         self._timeout = timeout
-        self._context = asys.private()
+        self._context: Any = asys.private()
         self._endpoint = self._context.__enter__()
         self._endpoint.tell(resolved.router, Send(message=message))
+        self._ready: deque[StreamMessage] = deque()
         self._shown = 0
         self._done = False
 
-    def __iter__(self) -> Iterator[StreamMessage]:
-        try:
-            while not self._done:
-                reply = self._endpoint.listen(self._timeout)
-                yield from self._handle(reply)
-        finally:
-            self.close()
+    def __iter__(self) -> TurnStream:
+        return self
 
-    def _handle(self, reply: Any) -> Iterator[StreamMessage]:
+    def __next__(self) -> StreamMessage:
+        while not self._ready:
+            if self._done:
+                self.close()
+                raise StopIteration
+            self._ready.extend(self._handle(self._endpoint.listen(self._timeout)))
+        return self._ready.popleft()
+
+    def __enter__(self) -> TurnStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _handle(self, reply: Any) -> list[StreamMessage]:
         if reply is None:
             self._done = True
             raise OrchestrationError(
@@ -115,21 +128,20 @@ class TurnStream:
             raise OrchestrationError.from_reply(reply)
         if isinstance(reply, TurnDelta):
             self._shown += len(reply.text)
-            yield reply
         elif isinstance(reply, TurnFinished):
             self._done = True
             rest = reply.message.content[self._shown :]
             if rest:
-                yield TurnDelta(
-                    turn_id=reply.turn_id, agent=reply.agent, conversation=self.message.conversation,
+                tail = TurnDelta(
+                    turn_id=reply.turn_id,
+                    agent=reply.agent,
+                    conversation=self.message.conversation,
                     text=rest,
                 )
-            yield reply
+                return [tail, reply]
         elif isinstance(reply, TurnFailed):
             self._done = True
-            yield reply
-        else:
-            yield reply
+        return [reply]
 
     def cancel(self) -> None:
         """Ask the agent to cancel this turn."""
@@ -137,6 +149,7 @@ class TurnStream:
             endpoint.tell(self._agent_address, Cancel())
 
     def close(self) -> None:
+        """Release the stream's endpoint (idempotent)."""
         if self._context is not None:
             self._context.__exit__(None, None, None)
             self._context = None
@@ -149,6 +162,54 @@ class TurnStream:
             if isinstance(event, TurnFailed):
                 raise OrchestrationError(event.kind, event.error)
         raise OrchestrationError("internal", "the turn ended without a result")
+
+
+class Subscription:
+    """A live feed from a router or the root; subscribed (and acknowledged) on creation."""
+
+    POLL = 0.25
+
+    def __init__(
+        self, asys: ActorSystem, target: Any, conversation: str | None, timeout: float | None
+    ):
+        self._target = target
+        self._conversation = conversation
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._context: Any = asys.private()
+        self._endpoint = self._context.__enter__()
+        reply = self._endpoint.ask(target, Subscribe(conversation=conversation), ASK_TIMEOUT)
+        if not isinstance(reply, Ok):
+            self.close()
+            raise DaemonError(f"subscribing to {conversation or 'events'} failed: {reply!r}")
+
+    def __iter__(self) -> Subscription:
+        return self
+
+    def __next__(self) -> Any:
+        while self._context is not None:
+            wait = self.POLL
+            if self._deadline is not None:
+                wait = min(wait, self._deadline - time.monotonic())
+                if wait <= 0:
+                    break
+            message = self._endpoint.listen(wait)
+            if message is not None:
+                return message
+        self.close()
+        raise StopIteration
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Unsubscribe and release the endpoint (idempotent)."""
+        if self._context is not None:
+            self._endpoint.tell(self._target, Unsubscribe(conversation=self._conversation))
+            self._context.__exit__(None, None, None)
+            self._context = None
 
 
 class Runtime:
@@ -178,9 +239,13 @@ class Runtime:
         return cls(settings, *_attach(settings), started=started)
 
     def close(self) -> None:
-        """Detach from the actor system (the daemon keeps running)."""
+        """Detach from the actor system; the daemon keeps running.
+
+        (``ActorSystem.shutdown()`` would stop the whole system, so this closes only this
+        process's endpoint.)
+        """
         if self._asys is not None:
-            self._asys.shutdown()
+            self._asys._systemBase.transport.close()
             self._asys = None
 
     def __enter__(self) -> Runtime:
@@ -220,7 +285,9 @@ class Runtime:
         """Say ``text`` to agent ``name``; iterate the result for the streamed reply."""
         self._check_text(text)
         resolved = self.resolve(name)
-        message = Envelope(conversation=resolved.agent.spec.conversation, sender=sender, content=text)
+        message = Envelope(
+            conversation=resolved.agent.spec.conversation, sender=sender, content=text
+        )
         return TurnStream(self._asys, resolved, message, timeout or self.settings.turn_timeout)
 
     def history(self, name: str, *, limit: int = 1000, after_seq: int = 0) -> list[Envelope]:
@@ -246,19 +313,13 @@ class Runtime:
     def status(self) -> DaemonStatus:
         return self._ask(Status(), DaemonStatus)
 
-    def watch(self, name: str | None = None, *, poll: float = 0.5) -> Iterator[Any]:
-        """Messages and stream messages of agent ``name``'s conversation (or, with no name,
-        every supervision event) as they happen. Close the iterator to stop."""
+    def watch(self, name: str | None = None, *, timeout: float | None = None) -> Subscription:
+        """Messages and stream messages of agent ``name``'s conversation, or (with no name)
+        every supervision event, from now on. Iterate it; it ends after ``timeout`` seconds if
+        given, or when closed."""
         target = self._root if name is None else self.resolve(name).router
-        with self._asys.private() as endpoint:
-            endpoint.tell(target, Subscribe(conversation=None if name is None else direct_conversation(name)))
-            try:
-                while True:
-                    message = endpoint.listen(poll)
-                    if message is not None:
-                        yield message
-            finally:
-                endpoint.tell(target, Unsubscribe())
+        conversation = None if name is None else direct_conversation(name)
+        return Subscription(self._asys, target, conversation, timeout)
 
     def stop_daemon(self, *, grace: float = 5.0) -> list[int]:
         """Stop every agent gracefully, then the actor system; make sure no process is left.
@@ -304,7 +365,9 @@ class Runtime:
                 hint=f"check `orchestration status` and {self.settings.log_dir / 'daemon.log'}",
             )
         if not isinstance(reply, expected):
-            raise DaemonError(f"unexpected reply {type(reply).__name__} to {type(message).__name__}")
+            raise DaemonError(
+                f"unexpected reply {type(reply).__name__} to {type(message).__name__}"
+            )
         return reply
 
 
@@ -337,8 +400,11 @@ def start_daemon(settings: Settings) -> DaemonRecord:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
-                env={**os.environ, "ORCH_HOME": str(settings.home),
-                     "ORCH_ADMIN_PORT": str(settings.admin_port)},
+                env={
+                    **os.environ,
+                    "ORCH_HOME": str(settings.home),
+                    "ORCH_ADMIN_PORT": str(settings.admin_port),
+                },
             )
         try:
             code = process.wait(START_TIMEOUT)
@@ -388,8 +454,9 @@ class AsyncRuntime:
         async for event in _iterate_in_thread(iter(stream)):
             yield event
 
-    async def watch(self, name: str | None = None) -> AsyncIterator[Any]:
-        async for event in _iterate_in_thread(self.runtime.watch(name)):
+    async def watch(self, name: str | None = None, **options: Any) -> AsyncIterator[Any]:
+        subscription = await asyncio.to_thread(self.runtime.watch, name, **options)
+        async for event in _iterate_in_thread(subscription):
             yield event
 
     async def close(self) -> None:

@@ -22,8 +22,8 @@ from typing import Any
 
 from thespian.actors import Actor, ActorExitRequest, ThespianWatch, WakeupMessage, WatchMessage
 
-from orchestration.actors.pump import PumpFailure, TurnPump
-from orchestration.actors.view import merge_roles, render_view, to_turn
+from orchestration.actors.pump import EventChannel, PumpFailure, TurnWorker
+from orchestration.actors.view import render_view, to_turn
 from orchestration.journal import Journal
 from orchestration.messages import (
     AgentCrashed,
@@ -69,7 +69,7 @@ class ActiveTurn:
     turn_id: str
     message: Envelope
     reply_to: Any
-    pump: TurnPump
+    worker: TurnWorker
     pending: str = ""
     last_flush: float = 0.0
     flush_scheduled: bool = False
@@ -90,6 +90,7 @@ class AgentActor(Actor):
         self.turns = 0
         self.last_activity = None
         self.turn: ActiveTurn | None = None
+        self.channel: EventChannel | None = None
         self._handlers: dict[type, Callable[[Any, Any], None]] = {
             InitAgent: self._init,
             Deliver: self._deliver,
@@ -108,13 +109,14 @@ class AgentActor(Actor):
                 handler(message, sender)
             except Exception as exc:
                 self._crash(exc)
-        return ThespianWatch([self.turn.pump.fileno()]) if self.turn else None
+        return ThespianWatch([self.channel.fileno()]) if self.channel else None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def _init(self, message: InitAgent, sender: Any) -> None:
         self.spec, self.router, self.root = message.spec, message.router, sender
         self.provider = create_provider(message.spec.provider, load_settings())
+        self.channel = EventChannel()
         if message.spec.recovery == "resume":
             with Journal(message.journal_path) as journal:
                 history = journal.view(message.spec.name, message.spec.conversation)
@@ -133,6 +135,9 @@ class AgentActor(Actor):
         if self.turn is not None:
             self._fail("stopped", f"agent {self._name} stopped during the turn", retryable=True)
         self.state = "terminated"
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
 
     def _exit(self) -> None:
         self.state = "terminated"
@@ -165,11 +170,12 @@ class AgentActor(Actor):
             return
         self.view.append(to_turn(self._name, message.message))
         request = ProviderRequest(
-            model=self.spec.model, system=self.spec.system, messages=merge_roles(self.view)
+            model=self.spec.model, system=self.spec.system, messages=tuple(self.view)
         )
-        provider = self.provider
-        pump = TurnPump(lambda: provider.stream(request), name=self._name)
-        self.turn = ActiveTurn(message.turn_id, message.message, message.reply_to, pump)
+        provider, channel = self.provider, self.channel
+        assert channel is not None
+        worker = channel.start(message.turn_id, lambda: provider.stream(request))
+        self.turn = ActiveTurn(message.turn_id, message.message, message.reply_to, worker)
         self.state = "processing"
         self.last_activity = utc_now()
         self.send(
@@ -179,24 +185,25 @@ class AgentActor(Actor):
                 agent=self._name,
                 conversation=message.message.conversation,
                 in_reply_to=message.message.id,
+                pid=os.getpid(),
             ),
         )
 
     def _on_watch(self, message: WatchMessage, sender: Any) -> None:
-        turn = self.turn
-        if turn is None:
-            return
-        for event in turn.pump.drain():
+        assert self.channel is not None
+        for turn_id, event in self.channel.drain():
+            turn = self.turn
+            if turn is None or turn_id != turn.turn_id:
+                continue  # from an abandoned (cancelled) turn
             if isinstance(event, TextDelta):
                 turn.pending += event.text
                 turn.text.append(event.text)
             elif isinstance(event, StreamEnd):
                 self._finish(event)
-                return
             elif isinstance(event, PumpFailure):
                 self._on_failure(event.error)
-                return
-        self._flush_soon(turn)
+        if self.turn is not None:
+            self._flush_soon(self.turn)
 
     def _flush_soon(self, turn: ActiveTurn) -> None:
         """Send pending text now, or once `COALESCE_SECONDS` have passed since the last send."""
@@ -284,7 +291,7 @@ class AgentActor(Actor):
     def _end_turn(self) -> ActiveTurn:
         turn = self.turn
         assert turn is not None
-        turn.pump.cancel()
+        turn.worker.cancel()
         self.turn = None
         self.last_activity = utc_now()
         return turn

@@ -28,6 +28,7 @@ from orchestration.messages import (
     Envelope,
     ErrorReply,
     InitRouter,
+    Ok,
     Send,
     Subscribe,
     TurnDelta,
@@ -113,7 +114,7 @@ class ConversationRouter(Actor):
         try:
             self._journal().append(envelope)
         except JournalError as exc:
-            self.send(sender, ErrorReply(code="journal", error=str(exc), hint=exc.hint))
+            self.send(sender, ErrorReply(code="journal", error=exc.message, hint=exc.hint))
             return
         self._publish(envelope)
         self.waiting.append(Turn(new_id(), envelope, sender))
@@ -189,9 +190,7 @@ class ConversationRouter(Actor):
         self.current = None
         return turn
 
-    def _failure(
-        self, turn: Turn, kind: Any, error: str, *, retryable: bool = False
-    ) -> TurnFailed:
+    def _failure(self, turn: Turn, kind: Any, error: str, *, retryable: bool = False) -> TurnFailed:
         return TurnFailed(
             turn_id=turn.turn_id,
             agent=self.agent,
@@ -229,6 +228,7 @@ class ConversationRouter(Actor):
     def _subscribe(self, message: Subscribe, sender: Any) -> None:
         if sender not in self.subscribers:
             self.subscribers.append(sender)
+        self.send(sender, Ok(detail="subscribed"))
 
     def _unsubscribe(self, message: Unsubscribe, sender: Any) -> None:
         if sender in self.subscribers:

@@ -26,15 +26,3 @@ def to_turn(agent: str, message: Envelope) -> ChatTurn:
     if message.sender == USER:
         return ChatTurn(role="user", content=message.content)
     return ChatTurn(role="user", content=f"[{message.sender}] {message.content}")
-
-
-def merge_roles(turns: Iterable[ChatTurn]) -> tuple[ChatTurn, ...]:
-    """Join consecutive turns of one role (after a failed turn, say), as providers expect
-    alternating roles."""
-    merged: list[ChatTurn] = []
-    for turn in turns:
-        if merged and merged[-1].role == turn.role:
-            merged[-1] = ChatTurn(role=turn.role, content=f"{merged[-1].content}\n\n{turn.content}")
-        else:
-            merged.append(turn)
-    return tuple(merged)

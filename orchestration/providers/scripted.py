@@ -3,14 +3,15 @@
 By default it answers ``You said: <last user message>`` streamed word by word. Tests (and demos)
 script it in two places:
 
-- the model string: ``scripted:echo?delay=0.05`` sets defaults for every turn of that agent;
+- the model string: ``scripted:echo?delay=0.05`` sets defaults for every turn of the agent;
 - a directive anywhere in the last user message, which is removed from the echoed text:
   ``[[scripted: reply=Hello there; delay=0.1]]``.
 
 Directive keys: ``reply`` (the reply text), ``delay`` (seconds before each delta),
 ``first_delay`` (seconds before the first delta), ``fail`` (an error kind: auth, rate_limit,
 overloaded, timeout, bad_request, connection) with optional ``after`` (deltas sent before the
-failure), ``hang`` (stall until the provider timeout), ``crash`` (raise a non-provider error, as a bug would).
+failure), ``hang`` (stall until the provider timeout), ``crash`` (raise a non-provider
+error, as a bug would).
 """
 
 from __future__ import annotations

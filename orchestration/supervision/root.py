@@ -11,6 +11,7 @@ raises out of `receiveMessage`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -148,7 +149,7 @@ class RootSupervisor(Actor):
         try:
             handler(message, sender)
         except JournalError as exc:
-            self.send(sender, ErrorReply(code="journal", error=str(exc), hint=exc.hint))
+            self.send(sender, ErrorReply(code="journal", error=exc.message, hint=exc.hint))
         except Exception as exc:
             log.exception("root failed on %s", type(message).__name__)
             self.send(sender, ErrorReply(code="internal", error=f"root failed: {exc!r}"))
@@ -159,7 +160,10 @@ class RootSupervisor(Actor):
         if self.journal is None:
             self.settings = load_settings()
             self.journal = Journal(self.settings.journal_path)
-            for spec in self.journal.agents():
+            for saved in self.journal.agents():
+                spec = self._resolve_provider(saved) if saved.follows_default else saved
+                if spec != saved:
+                    self.journal.save_agent(spec)
                 self._start(spec)
         self._status(Status(), sender)
 
@@ -200,9 +204,16 @@ class RootSupervisor(Actor):
     def _resolve_provider(self, spec: AgentSpec) -> AgentSpec:
         """Fill in the default provider and model, and check the provider can be used."""
         settings = self._settings()
-        if spec.provider == DEFAULT_PROVIDER:
+        if spec.provider == DEFAULT_PROVIDER or spec.follows_default:
             provider, model, _ = default_model_ref(settings)
-            spec = spec.model_copy(update={"provider": provider, "model": spec.model or model})
+            follows = spec.follows_default or not spec.model
+            spec = spec.model_copy(
+                update={
+                    "provider": provider,
+                    "model": model if follows else spec.model,
+                    "follows_default": follows,
+                }
+            )
         else:
             provider, model = parse_model_ref(f"{spec.provider}:{spec.model}")
             spec = spec.model_copy(update={"model": model})
@@ -384,7 +395,8 @@ class RootSupervisor(Actor):
             self.send(sender, self._unknown(message.name))
             return
         self.send(
-            sender, Resolved(agent=record.info(), router=record.router, agent_address=record.address)
+            sender,
+            Resolved(agent=record.info(), router=record.router, agent_address=record.address),
         )
 
     def _history(self, message: History, sender: Any) -> None:
@@ -402,6 +414,7 @@ class RootSupervisor(Actor):
     def _subscribe(self, message: Subscribe, sender: Any) -> None:
         if sender not in self.subscribers:
             self.subscribers.append(sender)
+        self.send(sender, Ok(detail="subscribed"))
 
     def _unsubscribe(self, message: Unsubscribe, sender: Any) -> None:
         if sender in self.subscribers:
@@ -449,7 +462,5 @@ class RootSupervisor(Actor):
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

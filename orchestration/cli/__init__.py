@@ -1,0 +1,1 @@
+"""The ``orchestration`` command line: one module per command group."""

@@ -1,0 +1,181 @@
+"""``spawn``, ``list``, ``send``, ``history`` and ``shutdown``: agents one command at a time."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from orchestration.cli.output import ago, console, fail, note, print_json, to_json
+from orchestration.cli.streaming import print_turn
+from orchestration.messages import AgentInfo, Recovery, TurnFailed
+from orchestration.runtime import OrchestrationError, Runtime
+
+Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+def spawn(
+    name: Annotated[str, typer.Argument(help="the agent's name")],
+    provider: Annotated[
+        str, typer.Option(help="provider, or provider:model (default: the daemon's default)")
+    ] = "default",
+    model: Annotated[str, typer.Option(help="model name (default: the provider's)")] = "",
+    system: Annotated[str, typer.Option("--system", help="the agent's instructions")] = "",
+    system_file: Annotated[
+        Path | None, typer.Option(help="read the instructions from this file", exists=True)
+    ] = None,
+    recovery: Annotated[
+        str, typer.Option(help="after a crash: resume (reload history) or clean")
+    ] = "resume",
+    json: Json = False,
+) -> None:
+    """Create an agent that runs in its own process under the root supervisor."""
+    if system and system_file:
+        fail("give --system or --system-file, not both")
+    if recovery not in ("resume", "clean"):
+        fail(f"--recovery must be resume or clean, not {recovery!r}")
+    if system_file is not None:
+        system = system_file.read_text()
+    provider, _, inline_model = provider.partition(":")
+    with Runtime.connect() as runtime:
+        spawned = _spawn(runtime, name, provider, model or inline_model, system, recovery)
+    if json:
+        print_json(_agent_json(spawned.agent))
+    else:
+        agent = spawned.agent
+        console.print(f"spawned {agent.spec.name} on {agent.spec.model_ref} (pid {agent.pid})")
+
+
+def _spawn(
+    runtime: Runtime, name: str, provider: str, model: str, system: str, recovery: str
+) -> object:
+    recovery_mode: Recovery = "clean" if recovery == "clean" else "resume"
+    try:
+        return runtime.spawn(
+            name, provider=provider, model=model, system_prompt=system, recovery=recovery_mode
+        )
+    except OrchestrationError as exc:
+        if exc.code == "credentials":
+            fail(str(exc), credentials_hint(provider, exc.hint))
+        raise
+
+
+def credentials_hint(provider: str, hint: str) -> str:
+    """Say so when this shell has the credential the daemon lacks."""
+    from orchestration.providers.registry import provider_class
+    from orchestration.settings import load_settings
+
+    if provider_class(provider).credential_status(load_settings()).present:
+        return (
+            "this shell has the credential but the running daemon was started without it: "
+            "run `orchestration down` and retry from this shell, or put it in orchestration.toml"
+        )
+    return hint
+
+
+def list_agents(json: Json = False) -> None:
+    """List agents: name, provider:model, state, PID, turns and last activity."""
+    with Runtime.connect() as runtime:
+        agents = runtime.list()
+    if json:
+        print_json([_agent_json(agent) for agent in agents])
+        return
+    if not agents:
+        console.print("no agents yet: `orchestration chat` or `orchestration spawn NAME`")
+        return
+    table = Table("name", "model", "state", "pid", "turns", "restarts", "last activity")
+    for agent in agents:
+        table.add_row(
+            agent.spec.name,
+            agent.spec.model_ref,
+            agent.state,
+            str(agent.pid or "-"),
+            str(agent.turns),
+            str(agent.restarts),
+            ago(agent.last_activity),
+        )
+    console.print(table)
+
+
+def _agent_json(agent: AgentInfo) -> dict[str, object]:
+    return {
+        "name": agent.spec.name,
+        "provider": agent.spec.provider,
+        "model": agent.spec.model,
+        "state": agent.state,
+        "pid": agent.pid,
+        "turns": agent.turns,
+        "restarts": agent.restarts,
+        "last_activity": agent.last_activity.isoformat() if agent.last_activity else None,
+    }
+
+
+def send(
+    name: Annotated[str, typer.Argument(help="the agent")],
+    text: Annotated[str, typer.Argument(help="the message; - reads it from stdin")],
+    json: Json = False,
+) -> None:
+    """Send one message and stream the reply."""
+    if text == "-":
+        text = sys.stdin.read()
+    with Runtime.connect() as runtime:
+        stream = runtime.send(name, text)
+        if json:
+            failed = False
+            for event in stream:
+                print_json(to_json(event))
+                failed = failed or isinstance(event, TurnFailed)
+        else:
+            failed = isinstance(print_turn(stream), TurnFailed)
+    if failed:
+        raise typer.Exit(1)
+
+
+def history(
+    name: Annotated[str, typer.Argument(help="the agent")],
+    limit: Annotated[int, typer.Option(help="at most this many messages")] = 1000,
+    json: Json = False,
+) -> None:
+    """Print the agent's conversation as the journal holds it."""
+    with Runtime.connect() as runtime:
+        messages = runtime.history(name, limit=limit)
+    if json:
+        print_json([to_json(message) for message in messages])
+        return
+    for message in messages:
+        stamp = message.created_at.strftime("%H:%M:%S")
+        if message.kind == "event":
+            console.print(f"[dim]{stamp} · {message.content}[/]", markup=True, soft_wrap=True)
+        else:
+            console.print(f"[dim]{stamp}[/] [bold]{message.sender}[/]: ", end="", markup=True)
+            console.print(message.content, markup=False, soft_wrap=True)
+
+
+def shutdown(
+    name: Annotated[str | None, typer.Argument(help="the agent to stop")] = None,
+    all_agents: Annotated[bool, typer.Option("--all", help="stop every agent")] = False,
+    grace: Annotated[float, typer.Option(help="seconds to finish the current turn")] = 5.0,
+) -> None:
+    """Stop an agent for good; its history stays in the journal."""
+    if (name is None) == (not all_agents):
+        fail("name one agent, or pass --all", "e.g. orchestration shutdown assistant")
+    with Runtime.connect(start=False) as runtime:
+        if all_agents:
+            stopped = runtime.shutdown_all(grace=grace)
+            console.print(f"stopped {len(stopped)} agent(s)")
+        else:
+            assert name is not None
+            runtime.shutdown(name, grace=grace)
+            console.print(f"stopped {name}")
+            note("its history stays: orchestration history " + name)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(spawn)
+    app.command("list")(list_agents)
+    app.command()(send)
+    app.command()(history)
+    app.command()(shutdown)

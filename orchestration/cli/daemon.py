@@ -1,0 +1,81 @@
+"""``up``, ``down`` and ``status``: the daemon that hosts the actor system."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from orchestration.cli.output import console, note, print_json
+from orchestration.runtime import Runtime
+from orchestration.settings import load_settings
+from orchestration.system import DaemonError, daemon_running
+
+Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+def up() -> None:
+    """Start the daemon (the actor system and its saved agents) unless it runs already."""
+    with Runtime.connect() as runtime:
+        status = runtime.status()
+    verb = "started" if runtime.started else "already running"
+    console.print(
+        f"orchestration daemon {verb}: pid {status.pid}, port {runtime.settings.admin_port}, "
+        f"{status.agents} agent(s), data in {status.data_dir}"
+    )
+
+
+def down(
+    grace: Annotated[float, typer.Option(help="seconds each agent gets to finish")] = 5.0,
+) -> None:
+    """Stop every agent gracefully, then the daemon; leave no process or port behind."""
+    settings = load_settings()
+    if daemon_running(settings) is None:
+        console.print(f"no daemon runs on port {settings.admin_port}")
+        return
+    runtime = Runtime.connect(settings, start=False)
+    killed = runtime.stop_daemon(grace=grace)
+    if killed:
+        note(f"killed {len(killed)} process(es) that outlived the shutdown: {killed}")
+    console.print("orchestration daemon stopped")
+
+
+def status(json: Json = False) -> None:
+    """Report the daemon: its admin PID, uptime and number of agents."""
+    settings = load_settings()
+    try:
+        runtime = Runtime.connect(settings, start=False)
+    except DaemonError as exc:
+        if json:
+            print_json({"running": False, "port": settings.admin_port, "error": str(exc)})
+        else:
+            console.print(f"not running: {exc}")
+        raise typer.Exit(1) from None
+    with runtime:
+        daemon = runtime.status()
+        agents = runtime.list()
+    uptime = (datetime.now(UTC) - daemon.started_at).total_seconds()
+    if json:
+        print_json(
+            {
+                "running": True,
+                "pid": daemon.pid,
+                "port": settings.admin_port,
+                "uptime_seconds": round(uptime, 1),
+                "started_at": daemon.started_at.isoformat(),
+                "data_dir": daemon.data_dir,
+                "agents": [{"name": a.spec.name, "state": a.state, "pid": a.pid} for a in agents],
+            }
+        )
+        return
+    console.print(
+        f"running: admin pid {daemon.pid} on port {settings.admin_port}, up {int(uptime)}s, "
+        f"{len(agents)} agent(s), data in {daemon.data_dir}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(up)
+    app.command()(down)
+    app.command()(status)

@@ -1,0 +1,1 @@
+"""LLM providers behind one protocol, found through the ``orchestration.providers`` entry points."""

@@ -1,0 +1,1 @@
+"""Supervisors: the root supervisor now; specs, strategies and restart intensity next."""

@@ -1,0 +1,157 @@
+"""An agent in a real multiprocTCPBase daemon: streaming, responsiveness, cancel, crashes, down."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from orchestration.messages import (
+    Ping,
+    Pong,
+    TurnDelta,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+)
+from orchestration.processes import ProcessId, descendants, port_in_use
+from orchestration.runtime import OrchestrationError, Runtime
+from orchestration.system import DaemonRecord
+
+
+def test_deltas_arrive_in_order_and_before_the_turn_ends(runtime: Runtime) -> None:
+    runtime.spawn("streamer", provider="scripted")
+    arrivals: list[tuple[float, object]] = []
+    for event in runtime.send("streamer", "one two three four [[scripted: delay=0.15]]"):
+        arrivals.append((time.monotonic(), event))
+
+    kinds = [type(event) for _, event in arrivals]
+    assert kinds[0] is TurnStarted and kinds[-1] is TurnFinished
+    deltas = [(at, event) for at, event in arrivals if isinstance(event, TurnDelta)]
+    assert "".join(event.text for _, event in deltas) == "You said: one two three four"
+    assert len(deltas) >= 4, "each slow word should arrive as its own delta"
+    finished_at = arrivals[-1][0]
+    assert finished_at - deltas[0][0] >= 0.4, "the first delta came only at the end of the turn"
+
+
+def test_ping_is_answered_while_a_turn_streams(runtime: Runtime) -> None:
+    runtime.spawn("slow", provider="scripted")
+    resolved = runtime.resolve("slow")
+    stream = runtime.send("slow", "a b c d e f g h [[scripted: delay=0.3]]")
+    started = next(stream)
+    assert isinstance(started, TurnStarted)
+    assert isinstance(next(stream), TurnDelta)
+
+    with runtime._asys.private() as endpoint:  # a raw ask, as a supervisor's health check does
+        pong = endpoint.ask(resolved.agent_address, Ping(), 5.0)
+
+    assert isinstance(pong, Pong)
+    assert pong.state == "processing"
+    assert pong.current_turn == started.turn_id
+    stream.cancel()
+    assert isinstance(list(stream)[-1], TurnFailed)
+
+
+def test_cancel_stops_a_hung_turn_and_the_agent_carries_on(runtime: Runtime) -> None:
+    runtime.spawn("hanger", provider="scripted")
+    stream = runtime.send("hanger", "wait forever [[scripted: hang]]")
+    assert isinstance(next(stream), TurnStarted)
+
+    stream.cancel()
+    rest = list(stream)
+
+    assert isinstance(rest[-1], TurnFailed) and rest[-1].kind == "cancelled"
+    reply = runtime.send("hanger", "still there?").result()
+    assert reply.message.content == "You said: still there?"
+    kinds = [m.event or m.kind for m in runtime.history("hanger")]
+    assert kinds == ["chat", "turn_failed", "chat", "chat"]
+
+
+def test_a_killed_agent_is_replaced_and_keeps_its_history(runtime: Runtime) -> None:
+    runtime.spawn("phoenix", provider="scripted")
+    runtime.send("phoenix", "remember banana").result()
+    old_pid = runtime.resolve("phoenix").agent.pid
+    assert old_pid is not None
+
+    with runtime.watch(timeout=20) as events:
+        os.kill(old_pid, signal.SIGKILL)
+        restarted = next(e for e in events if e.event == "agent_restarted")
+
+    assert restarted.data["agent"] == "phoenix" and restarted.data["pid"] != old_pid
+    reply = runtime.send("phoenix", "what did I say? [[scripted: reply=echo]]").result()
+    assert reply.message.content == "echo"
+    usage = reply.usage
+    # the new incarnation's request carried the old turns: 2 + 2 words, then the new 6
+    assert (
+        usage.input_tokens == len(["remember", "banana", "You", "said:", "remember", "banana"]) + 6
+    )
+    info = {a.spec.name: a for a in runtime.list()}["phoenix"]
+    assert info.restarts == 1 and info.pid == restarted.data["pid"]
+
+
+def test_a_crash_mid_turn_fails_the_turn_and_the_agent_restarts(runtime: Runtime) -> None:
+    runtime.spawn("buggy", provider="scripted")
+    with runtime.watch(timeout=20) as events:
+        final = list(runtime.send("buggy", "boom [[scripted: crash]]"))[-1]
+        restarted = next(e for e in events if e.event == "agent_restarted")
+
+    assert isinstance(final, TurnFailed) and final.kind == "internal"
+    assert "ScriptedCrash" in final.error
+    assert "crash" in restarted.content
+    assert runtime.send("buggy", "better now?").result().message.content == "You said: better now?"
+
+
+def test_stopping_an_agent_mid_turn_fails_the_caller_instead_of_hanging(runtime: Runtime) -> None:
+    runtime.spawn("stopper", provider="scripted")
+    stream = runtime.send("stopper", "x [[scripted: hang]]")
+    assert isinstance(next(stream), TurnStarted)
+
+    runtime.shutdown("stopper", grace=0.2)
+
+    final = list(stream)[-1]
+    assert isinstance(final, TurnFailed) and final.kind == "stopped"
+    with pytest.raises(OrchestrationError, match="no agent named 'stopper'"):
+        runtime.resolve("stopper")
+    assert runtime.history("stopper")[0].content == "x [[scripted: hang]]"
+
+
+def test_turns_queue_one_at_a_time_and_none_is_dropped(runtime: Runtime) -> None:
+    runtime.spawn("queue", provider="scripted")
+    streams = [runtime.send("queue", f"message {i} [[scripted: delay=0.01]]") for i in range(4)]
+    replies = [stream.result().message.content for stream in streams]
+
+    assert replies == [f"You said: message {i}" for i in range(4)]
+    history = runtime.history("queue")
+    assert [m.content for m in history if m.sender == "user"] == [
+        f"message {i} [[scripted: delay=0.01]]" for i in range(4)
+    ]
+
+
+def test_down_leaves_no_process_or_port_behind(runtime: Runtime) -> None:
+    runtime.spawn("a", provider="scripted")
+    runtime.spawn("b", provider="scripted")
+    record = DaemonRecord.read(runtime.settings)
+    assert record is not None
+    tree = [ProcessId.of(record.pid), *descendants(record.pid)]
+    assert len(tree) >= 4  # admin, logger, root, routers, agents
+
+    killed = runtime.stop_daemon(grace=1.0)
+
+    assert killed == []
+    assert [p for p in tree if p and p.alive()] == []
+    assert not port_in_use(runtime.settings.admin_port)
+    assert DaemonRecord.read(runtime.settings) is None
+
+
+def test_agents_come_back_with_their_history_after_down_and_up(runtime: Runtime) -> None:
+    runtime.spawn("keeper", provider="scripted")
+    runtime.send("keeper", "first").result()
+    runtime.stop_daemon(grace=1.0)
+
+    with Runtime.connect(runtime.settings) as again:
+        assert again.started
+        assert [a.spec.name for a in again.list()] == ["keeper"]
+        reply = again.send("keeper", "second").result()
+        assert reply.usage.input_tokens == len(["first", "You", "said:", "first", "second"])
