@@ -74,7 +74,7 @@ def test_a_failure_after_some_deltas_happens_mid_stream(provider: ScriptedProvid
 
 
 def test_hang_stalls_until_the_provider_timeout(provider: ScriptedProvider) -> None:
-    with pytest.raises(base.ProviderTimeoutError, match="timed out after 0.2 s"):
+    with pytest.raises(base.ProviderTimeoutError, match=r"timed out after 0\.2 s"):
         list(provider.stream(request("x [[scripted: hang]]")))
 
 
