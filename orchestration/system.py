@@ -62,12 +62,32 @@ class DaemonRecord:
 def join_environment(settings: Settings) -> None:
     """Bind every endpoint of this process to loopback and send Thespian's log to the data dir.
 
-    Without ``THESPIAN_BASE_IPADDR`` Thespian listens on every interface and probes a public
-    address to find its own.
+    Without ``THESPIAN_BASE_IPADDR`` Thespian probes a public address to find its own; with it
+    Thespian still binds every listening socket to all interfaces, and it accepts pickled
+    messages, so `bind_to_loopback` narrows the binding. Actor processes fork from the daemon
+    and inherit both.
     """
     os.environ["THESPIAN_BASE_IPADDR"] = LOOPBACK
+    bind_to_loopback()
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("THESPLOG_FILE", str(settings.log_dir / "thespian.log"))
+
+
+def bind_to_loopback() -> None:
+    """Make Thespian's TCP endpoints listen on 127.0.0.1 instead of every interface."""
+    from thespian.system.transport.IPBase import IPActorAddress
+
+    if getattr(IPActorAddress, "_loopback_only", False):
+        return
+    original = IPActorAddress.__init__
+
+    def loopback_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if self.bindname[0] == "" and self.sockname[0] == LOOPBACK:
+            self.bindname = (LOOPBACK, self.bindname[1])
+
+    IPActorAddress.__init__ = loopback_init  # type: ignore[method-assign]
+    IPActorAddress._loopback_only = True  # type: ignore[attr-defined]
 
 
 def capabilities(settings: Settings) -> dict[str, Any]:

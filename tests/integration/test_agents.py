@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +157,35 @@ def test_agents_come_back_with_their_history_after_down_and_up(runtime: Runtime)
         assert [a.spec.name for a in again.list()] == ["keeper"]
         reply = again.send("keeper", "second").result()
         assert reply.usage.input_tokens == len(["first", "You", "said:", "first", "second"])
+
+
+def test_every_socket_of_the_daemon_listens_on_loopback_only(runtime: Runtime) -> None:
+    runtime.spawn("private", provider="scripted")
+    record = DaemonRecord.read(runtime.settings)
+    assert record is not None
+    pids = {record.pid, *(p.pid for p in descendants(record.pid))}
+
+    addresses = listening_addresses(pids)
+
+    assert addresses, "the daemon should listen somewhere"
+    assert {host for host, _ in addresses} == {"127.0.0.1"}
+    assert ("127.0.0.1", runtime.settings.admin_port) in addresses
+
+
+def listening_addresses(pids: set[int]) -> set[tuple[str, int]]:
+    """(host, port) of every IPv4 TCP socket the processes listen on, from /proc."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and fields[9] in inodes:
+            host_hex, port_hex = fields[1].split(":")
+            host = ".".join(str(int(host_hex[i : i + 2], 16)) for i in (6, 4, 2, 0))
+            found.add((host, int(port_hex, 16)))
+    return found
