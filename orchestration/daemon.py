@@ -44,12 +44,14 @@ def main() -> int:
     )
     root = asys.createActor(RootSupervisor, globalName=system.ROOT_NAME)
     reply = asys.ask(root, Boot(home=str(settings.home)), BOOT_TIMEOUT)
-    if isinstance(reply, ErrorReply):
-        print(f"error: {reply.error}\n{reply.hint}", file=sys.stderr)
-        asys.shutdown()
-        return 1
     if not isinstance(reply, DaemonStatus):
-        print(f"error: the root supervisor did not boot (got {reply!r})", file=sys.stderr)
+        error, hint = (
+            (reply.error, reply.hint)
+            if isinstance(reply, ErrorReply)
+            else (f"the root supervisor did not boot (got {reply!r})", "see logs/daemon.log")
+        )
+        print(f"error: {error}\n{hint}", file=sys.stderr)
+        system.record_failure(settings, error, hint)
         asys.shutdown()
         return 1
     system.DaemonRecord(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -382,16 +383,19 @@ def _attach(settings: Settings) -> tuple[ActorSystem, Any]:
     return asys, root
 
 
-_start_lock = threading.Lock()
-
-
 def start_daemon(settings: Settings) -> DaemonRecord:
-    """Start the daemon in its own session and wait until it has booted."""
-    with _start_lock:
+    """Start the daemon in its own session and wait until it has booted.
+
+    A lock file in the data dir makes concurrent starters (two terminals, say) start one daemon.
+    """
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with (settings.home / "daemon.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         running = system.daemon_running(settings)
         if running is not None:
             return running
         settings.log_dir.mkdir(parents=True, exist_ok=True)
+        system.failure_path(settings).unlink(missing_ok=True)
         out = settings.log_dir / "daemon.out"
         with out.open("ab") as log:
             process = subprocess.Popen(
@@ -415,6 +419,9 @@ def start_daemon(settings: Settings) -> DaemonRecord:
             ) from None
         record = DaemonRecord.read(settings)
         if code != 0 or record is None or not pid_alive(record.pid):
+            failure = system.read_failure(settings)
+            if failure is not None:
+                raise failure
             tail = out.read_text(errors="replace").strip().splitlines()[-3:]
             raise DaemonError(
                 "the daemon failed to start: " + (" / ".join(tail) or f"exit code {code}"),

@@ -59,6 +59,23 @@ class DaemonRecord:
         cls.path(settings).unlink(missing_ok=True)
 
 
+def failure_path(settings: Settings) -> Path:
+    """Where a daemon that could not boot leaves its error and hint, as JSON, for its starter."""
+    return settings.home / "daemon-failure.json"
+
+
+def record_failure(settings: Settings, error: str, hint: str) -> None:
+    failure_path(settings).write_text(json.dumps({"error": error, "hint": hint}))
+
+
+def read_failure(settings: Settings) -> DaemonError | None:
+    try:
+        failure = json.loads(failure_path(settings).read_text())
+    except (OSError, ValueError):
+        return None
+    return DaemonError(failure["error"], failure["hint"])
+
+
 def join_environment(settings: Settings) -> None:
     """Bind every endpoint of this process to loopback and send Thespian's log to the data dir.
 
