@@ -21,6 +21,7 @@ from typing import Any
 
 from thespian.actors import Actor, ActorExitRequest
 
+from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
     AgentMoved,
@@ -28,7 +29,6 @@ from orchestration.messages import (
     Envelope,
     ErrorReply,
     InitRouter,
-    Ok,
     Send,
     Subscribe,
     TurnDelta,
@@ -64,7 +64,7 @@ class ConversationRouter(Actor):
         self.max_chars = 0
         self.current: Turn | None = None
         self.waiting: deque[Turn] = deque()
-        self.subscribers: list[Any] = []  # ActorAddress is not hashable
+        self.subscribers = Subscribers()
         self._handlers: dict[type, Callable[[Any, Any], None]] = {
             InitRouter: self._init,
             Send: self._send,
@@ -72,8 +72,8 @@ class ConversationRouter(Actor):
             TurnFinished: self._finished,
             TurnFailed: self._failed,
             AgentMoved: self._agent_moved,
-            Subscribe: self._subscribe,
-            Unsubscribe: self._unsubscribe,
+            Subscribe: self._feed,
+            Unsubscribe: self._feed,
             ActorExitRequest: self._on_exit,
         }
 
@@ -116,7 +116,7 @@ class ConversationRouter(Actor):
         except JournalError as exc:
             self.send(sender, ErrorReply(code="journal", error=exc.message, hint=exc.hint))
             return
-        self._publish(envelope)
+        self.subscribers.publish(self, envelope)
         self.waiting.append(Turn(new_id(), envelope, sender))
         self._next()
 
@@ -155,10 +155,9 @@ class ConversationRouter(Actor):
     # --- the agent's stream ------------------------------------------------------------------
 
     def _delta(self, message: TurnDelta, sender: Any) -> None:
-        caller = self.current.reply_to if self.current else None
-        for subscriber in self.subscribers:
-            if subscriber != caller:
-                self.send(subscriber, message)
+        self.subscribers.publish(
+            self, message, skip=self.current.reply_to if self.current else None
+        )
 
     def _finished(self, message: TurnFinished, sender: Any) -> None:
         turn = self._take(message.turn_id)
@@ -215,24 +214,12 @@ class ConversationRouter(Actor):
                 )
             )
         self.send(turn.reply_to, message)
-        for subscriber in self.subscribers:
-            if subscriber != turn.reply_to:
-                self.send(subscriber, message)
+        self.subscribers.publish(self, message, skip=turn.reply_to)
 
     # --- observers ---------------------------------------------------------------------------
 
-    def _publish(self, envelope: Envelope) -> None:
-        for subscriber in self.subscribers:
-            self.send(subscriber, envelope)
-
-    def _subscribe(self, message: Subscribe, sender: Any) -> None:
-        if sender not in self.subscribers:
-            self.subscribers.append(sender)
-        self.send(sender, Ok(detail="subscribed"))
-
-    def _unsubscribe(self, message: Unsubscribe, sender: Any) -> None:
-        if sender in self.subscribers:
-            self.subscribers.remove(sender)
+    def _feed(self, message: Subscribe | Unsubscribe, sender: Any) -> None:
+        self.subscribers.handle(self, message, sender)
 
     def _journal(self) -> Journal:
         assert self.journal is not None, "router used before InitRouter"

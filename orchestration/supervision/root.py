@@ -24,6 +24,7 @@ from thespian.actors import Actor, ActorExitRequest, ChildActorExited, WakeupMes
 
 from orchestration.actors.agent import AgentActor
 from orchestration.actors.router import ConversationRouter
+from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
     EVENTS_CONVERSATION,
@@ -121,7 +122,7 @@ class RootSupervisor(Actor):
         self.started_at: datetime = utc_now()
         self.agents: dict[str, AgentRecord] = {}
         self.queries: dict[str, ListQuery] = {}
-        self.subscribers: list[Any] = []
+        self.subscribers = Subscribers()
         self.stop_all_waiters: list[Any] = []
         self._handlers: dict[type, Callable[[Any, Any], None]] = {
             Boot: self._boot,
@@ -137,8 +138,8 @@ class RootSupervisor(Actor):
             Resolve: self._resolve,
             History: self._history,
             Status: self._status,
-            Subscribe: self._subscribe,
-            Unsubscribe: self._unsubscribe,
+            Subscribe: lambda message, sender: self.subscribers.handle(self, message, sender),
+            Unsubscribe: lambda message, sender: self.subscribers.handle(self, message, sender),
             Ping: lambda message, sender: self.send(sender, Ok(detail="root")),
         }
 
@@ -411,15 +412,6 @@ class RootSupervisor(Actor):
             ),
         )
 
-    def _subscribe(self, message: Subscribe, sender: Any) -> None:
-        if sender not in self.subscribers:
-            self.subscribers.append(sender)
-        self.send(sender, Ok(detail="subscribed"))
-
-    def _unsubscribe(self, message: Unsubscribe, sender: Any) -> None:
-        if sender in self.subscribers:
-            self.subscribers.remove(sender)
-
     # --- helpers -----------------------------------------------------------------------------
 
     def _event(self, event: EventName, agent: str, content: str, **data: Any) -> None:
@@ -432,8 +424,7 @@ class RootSupervisor(Actor):
             data={"agent": agent, **data},
         )
         self._journal().append(envelope)
-        for subscriber in self.subscribers:
-            self.send(subscriber, envelope)
+        self.subscribers.publish(self, envelope)
 
     def _unknown(self, name: str) -> ErrorReply:
         known = ", ".join(sorted(self.agents)) or "none yet"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from orchestration.messages import (
 from orchestration.processes import ProcessId, descendants, port_in_use
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.system import DaemonRecord
+from tests.support import kill_and_await_restart
 
 
 def test_deltas_arrive_in_order_and_before_the_turn_ends(runtime: Runtime) -> None:
@@ -74,14 +74,9 @@ def test_cancel_stops_a_hung_turn_and_the_agent_carries_on(runtime: Runtime) -> 
 def test_a_killed_agent_is_replaced_and_keeps_its_history(runtime: Runtime) -> None:
     runtime.spawn("phoenix", provider="scripted")
     runtime.send("phoenix", "remember banana").result()
-    old_pid = runtime.resolve("phoenix").agent.pid
-    assert old_pid is not None
 
-    with runtime.watch(timeout=20) as events:
-        os.kill(old_pid, signal.SIGKILL)
-        restarted = next(e for e in events if e.event == "agent_restarted")
+    restarted = kill_and_await_restart(runtime, "phoenix")
 
-    assert restarted.data["agent"] == "phoenix" and restarted.data["pid"] != old_pid
     reply = runtime.send("phoenix", "what did I say? [[scripted: reply=echo]]").result()
     assert reply.message.content == "echo"
     usage = reply.usage

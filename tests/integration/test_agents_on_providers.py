@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +10,7 @@ from orchestration.messages import TurnFailed, TurnStarted
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from tests.fakes import FakeLLMServer
+from tests.support import kill_and_await_restart
 
 
 @pytest.fixture
@@ -71,12 +70,8 @@ def test_a_restarted_agent_sends_its_journaled_history_to_the_model(
 ) -> None:
     claude.spawn("memory", provider="anthropic")
     claude.send("memory", "my name is Ada").result()
-    pid = claude.resolve("memory").agent.pid
-    assert pid is not None
 
-    with claude.watch(timeout=20) as events:
-        os.kill(pid, signal.SIGKILL)
-        next(e for e in events if e.event == "agent_restarted")
+    kill_and_await_restart(claude, "memory")
     claude.send("memory", "what is my name?").result()
 
     assert fake.requests[-1].messages == [
@@ -89,12 +84,8 @@ def test_a_restarted_agent_sends_its_journaled_history_to_the_model(
 def test_a_clean_restart_forgets_the_conversation(claude: Runtime, fake: FakeLLMServer) -> None:
     claude.spawn("goldfish", provider="anthropic", recovery="clean")
     claude.send("goldfish", "remember me").result()
-    pid = claude.resolve("goldfish").agent.pid
-    assert pid is not None
 
-    with claude.watch(timeout=20) as events:
-        os.kill(pid, signal.SIGKILL)
-        next(e for e in events if e.event == "agent_restarted")
+    kill_and_await_restart(claude, "goldfish")
     claude.send("goldfish", "who am I?").result()
 
     assert fake.requests[-1].messages == [("user", "who am I?")]

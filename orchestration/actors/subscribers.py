@@ -1,0 +1,31 @@
+"""The feed an actor keeps for its observers: `Subscribe`, `Unsubscribe`, publish."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thespian.actors import Actor
+
+from orchestration.messages import Ok, Subscribe, Unsubscribe
+
+
+class Subscribers:
+    """Addresses that asked for an actor's messages (a list: `ActorAddress` is not hashable)."""
+
+    def __init__(self) -> None:
+        self._addresses: list[Any] = []
+
+    def handle(self, actor: Actor, message: Subscribe | Unsubscribe, sender: Any) -> None:
+        """Add or remove ``sender``; a subscription is acknowledged with `Ok`."""
+        if isinstance(message, Subscribe):
+            if sender not in self._addresses:
+                self._addresses.append(sender)
+            actor.send(sender, Ok(detail="subscribed"))
+        elif sender in self._addresses:
+            self._addresses.remove(sender)
+
+    def publish(self, actor: Actor, message: Any, *, skip: Any = None) -> None:
+        """Send ``message`` to every subscriber but ``skip``."""
+        for address in self._addresses:
+            if address != skip:
+                actor.send(address, message)
