@@ -190,13 +190,16 @@ class Resolved(Message):
 
 
 class Send(Message):
-    """A member says something in a conversation. Sent to the conversation's router.
+    """A member says something in a conversation, sent to its router or to the root (which
+    forwards it to the router, setting ``reply_to``).
 
-    The router journals ``message`` first, then delivers it. The Thespian sender of `Send`
-    receives the turn's stream messages, ending in `TurnFinished` or `TurnFailed`.
+    The router journals ``message`` first, then delivers it. ``reply_to`` (default: the
+    Thespian sender) receives the turn's stream messages, ending in `TurnFinished` or
+    `TurnFailed`.
     """
 
     message: Envelope
+    reply_to: Any = None
 
 
 class Deliver(Message):
@@ -208,8 +211,10 @@ class Deliver(Message):
 
 
 class Cancel(Message):
-    """Cancel the agent's current turn (or only ``turn_id`` if given)."""
+    """Cancel the agent's current turn (or only ``turn_id`` if given). Sent to the agent, or to
+    the root naming the ``agent``."""
 
+    agent: str | None = None
     turn_id: str | None = None
 
 

@@ -88,8 +88,8 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def listener_pids(port: int) -> set[int] | None:
-    """PIDs of processes listening on the TCP port; ``None`` where that cannot be known."""
+def _listening_sockets(port: int) -> set[str] | None:
+    """The ``socket:[inode]`` names of TCP sockets listening on the port."""
     inodes = set()
     for table in ("tcp", "tcp6"):
         try:
@@ -101,16 +101,28 @@ def listener_pids(port: int) -> set[int] | None:
             local, state, inode = fields[1], fields[3], fields[9]
             if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
                 inodes.add(f"socket:[{inode}]")
-    pids = set()
-    for fd_dir in PROC.glob("[0-9]*/fd"):
-        try:
-            for fd in fd_dir.iterdir():
-                if os.readlink(fd) in inodes:
-                    pids.add(int(fd_dir.parent.name))
-                    break
-        except OSError:
-            continue
-    return pids
+    return inodes
+
+
+def _holds(pid: int, sockets: set[str]) -> bool:
+    try:
+        return any(os.readlink(fd) in sockets for fd in (PROC / str(pid) / "fd").iterdir())
+    except OSError:
+        return False
+
+
+def listens_on(pid: int, port: int) -> bool | None:
+    """Whether the process listens on the TCP port; ``None`` where that cannot be known."""
+    sockets = _listening_sockets(port)
+    return None if sockets is None else _holds(pid, sockets)
+
+
+def listener_pids(port: int) -> set[int] | None:
+    """PIDs of processes listening on the TCP port; ``None`` where that cannot be known."""
+    sockets = _listening_sockets(port)
+    if sockets is None:
+        return None
+    return {int(d.name) for d in PROC.glob("[0-9]*") if _holds(int(d.name), sockets)}
 
 
 def command_line(pid: int) -> str:

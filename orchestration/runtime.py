@@ -11,18 +11,16 @@ or `DaemonError` (the daemon cannot be reached or started); both carry a ``hint`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from pydantic import ValidationError
 from thespian.actors import ActorSystem
 
 from orchestration import system
@@ -52,6 +50,7 @@ from orchestration.messages import (
     TurnDelta,
     TurnFailed,
     TurnFinished,
+    TurnStarted,
     Unsubscribe,
     direct_conversation,
 )
@@ -86,15 +85,16 @@ class TurnStream:
     iterating, and it ends with ``TurnFailed(cancelled)``.
     """
 
-    def __init__(self, asys: ActorSystem, resolved: Resolved, message: Envelope, timeout: float):
-        self.agent = resolved.agent.spec.name
+    def __init__(self, asys: ActorSystem, root: Any, agent: str, message: Envelope, timeout: float):
+        self.agent = agent
         self.message = message
         self._asys = asys
-        self._agent_address = resolved.agent_address
+        self._root = root
         self._timeout = timeout
+        self._turn_id: str | None = None
         self._context: Any = asys.private()
         self._endpoint = self._context.__enter__()
-        self._endpoint.tell(resolved.router, Send(message=message))
+        self._endpoint.tell(root, Send(message=message))
         self._ready: deque[StreamMessage] = deque()
         self._shown = 0
         self._done = False
@@ -127,7 +127,9 @@ class TurnStream:
         if isinstance(reply, ErrorReply):
             self._done = True
             raise OrchestrationError.from_reply(reply)
-        if isinstance(reply, TurnDelta):
+        if isinstance(reply, TurnStarted):
+            self._turn_id = reply.turn_id
+        elif isinstance(reply, TurnDelta):
             self._shown += len(reply.text)
         elif isinstance(reply, TurnFinished):
             self._done = True
@@ -145,9 +147,9 @@ class TurnStream:
         return [reply]
 
     def cancel(self) -> None:
-        """Ask the agent to cancel this turn."""
+        """Ask the agent to cancel this turn (its current one if it has not started yet)."""
         with self._asys.private() as endpoint:
-            endpoint.tell(self._agent_address, Cancel())
+            endpoint.tell(self._root, Cancel(agent=self.agent, turn_id=self._turn_id))
 
     def close(self) -> None:
         """Release the stream's endpoint (idempotent)."""
@@ -268,9 +270,17 @@ class Runtime:
         exist_ok: bool = False,
     ) -> Spawned:
         """Create an agent; ``provider="default"`` picks the daemon's default provider."""
-        spec = AgentSpec(
-            name=name, provider=provider, model=model, system=system_prompt, recovery=recovery
-        )
+        try:
+            spec = AgentSpec(
+                name=name, provider=provider, model=model, system=system_prompt, recovery=recovery
+            )
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            raise OrchestrationError(
+                "invalid_spec",
+                str(problem["msg"]).removeprefix("Value error, "),
+                "e.g. orchestration spawn coder --provider scripted",
+            ) from None
         return self._ask(Spawn(spec=spec, exist_ok=exist_ok), Spawned)
 
     def list(self) -> list[AgentInfo]:
@@ -283,13 +293,15 @@ class Runtime:
     def send(
         self, name: str, text: str, *, sender: str = "user", timeout: float | None = None
     ) -> TurnStream:
-        """Say ``text`` to agent ``name``; iterate the result for the streamed reply."""
+        """Say ``text`` to agent ``name``; iterate the result for the streamed reply.
+
+        The message goes through the root, which knows where the agent's router is now, so a
+        send costs no lookup round trip and never reaches a stale address.
+        """
         self._check_text(text)
-        resolved = self.resolve(name)
-        message = Envelope(
-            conversation=resolved.agent.spec.conversation, sender=sender, content=text
-        )
-        return TurnStream(self._asys, resolved, message, timeout or self.settings.turn_timeout)
+        message = Envelope(conversation=direct_conversation(name), sender=sender, content=text)
+        timeout = timeout or self.settings.turn_timeout
+        return TurnStream(self._asys, self._root, name, message, timeout)
 
     def history(self, name: str, *, limit: int = 1000, after_seq: int = 0) -> list[Envelope]:
         """The journaled messages of the agent's conversation, oldest first."""
@@ -430,72 +442,10 @@ def start_daemon(settings: Settings) -> DaemonRecord:
         return record
 
 
-class AsyncRuntime:
-    """`Runtime` for asyncio code: blocking calls run in worker threads."""
+def __getattr__(name: str) -> Any:
+    """`AsyncRuntime` lives in `orchestration.aio`, so the CLI never imports asyncio."""
+    if name == "AsyncRuntime":
+        from orchestration.aio import AsyncRuntime
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-
-    @classmethod
-    async def connect(cls, settings: Settings | None = None, *, start: bool = True) -> AsyncRuntime:
-        return cls(await asyncio.to_thread(Runtime.connect, settings, start=start))
-
-    async def spawn(self, name: str, **options: Any) -> Spawned:
-        return await asyncio.to_thread(self.runtime.spawn, name, **options)
-
-    async def list(self) -> list[AgentInfo]:
-        return await asyncio.to_thread(self.runtime.list)
-
-    async def history(self, name: str, **options: Any) -> list[Envelope]:
-        return await asyncio.to_thread(self.runtime.history, name, **options)
-
-    async def shutdown(self, name: str, **options: Any) -> None:
-        await asyncio.to_thread(self.runtime.shutdown, name, **options)
-
-    async def status(self) -> DaemonStatus:
-        return await asyncio.to_thread(self.runtime.status)
-
-    async def send(self, name: str, text: str, **options: Any) -> AsyncIterator[StreamMessage]:
-        """The turn's stream messages, delivered to the event loop as they arrive."""
-        stream = await asyncio.to_thread(self.runtime.send, name, text, **options)
-        async for event in _iterate_in_thread(iter(stream)):
-            yield event
-
-    async def watch(self, name: str | None = None, **options: Any) -> AsyncIterator[Any]:
-        subscription = await asyncio.to_thread(self.runtime.watch, name, **options)
-        async for event in _iterate_in_thread(subscription):
-            yield event
-
-    async def close(self) -> None:
-        await asyncio.to_thread(self.runtime.close)
-
-
-_END = object()
-
-
-async def _iterate_in_thread(iterator: Iterator[Any]) -> AsyncIterator[Any]:
-    """Drain a blocking iterator in a thread, handing items to the event loop."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    stop = threading.Event()
-
-    def pump() -> None:
-        try:
-            for item in iterator:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-                if stop.is_set():
-                    break
-        except Exception as exc:
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
-        finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _END)
-
-    worker = threading.Thread(target=pump, daemon=True)
-    worker.start()
-    try:
-        while (item := await queue.get()) is not _END:
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        stop.set()
+        return AsyncRuntime
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -121,16 +121,19 @@ class SettingsError(Exception):
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """Each setting as (name, shown value, source), with secrets redacted."""
+    return [
+        (name, _redact(getattr(settings, name)), setting_source(name))
+        for name in Settings.model_fields
+    ]
+
+
+def setting_source(name: str) -> str:
+    """Where a setting's value comes from: ``env VAR``, ``file PATH`` or ``default``."""
     path = config_file()
     from_file: dict[str, Any] = {}
     if path is not None and path.is_file():
         from_file = tomllib.loads(path.read_text())
-    rows = []
-    for name, field in Settings.model_fields.items():
-        value = getattr(settings, name)
-        shown = _redact(value)
-        rows.append((name, shown, _source(name, field.validation_alias, from_file, path)))
-    return rows
+    return _source(name, Settings.model_fields[name].validation_alias, from_file, path)
 
 
 def _redact(value: object) -> str:

@@ -12,7 +12,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestration.processes import command_line, listener_pids, pid_alive, port_in_use
+from orchestration.processes import (
+    command_line,
+    listener_pids,
+    listens_on,
+    pid_alive,
+    port_in_use,
+)
 from orchestration.settings import Settings
 
 SYSTEM_BASE = "multiprocTCPBase"
@@ -142,10 +148,9 @@ def daemon_running(settings: Settings) -> DaemonRecord | None:
         if record is not None:
             DaemonRecord.remove(settings)
         return None
-    if record is not None and record.port == port and pid_alive(record.pid):
-        listeners = listener_pids(port)
-        if listeners is None or record.pid in listeners:
-            return record
+    ours = record is not None and record.port == port and pid_alive(record.pid)
+    if ours and listens_on(record.pid, port) in (True, None):
+        return record
     listeners = listener_pids(port) or set()
     who = ", ".join(f"pid {pid} ({command_line(pid)[:80]})" for pid in sorted(listeners))
     raise DaemonError(

@@ -107,17 +107,18 @@ class ConversationRouter(Actor):
 
     def _send(self, message: Send, sender: Any) -> None:
         envelope = message.message
+        caller = message.reply_to or sender
         problem = self._check(envelope)
         if problem is not None:
-            self.send(sender, problem)
+            self.send(caller, problem)
             return
         try:
             self._journal().append(envelope)
         except JournalError as exc:
-            self.send(sender, ErrorReply(code="journal", error=exc.message, hint=exc.hint))
+            self.send(caller, ErrorReply(code="journal", error=exc.message, hint=exc.hint))
             return
         self.subscribers.publish(self, envelope)
-        self.waiting.append(Turn(new_id(), envelope, sender))
+        self.waiting.append(Turn(new_id(), envelope, caller))
         self._next()
 
     def _check(self, envelope: Envelope) -> ErrorReply | None:

@@ -36,7 +36,10 @@ def spawn(
     if system and system_file:
         fail("give --system or --system-file, not both")
     if recovery not in ("resume", "clean"):
-        fail(f"--recovery must be resume or clean, not {recovery!r}")
+        fail(
+            f"--recovery must be resume or clean, not {recovery!r}",
+            "resume reloads the agent's history after a restart; clean starts it empty",
+        )
     if system_file is not None:
         system = system_file.read_text()
     provider, _, inline_model = provider.partition(":")

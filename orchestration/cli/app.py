@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import typer
@@ -25,6 +26,8 @@ for group in (daemon, agents, chat, config):
 
 def main() -> None:
     """Entry point of the ``orchestration`` script and of ``python -m orchestration.cli``."""
+    gc.freeze()
+    gc.enable()
     try:
         app()
     except (OrchestrationError, DaemonError) as exc:

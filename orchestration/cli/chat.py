@@ -14,10 +14,10 @@ from typing import Annotated
 import typer
 
 from orchestration.cli.agents import history as print_history
-from orchestration.cli.output import console, note
+from orchestration.cli.output import console, note, print_error
 from orchestration.cli.streaming import print_turn
 from orchestration.messages import AgentInfo
-from orchestration.runtime import Runtime
+from orchestration.runtime import OrchestrationError, Runtime
 
 DEFAULT_AGENT = "assistant"
 HELP = "/history shows the conversation, /quit ends; Ctrl-C cancels a reply"
@@ -52,7 +52,15 @@ def chat(
                 note(HELP)
                 continue
             if text:
-                print_turn(runtime.send(agent.spec.name, text))
+                _turn(runtime, agent.spec.name, text)
+
+
+def _turn(runtime: Runtime, name: str, text: str) -> None:
+    """One exchange; a refused message (too long, say) is reported and the session goes on."""
+    try:
+        print_turn(runtime.send(name, text))
+    except OrchestrationError as exc:
+        print_error(str(exc), exc.hint)
 
 
 def _agent(runtime: Runtime, name: str | None) -> AgentInfo:

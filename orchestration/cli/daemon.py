@@ -50,7 +50,8 @@ def status(json: Json = False) -> None:
         if json:
             print_json({"running": False, "port": settings.admin_port, "error": str(exc)})
         else:
-            console.print(f"not running: {exc}")
+            console.print(f"not running: {exc}", soft_wrap=True)
+            note(exc.hint)
         raise typer.Exit(1) from None
     with runtime:
         daemon = runtime.status()

@@ -30,7 +30,7 @@ from orchestration.providers.base import (
     TextDelta,
     complete_from_stream,
 )
-from orchestration.settings import Settings
+from orchestration.settings import Settings, setting_source
 
 if TYPE_CHECKING:
     import anthropic
@@ -75,7 +75,8 @@ class AnthropicProvider:
                 provider=cls.name, source="ANTHROPIC_API_KEY", present=False, detail=WHERE
             )
         to = host(settings.anthropic_base_url or DEFAULT_BASE_URL)
-        return CredentialStatus(provider=cls.name, source=credential[0], present=True, detail=to)
+        source = setting_source(credential[0].lower())
+        return CredentialStatus(provider=cls.name, source=source, present=True, detail=to)
 
     def validate(self) -> None:
         """Raise `AuthError` when no credential is configured (no request is made)."""

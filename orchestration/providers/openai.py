@@ -32,7 +32,7 @@ from orchestration.providers.base import (
     TextDelta,
     complete_from_stream,
 )
-from orchestration.settings import Settings
+from orchestration.settings import Settings, setting_source
 
 if TYPE_CHECKING:
     import openai
@@ -67,9 +67,8 @@ class OpenAIProvider:
         """Which credential would be used, and where to; never the secret."""
         to = host(settings.openai_base_url or DEFAULT_BASE_URL)
         if _key(settings):
-            return CredentialStatus(
-                provider=cls.name, source="OPENAI_API_KEY", present=True, detail=to
-            )
+            source = setting_source("openai_api_key")
+            return CredentialStatus(provider=cls.name, source=source, present=True, detail=to)
         if settings.openai_base_url:
             detail = f"{to}, without a key (a local server)"
             return CredentialStatus(

@@ -36,6 +36,7 @@ from orchestration.messages import (
     AgentSpec,
     AgentState,
     Boot,
+    Cancel,
     DaemonStatus,
     Envelope,
     ErrorReply,
@@ -50,6 +51,7 @@ from orchestration.messages import (
     Pong,
     Resolve,
     Resolved,
+    Send,
     Spawn,
     Spawned,
     Status,
@@ -136,6 +138,8 @@ class RootSupervisor(Actor):
             Pong: self._pong,
             WakeupMessage: self._wakeup,
             Resolve: self._resolve,
+            Send: self._forward_send,
+            Cancel: self._forward_cancel,
             History: self._history,
             Status: self._status,
             Subscribe: lambda message, sender: self.subscribers.handle(self, message, sender),
@@ -193,10 +197,11 @@ class RootSupervisor(Actor):
         try:
             spec = self._resolve_provider(spec)
         except UnknownProviderError as exc:
-            self.send(sender, ErrorReply(code="unknown_provider", error=str(exc)))
+            hint = "pick one of those, or install a plug-in in the orchestration.providers group"
+            self.send(sender, ErrorReply(code="unknown_provider", error=str(exc), hint=hint))
             return
         except ProviderError as exc:
-            self.send(sender, ErrorReply(code="credentials", error=str(exc), hint=exc.hint))
+            self.send(sender, ErrorReply(code="credentials", error=exc.args[0], hint=exc.hint))
             return
         self._journal().save_agent(spec)
         record = self._start(spec)
@@ -399,6 +404,24 @@ class RootSupervisor(Actor):
             sender,
             Resolved(agent=record.info(), router=record.router, agent_address=record.address),
         )
+
+    def _forward_send(self, message: Send, sender: Any) -> None:
+        """Pass a message to its conversation's router; the router answers the sender."""
+        conversation = message.message.conversation
+        record = next(
+            (r for r in self.agents.values() if r.spec.conversation == conversation), None
+        )
+        if record is None:
+            self.send(sender, self._unknown(conversation.removeprefix("dm:")))
+            return
+        self.send(
+            record.router, message.model_copy(update={"reply_to": message.reply_to or sender})
+        )
+
+    def _forward_cancel(self, message: Cancel, sender: Any) -> None:
+        record = self.agents.get(message.agent or "")
+        if record is not None and record.address is not None:
+            self.send(record.address, message)
 
     def _history(self, message: History, sender: Any) -> None:
         rows = self._journal().history(

@@ -273,6 +273,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True  # each SSE frame goes out at once, as real servers do
     protocol_version = "HTTP/1.1"
     server: _Server
 

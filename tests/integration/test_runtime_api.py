@@ -7,8 +7,9 @@ import subprocess
 import sys
 import threading
 
+from orchestration.aio import AsyncRuntime
 from orchestration.messages import TurnDelta, TurnFinished, TurnStarted
-from orchestration.runtime import AsyncRuntime, Runtime
+from orchestration.runtime import Runtime
 
 
 def test_fast_deltas_are_coalesced_but_still_streamed(runtime: Runtime) -> None:

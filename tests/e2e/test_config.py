@@ -1,0 +1,71 @@
+"""``config`` and ``auth status``: every value with where it came from, and never a secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.e2e.conftest import Cli
+
+ANTHROPIC_SECRET = "sk-ant-e2e-DO-NOT-PRINT-4f1c9a"
+OPENAI_SECRET = "sk-openai-e2e-FROM-FILE-77d2"
+
+
+def test_config_shows_sources_and_no_secret_is_ever_printed(cli: Cli, tmp_path: Path) -> None:
+    settings_file = tmp_path / "orchestration.toml"
+    settings_file.write_text(f'turn_timeout = 42\nopenai_api_key = "{OPENAI_SECRET}"\n')
+    cli.env.update(
+        ANTHROPIC_API_KEY=ANTHROPIC_SECRET,
+        ORCH_MAX_MESSAGE_CHARS="1234",
+        ORCH_CONFIG=str(settings_file),
+        COLUMNS="200",  # a wide table, so no value is wrapped or cut
+    )
+
+    table = cli("config")
+    as_json = cli("config", "--json")
+    auth_table = cli("auth", "status")
+    auth = cli("auth", "status", "--json")
+
+    for result in (table, as_json, auth_table, auth):
+        assert result.code == 0, result
+        for secret in (ANTHROPIC_SECRET, OPENAI_SECRET):
+            assert secret not in result.stdout + result.stderr, f"{result.args} leaked a secret"
+    rows = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if "│" in line}
+    assert (
+        "(set)" in rows["anthropic_api_key"]
+        and "env ANTHROPIC_API_KEY" in rows["anthropic_api_key"]
+    )
+    assert f"settings file: {settings_file}" in table.stdout
+    values = as_json.json()
+    assert values["anthropic_api_key"]["source"] == "env ANTHROPIC_API_KEY"
+    assert values["openai_api_key"] == {
+        "value": "******** (set)",
+        "source": f"file {settings_file}",
+    }
+    assert values["max_message_chars"] == {"value": "1234", "source": "env ORCH_MAX_MESSAGE_CHARS"}
+    assert values["turn_timeout"] == {"value": "42.0", "source": f"file {settings_file}"}
+    assert values["admin_port"] == {"value": str(cli.port), "source": "env ORCH_ADMIN_PORT"}
+    assert values["provider_timeout"]["source"] == "default"
+
+    report = auth.json()
+    providers = {status["provider"]: status for status in report["providers"]}
+    assert (
+        providers["anthropic"]["present"]
+        and providers["anthropic"]["source"] == "env ANTHROPIC_API_KEY"
+    )
+    assert providers["openai"]["present"]
+    assert providers["scripted"]["present"]
+    assert report["default"]["provider"] == "anthropic"
+    assert "ANTHROPIC_API_KEY" in report["default"]["reason"]
+    assert "new agents use anthropic:" in auth_table.stdout
+
+
+def test_auth_status_without_credentials_says_where_they_are_looked_for(cli: Cli) -> None:
+    auth = cli("auth", "status", "--json")
+
+    assert auth.code == 0, auth
+    report = auth.json()
+    providers = {status["provider"]: status for status in report["providers"]}
+    assert not providers["anthropic"]["present"]
+    assert "ANTHROPIC_API_KEY" in providers["anthropic"]["detail"]
+    assert "settings file" in providers["anthropic"]["detail"]
+    assert report["default"]["provider"] == "scripted"
