@@ -203,11 +203,17 @@ class Send(Message):
 
 
 class Deliver(Message):
-    """Router to agent: a journaled message to answer, and who streams the reply."""
+    """Router to agent: a journaled message to answer, and who streams the reply.
+
+    ``observed`` says whether the router has subscribers besides ``reply_to``: only then does
+    the agent copy its deltas to the router (a subscriber that joins mid-turn gets the rest of
+    that turn with its `TurnFinished`).
+    """
 
     message: Envelope
     turn_id: str
     reply_to: Any
+    observed: bool = False
 
 
 class Cancel(Message):

@@ -122,13 +122,14 @@ class SettingsError(Exception):
 def describe(settings: Settings) -> list[tuple[str, str, str]]:
     """Each setting as (name, shown value, source), with secrets redacted."""
     return [
-        (name, _redact(getattr(settings, name)), setting_source(name))
+        (name, _redact(getattr(settings, name)), setting_source(name) or "default")
         for name in Settings.model_fields
     ]
 
 
-def setting_source(name: str) -> str:
-    """Where a setting's value comes from: ``env VAR``, ``file PATH`` or ``default``."""
+def setting_source(name: str) -> str | None:
+    """Where a setting's value comes from: ``env VAR``, ``file PATH``, or ``None`` when neither
+    (a default, or a value passed in code)."""
     path = config_file()
     from_file: dict[str, Any] = {}
     if path is not None and path.is_file():
@@ -144,11 +145,11 @@ def _redact(value: object) -> str:
     return str(value)
 
 
-def _source(name: str, alias: object, from_file: dict[str, Any], path: Path | None) -> str:
+def _source(name: str, alias: object, from_file: dict[str, Any], path: Path | None) -> str | None:
     names = list(alias.choices) if isinstance(alias, AliasChoices) else [f"ORCH_{name.upper()}"]
     for env_name in names:
         if isinstance(env_name, str) and env_name in os.environ:
             return f"env {env_name}"
     if name in from_file:
         return f"file {path}"
-    return "default"
+    return None

@@ -70,6 +70,7 @@ class ActiveTurn:
     message: Envelope
     reply_to: Any
     worker: TurnWorker
+    observed: bool
     pending: str = ""
     last_flush: float = 0.0
     flush_scheduled: bool = False
@@ -175,7 +176,9 @@ class AgentActor(Actor):
         provider, channel = self.provider, self.channel
         assert channel is not None
         worker = channel.start(message.turn_id, lambda: provider.stream(request))
-        self.turn = ActiveTurn(message.turn_id, message.message, message.reply_to, worker)
+        self.turn = ActiveTurn(
+            message.turn_id, message.message, message.reply_to, worker, message.observed
+        )
         self.state = "processing"
         self.last_activity = utc_now()
         self.send(
@@ -226,7 +229,8 @@ class AgentActor(Actor):
         turn.pending = ""
         turn.last_flush = time.monotonic()
         self.send(turn.reply_to, delta)
-        self.send(self.router, delta)
+        if turn.observed:
+            self.send(self.router, delta)
 
     def _on_wakeup(self, message: WakeupMessage, sender: Any) -> None:
         turn = self.turn

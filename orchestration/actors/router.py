@@ -141,15 +141,18 @@ class ConversationRouter(Actor):
         return None
 
     def _next(self) -> None:
-        if self.current is not None or not self.waiting:
+        """Grant the agent the next waiting turn, if it is up and free."""
+        if self.current is not None or not self.waiting or self.agent_address is None:
             return
         self.current = self.waiting.popleft()
+        observers = self.subscribers.count(skip=self.current.reply_to)
         self.send(
             self.agent_address,
             Deliver(
                 message=self.current.message,
                 turn_id=self.current.turn_id,
                 reply_to=self.current.reply_to,
+                observed=observers > 0,
             ),
         )
 

@@ -24,6 +24,10 @@ class Subscribers:
         elif sender in self._addresses:
             self._addresses.remove(sender)
 
+    def count(self, *, skip: Any = None) -> int:
+        """How many subscribers there are, not counting ``skip``."""
+        return sum(1 for address in self._addresses if address != skip)
+
     def publish(self, actor: Actor, message: Any, *, skip: Any = None) -> None:
         """Send ``message`` to every subscriber but ``skip``."""
         for address in self._addresses:

@@ -75,7 +75,8 @@ class AnthropicProvider:
                 provider=cls.name, source="ANTHROPIC_API_KEY", present=False, detail=WHERE
             )
         to = host(settings.anthropic_base_url or DEFAULT_BASE_URL)
-        source = setting_source(credential[0].lower())
+        field = credential[0].lower()
+        source = setting_source(field) or field
         return CredentialStatus(provider=cls.name, source=source, present=True, detail=to)
 
     def validate(self) -> None:

@@ -67,7 +67,7 @@ class OpenAIProvider:
         """Which credential would be used, and where to; never the secret."""
         to = host(settings.openai_base_url or DEFAULT_BASE_URL)
         if _key(settings):
-            source = setting_source("openai_api_key")
+            source = setting_source("openai_api_key") or "openai_api_key"
             return CredentialStatus(provider=cls.name, source=source, present=True, detail=to)
         if settings.openai_base_url:
             detail = f"{to}, without a key (a local server)"

@@ -184,3 +184,29 @@ def listening_addresses(pids: set[int]) -> set[tuple[str, int]]:
             host = ".".join(str(int(host_hex[i : i + 2], 16)) for i in (6, 4, 2, 0))
             found.add((host, int(port_hex, 16)))
     return found
+
+
+def test_an_observer_sees_the_message_the_live_deltas_and_the_end(runtime: Runtime) -> None:
+    runtime.spawn("watched", provider="scripted")
+    with runtime.watch("watched", timeout=20) as feed:
+        runtime.send("watched", "one two three [[scripted: delay=0.1]]").result()
+        seen = []
+        for item in feed:
+            seen.append(item)
+            if isinstance(item, TurnFinished):
+                break
+
+    assert seen[0].content == "one two three [[scripted: delay=0.1]]"
+    deltas = [item.text for item in seen if isinstance(item, TurnDelta)]
+    assert len(deltas) >= 3 and "".join(deltas) == "You said: one two three"
+    assert seen[-1].message.content == "You said: one two three"
+
+
+def test_a_message_sent_while_the_agent_restarts_waits_for_it(runtime: Runtime) -> None:
+    runtime.spawn("lazarus", provider="scripted")
+    crashed = list(runtime.send("lazarus", "x [[scripted: crash]]"))[-1]
+    assert isinstance(crashed, TurnFailed)
+
+    reply = runtime.send("lazarus", "are you back?").result()
+
+    assert reply.message.content == "You said: are you back?"

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from orchestration.providers import registry
 from orchestration.providers.scripted import ScriptedProvider
-from orchestration.settings import Settings
+from orchestration.settings import Settings, load_settings
 
 
 class EchoPlugin(ScriptedProvider):
@@ -73,7 +73,7 @@ def test_the_default_prefers_anthropic_then_openai(tmp_path: Path) -> None:
 
     assert registry.default_model_ref(openai_only)[0] == "openai"
     assert registry.default_model_ref(both)[0] == "anthropic"
-    assert "ANTHROPIC_API_KEY" in registry.default_model_ref(both)[2]
+    assert "anthropic_api_key" in registry.default_model_ref(both)[2]
 
 
 def test_the_configured_default_provider_wins(tmp_path: Path) -> None:
@@ -85,3 +85,11 @@ def test_the_configured_default_provider_wins(tmp_path: Path) -> None:
     )
 
     assert registry.default_model_ref(settings)[:2] == ("scripted", "echo?delay=0")
+
+
+def test_the_default_says_which_variable_it_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-o")
+
+    provider, _, reason = registry.default_model_ref(load_settings())
+
+    assert (provider, reason) == ("openai", "found env OPENAI_API_KEY")
