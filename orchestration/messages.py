@@ -380,21 +380,21 @@ class InitAgent(Message):
     spec: AgentSpec
     journal_path: str
     router: Any
-    incarnation: int = 0
 
 
 class InitRouter(Message):
-    """Root to a new router: its conversation, its agent member and the message size limit."""
+    """Root to a new router: its conversation, its agent member and the message size limit.
+    The router holds turns until `AgentMoved` says where the agent is."""
 
     conversation: str
     journal_path: str
     agent: str
-    agent_address: Any
     max_message_chars: int
 
 
 class AgentMoved(Message):
-    """Root to router: the agent runs at a new address (a restart). Fails its open turn."""
+    """Root to router: the agent is up at ``address``, or down (``None``: its open turn fails
+    with ``reason`` and new turns wait)."""
 
     name: str
     address: Any

@@ -90,7 +90,7 @@ class ConversationRouter(Actor):
 
     def _init(self, message: InitRouter, sender: Any) -> None:
         self.conversation = message.conversation
-        self.agent, self.agent_address = message.agent, message.agent_address
+        self.agent = message.agent
         self.max_chars = message.max_message_chars
         self.journal = Journal(message.journal_path)
 

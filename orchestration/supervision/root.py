@@ -234,7 +234,6 @@ class RootSupervisor(Actor):
                 conversation=spec.conversation,
                 journal_path=str(self._settings().journal_path),
                 agent=spec.name,
-                agent_address=None,
                 max_message_chars=self._settings().max_message_chars,
             ),
         )
@@ -252,7 +251,6 @@ class RootSupervisor(Actor):
                 spec=record.spec,
                 journal_path=str(self._settings().journal_path),
                 router=record.router,
-                incarnation=record.restarts,
             ),
         )
 
