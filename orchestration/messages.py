@@ -402,7 +402,7 @@ class AgentMoved(Message):
 
 
 class AgentCrashed(Message):
-    """Agent to root, just before it exits on an unexpected error (let it crash)."""
+    """Agent to root and router, just before it exits on an unexpected error (let it crash)."""
 
     name: str
     error: str

@@ -76,6 +76,40 @@ class OrchestrationError(Exception):
         return cls(reply.code, reply.error, reply.hint)
 
 
+class DeltaLedger:
+    """Makes the deltas a reader sees add up to each turn's final text.
+
+    An agent may send a turn's last piece of text only inside `TurnFinished` (whose message
+    holds the whole reply), and a delta may arrive after it; the ledger turns the missing text
+    into one last `TurnDelta` before the `TurnFinished`, and drops late deltas.
+    """
+
+    def __init__(self) -> None:
+        self._shown: dict[str, int] = {}
+        self._ended: set[str] = set()
+
+    def accept(self, message: Any) -> list[Any]:
+        """What to hand the reader for one received message, in order."""
+        if isinstance(message, TurnDelta):
+            if message.turn_id in self._ended:
+                return []
+            self._shown[message.turn_id] = self._shown.get(message.turn_id, 0) + len(message.text)
+        elif isinstance(message, TurnFinished | TurnFailed):
+            self._ended.add(message.turn_id)
+            rest = ""
+            if isinstance(message, TurnFinished):
+                rest = message.message.content[self._shown.pop(message.turn_id, 0) :]
+            if rest:
+                tail = TurnDelta(
+                    turn_id=message.turn_id,
+                    agent=message.agent,
+                    conversation=message.message.conversation,
+                    text=rest,
+                )
+                return [tail, message]
+        return [message]
+
+
 class TurnStream:
     """The stream of one turn: `TurnStarted`, `TurnDelta`s, then `TurnFinished` or `TurnFailed`.
 
@@ -96,7 +130,7 @@ class TurnStream:
         self._endpoint = self._context.__enter__()
         self._endpoint.tell(root, Send(message=message))
         self._ready: deque[StreamMessage] = deque()
-        self._shown = 0
+        self._ledger = DeltaLedger()
         self._done = False
 
     def __iter__(self) -> TurnStream:
@@ -129,22 +163,9 @@ class TurnStream:
             raise OrchestrationError.from_reply(reply)
         if isinstance(reply, TurnStarted):
             self._turn_id = reply.turn_id
-        elif isinstance(reply, TurnDelta):
-            self._shown += len(reply.text)
-        elif isinstance(reply, TurnFinished):
+        elif isinstance(reply, TurnFinished | TurnFailed):
             self._done = True
-            rest = reply.message.content[self._shown :]
-            if rest:
-                tail = TurnDelta(
-                    turn_id=reply.turn_id,
-                    agent=reply.agent,
-                    conversation=self.message.conversation,
-                    text=rest,
-                )
-                return [tail, reply]
-        elif isinstance(reply, TurnFailed):
-            self._done = True
-        return [reply]
+        return self._ledger.accept(reply)
 
     def cancel(self) -> None:
         """Ask the agent to cancel this turn (its current one if it has not started yet)."""
@@ -178,6 +199,8 @@ class Subscription:
         self._target = target
         self._conversation = conversation
         self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._ready: deque[Any] = deque()
+        self._ledger = DeltaLedger()
         self._context: Any = asys.private()
         self._endpoint = self._context.__enter__()
         reply = self._endpoint.ask(target, Subscribe(conversation=conversation), ASK_TIMEOUT)
@@ -189,7 +212,7 @@ class Subscription:
         return self
 
     def __next__(self) -> Any:
-        while self._context is not None:
+        while not self._ready and self._context is not None:
             wait = self.POLL
             if self._deadline is not None:
                 wait = min(wait, self._deadline - time.monotonic())
@@ -197,7 +220,9 @@ class Subscription:
                     break
             message = self._endpoint.listen(wait)
             if message is not None:
-                return message
+                self._ready.extend(self._ledger.accept(message))
+        if self._ready:
+            return self._ready.popleft()
         self.close()
         raise StopIteration
 

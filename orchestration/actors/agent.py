@@ -148,8 +148,10 @@ class AgentActor(Actor):
         log.exception("agent %s crashed", self._name)
         if self.turn is not None:
             self._fail("internal", f"agent {self._name} crashed: {exc!r}")
-        if self.root is not None:
-            self.send(self.root, AgentCrashed(name=self._name, error=repr(exc)))
+        report = AgentCrashed(name=self._name, error=repr(exc))
+        for supervisor_or_router in (self.root, self.router):
+            if supervisor_or_router is not None:
+                self.send(supervisor_or_router, report)
         self._exit()
 
     # --- turns -------------------------------------------------------------------------------
