@@ -107,18 +107,19 @@ def _via_runtime(runtime: Any, agent: str) -> Callable[[Series, int], None]:
 
     def turn(series: Series, index: int) -> None:
         first = None
+        deltas = 0
         start = time.perf_counter()
-        stream = runtime.send(agent, f"runtime question {index}")
-        for event in stream:
-            if isinstance(event, TurnDelta) and first is None:
-                first = time.perf_counter()
+        for event in runtime.send(agent, f"runtime question {index}"):
+            if isinstance(event, TurnDelta):
+                deltas += 1
+                first = first or time.perf_counter()
             elif isinstance(event, TurnFailed):
                 raise RuntimeError(f"{agent}'s turn failed: {event.kind}: {event.error}")
             elif isinstance(event, TurnFinished) and event.message.content != REPLY:
                 raise RuntimeError(f"unexpected reply {event.message.content!r}")
         series.record(start, first, time.perf_counter())
-        # no delta came over the wire: the first text arrived with TurnFinished
-        series.late += stream._shown == 0
+        # one delta holding the whole reply: the text arrived with TurnFinished, not streamed
+        series.late += deltas == 1
 
     return turn
 

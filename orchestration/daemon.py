@@ -16,6 +16,7 @@ from thespian.actors import ActorSystem
 
 from orchestration import system
 from orchestration.messages import Boot, DaemonStatus, ErrorReply
+from orchestration.processes import ProcessId
 from orchestration.settings import load_settings
 from orchestration.supervision.root import RootSupervisor
 
@@ -54,8 +55,12 @@ def main() -> int:
         system.record_failure(settings, error, hint)
         asys.shutdown()
         return 1
+    admin = ProcessId.of(reply.pid)
     system.DaemonRecord(
-        pid=reply.pid, port=settings.admin_port, started_at=reply.started_at.isoformat()
+        pid=reply.pid,
+        port=settings.admin_port,
+        started_at=reply.started_at.isoformat(),
+        start_ticks=admin.start_ticks if admin else None,
     ).write(settings)
     print(f"orchestration daemon up: admin pid {reply.pid}, port {settings.admin_port}")
     return 0

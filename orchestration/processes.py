@@ -111,12 +111,6 @@ def _holds(pid: int, sockets: set[str]) -> bool:
         return False
 
 
-def listens_on(pid: int, port: int) -> bool | None:
-    """Whether the process listens on the TCP port; ``None`` where that cannot be known."""
-    sockets = _listening_sockets(port)
-    return None if sockets is None else _holds(pid, sockets)
-
-
 def listener_pids(port: int) -> set[int] | None:
     """PIDs of processes listening on the TCP port; ``None`` where that cannot be known."""
     sockets = _listening_sockets(port)

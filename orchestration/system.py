@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.processes import (
+    ProcessId,
     command_line,
     listener_pids,
-    listens_on,
     pid_alive,
     port_in_use,
 )
@@ -42,6 +42,7 @@ class DaemonRecord:
     pid: int
     port: int
     started_at: str
+    start_ticks: int | None = None  # the admin's start time, so a reused PID is not "ours"
 
     @staticmethod
     def path(settings: Settings) -> Path:
@@ -59,6 +60,12 @@ class DaemonRecord:
         temporary = path.with_suffix(".tmp")
         temporary.write_text(json.dumps(asdict(self)))
         temporary.replace(path)
+
+    def alive(self) -> bool:
+        """Whether the recorded admin process still runs (the same process, not a reused PID)."""
+        if self.start_ticks is None:
+            return pid_alive(self.pid)
+        return ProcessId(self.pid, self.start_ticks).alive()
 
     @classmethod
     def remove(cls, settings: Settings) -> None:
@@ -148,8 +155,7 @@ def daemon_running(settings: Settings) -> DaemonRecord | None:
         if record is not None:
             DaemonRecord.remove(settings)
         return None
-    ours = record is not None and record.port == port and pid_alive(record.pid)
-    if ours and listens_on(record.pid, port) in (True, None):
+    if record is not None and record.port == port and record.alive():
         return record
     listeners = listener_pids(port) or set()
     who = ", ".join(f"pid {pid} ({command_line(pid)[:80]})" for pid in sorted(listeners))

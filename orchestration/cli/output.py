@@ -12,8 +12,8 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)
+errors = Console(stderr=True, highlight=False, emoji=False)
 
 
 def print_error(message: str, hint: str = "") -> None:

@@ -114,3 +114,17 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_a_record_whose_pid_was_reused_is_not_taken_for_our_daemon(
+    tmp_path: Path, listener: int
+) -> None:
+    settings = Settings(home=tmp_path, admin_port=listener)
+    me = ProcessId.of(os.getpid())
+    assert me is not None
+    DaemonRecord(
+        pid=me.pid, port=listener, started_at="long ago", start_ticks=me.start_ticks - 1
+    ).write(settings)
+
+    with pytest.raises(DaemonError, match="not this orchestration daemon"):
+        daemon_running(settings)
