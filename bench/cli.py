@@ -209,7 +209,7 @@ def main() -> None:
     _print_imports(profile, slow=any(stats.median >= TARGET for stats in listed.values()))
     print("`list` after its imports, timed in this process:")
     labels = {
-        "check": "daemon_running() (port probe, /proc scan)",
+        "check": "daemon_running() (port probe, record check)",
         "connect": "Runtime.connect(start=False)",
         "list": "runtime.list() (root pings each agent)",
         "close": "runtime.close()",
