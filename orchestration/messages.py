@@ -331,7 +331,8 @@ ErrorKind = Literal[
 
 
 class TurnFailed(Message):
-    """The turn ended without a reply. ``retryable`` says whether sending again may help."""
+    """The turn ended without a reply. ``retryable`` says whether sending again may help;
+    ``agent_exiting`` that the agent is going down (a crash), so its router holds new turns."""
 
     turn_id: str
     agent: str
@@ -339,6 +340,7 @@ class TurnFailed(Message):
     kind: ErrorKind
     error: str
     retryable: bool = False
+    agent_exiting: bool = False
 
 
 StreamMessage = TurnStarted | TurnDelta | TurnFinished | TurnFailed
@@ -347,6 +349,7 @@ StreamMessage = TurnStarted | TurnDelta | TurnFinished | TurnFailed
 
 ErrorCode = Literal[
     "unknown_agent",
+    "agent_failed",
     "duplicate_agent",
     "unknown_provider",
     "credentials",
@@ -402,7 +405,7 @@ class AgentMoved(Message):
 
 
 class AgentCrashed(Message):
-    """Agent to root and router, just before it exits on an unexpected error (let it crash)."""
+    """Agent to root, just before it exits on an unexpected error (let it crash)."""
 
     name: str
     error: str

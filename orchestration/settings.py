@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     default_model: str | None = Field(None, description="model of new agents; per provider")
     max_message_chars: int = Field(100_000, ge=1, description="longest message accepted")
     turn_timeout: float = Field(600.0, gt=0, description="seconds a caller waits for a turn")
+    restart_intensity: int = Field(3, ge=0, description="restarts an agent may need...")
+    restart_period: int = Field(10, ge=1, description="...within this many seconds")
     provider_timeout: float = Field(600.0, gt=0, description="SDK request timeout, seconds")
     provider_max_retries: int = Field(2, ge=0, description="SDK retries of a failed request")
     anthropic_api_key: SecretStr | None = Field(

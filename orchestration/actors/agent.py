@@ -134,7 +134,8 @@ class AgentActor(Actor):
 
     def _on_exit(self, message: ActorExitRequest, sender: Any) -> None:
         if self.turn is not None:
-            self._fail("stopped", f"agent {self._name} stopped during the turn", retryable=True)
+            stopped = f"agent {self._name} stopped during the turn"
+            self._fail("stopped", stopped, retryable=True, exiting=True)
         self.state = "terminated"
         if self.channel is not None:
             self.channel.close()
@@ -147,11 +148,9 @@ class AgentActor(Actor):
     def _crash(self, exc: Exception) -> None:
         log.exception("agent %s crashed", self._name)
         if self.turn is not None:
-            self._fail("internal", f"agent {self._name} crashed: {exc!r}")
-        report = AgentCrashed(name=self._name, error=repr(exc))
-        for supervisor_or_router in (self.root, self.router):
-            if supervisor_or_router is not None:
-                self.send(supervisor_or_router, report)
+            self._fail("internal", f"agent {self._name} crashed: {exc!r}", exiting=True)
+        if self.root is not None:
+            self.send(self.root, AgentCrashed(name=self._name, error=repr(exc)))
         self._exit()
 
     # --- turns -------------------------------------------------------------------------------
@@ -238,7 +237,9 @@ class AgentActor(Actor):
         turn = self.turn
         if message.payload == _STOP:
             if turn is not None:
-                self._fail("stopped", f"agent {self._name} was stopped before the turn ended")
+                self._fail(
+                    "stopped", f"agent {self._name} was stopped before the turn ended", exiting=True
+                )
             self._exit()
         elif turn is not None and message.payload == (_FLUSH, turn.turn_id):
             turn.flush_scheduled = False
@@ -280,7 +281,9 @@ class AgentActor(Actor):
         self._fail(error.kind, str(error), retryable=error.retryable)
         self._after_turn()
 
-    def _fail(self, kind: ErrorKind, error: str, *, retryable: bool = False) -> None:
+    def _fail(
+        self, kind: ErrorKind, error: str, *, retryable: bool = False, exiting: bool = False
+    ) -> None:
         turn = self._end_turn()
         self.send(
             self.router,
@@ -291,6 +294,7 @@ class AgentActor(Actor):
                 kind=kind,
                 error=error,
                 retryable=retryable,
+                agent_exiting=exiting,
             ),
         )
 

@@ -24,7 +24,6 @@ from thespian.actors import Actor, ActorExitRequest
 from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
-    AgentCrashed,
     AgentMoved,
     Deliver,
     Envelope,
@@ -73,7 +72,6 @@ class ConversationRouter(Actor):
             TurnFinished: self._finished,
             TurnFailed: self._failed,
             AgentMoved: self._agent_moved,
-            AgentCrashed: self._agent_crashed,
             Subscribe: self._feed,
             Unsubscribe: self._feed,
             ActorExitRequest: self._on_exit,
@@ -174,6 +172,8 @@ class ConversationRouter(Actor):
         self._next()
 
     def _failed(self, message: TurnFailed, sender: Any) -> None:
+        if message.agent_exiting:  # hold new turns: anything sent to it now would be lost
+            self.agent_address = None
         turn = self._take(message.turn_id)
         if turn is not None:
             self._end(message, turn)
@@ -186,10 +186,6 @@ class ConversationRouter(Actor):
             self.current = None
             self._end(self._failure(turn, "internal", message.reason, retryable=True), turn)
         self._next()
-
-    def _agent_crashed(self, message: AgentCrashed, sender: Any) -> None:
-        """Hold new turns: the agent is exiting, and anything sent to it now would be lost."""
-        self.agent_address = None
 
     def _take(self, turn_id: str) -> Turn | None:
         """The current turn, if ``turn_id`` is it, which then ends."""

@@ -1,9 +1,12 @@
 """The root supervisor: owns the registry, every conversation router and every agent.
 
-For now it is a plain one_for_one supervisor with no restart limit: an agent whose process
-exits without being asked to stop (a crash, kill -9) is started again under the same name, and
-the new incarnation reloads its view from the journal when its recovery is ``resume``. Its
-router fails the turn the crash cut off, so its caller gets `TurnFailed`, never silence.
+For now each agent is supervised one_for_one with its own restart window: an agent whose
+process exits without being asked to stop (a crash, kill -9) is started again under the same
+name, and the new incarnation reloads its view from the journal when its recovery is
+``resume``. Its router fails the turn the crash cut off, so its caller gets `TurnFailed`, never
+silence. More than ``restart_intensity`` restarts within ``restart_period`` seconds (OTP's
+``add_restart``) and the agent is given up: it stays listed as ``failed``, its history intact,
+until it is shut down and spawned again.
 
 On errors: every bad command gets an `ErrorReply` naming the problem and the fix; nothing here
 raises out of `receiveMessage`.
@@ -71,6 +74,7 @@ from orchestration.providers.registry import (
     parse_model_ref,
 )
 from orchestration.settings import Settings, load_settings
+from orchestration.supervision.intensity import RestartIntensity
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,7 @@ class AgentRecord:
     waiting_stop: list[Any] = field(default_factory=list)
     forget: bool = False
     last_pong: Pong | None = None
+    window: RestartIntensity | None = None
 
     def info(self) -> AgentInfo:
         pong = self.last_pong
@@ -237,7 +242,9 @@ class RootSupervisor(Actor):
                 max_message_chars=self._settings().max_message_chars,
             ),
         )
-        record = AgentRecord(spec=spec, address=None, router=router)
+        settings = self._settings()
+        window = RestartIntensity(settings.restart_intensity, settings.restart_period)
+        record = AgentRecord(spec=spec, address=None, router=router, window=window)
         self.agents[spec.name] = record
         self._start_agent(record)
         return record
@@ -279,6 +286,7 @@ class RootSupervisor(Actor):
         for waiter in record.waiting_spawn:
             self.send(waiter, Spawned(agent=record.info()))
         record.waiting_spawn.clear()
+        record.last_error = ""  # reported; the next exit has its own reason
 
     # --- exits and restarts ------------------------------------------------------------------
 
@@ -313,6 +321,9 @@ class RootSupervisor(Actor):
             self._maybe_all_stopped()
             return
         reason = record.last_error or "its process exited unexpectedly"
+        if record.window is not None and not record.window.add_restart():
+            self._give_up(record, reason)
+            return
         record.restarts += 1
         record.last_error = reason
         self.send(
@@ -325,6 +336,22 @@ class RootSupervisor(Actor):
             ),
         )
         self._start_agent(record)
+
+    def _give_up(self, record: AgentRecord, reason: str) -> None:
+        """The restart limit is exceeded: the agent stays listed as failed, its turns refused."""
+        name, window = record.spec.name, record.window
+        assert window is not None
+        record.state, record.address, record.pid = "failed", None, None
+        limit = f"more than {window.intensity} restart(s) within {window.period} s"
+        record.last_error = f"{limit}; last: {reason}"
+        self.send(
+            record.router,
+            AgentMoved(name=name, address=None, reason=f"agent {name} failed ({reason})"),
+        )
+        self._event(
+            "restart_limit_exceeded", name, f"agent {name} needed {limit}", restarts=record.restarts
+        )
+        self._event("agent_failed", name, f"agent {name} failed: {record.last_error}")
 
     # --- stopping ----------------------------------------------------------------------------
 
@@ -345,6 +372,10 @@ class RootSupervisor(Actor):
 
     def _stop_record(self, record: AgentRecord, grace: float) -> None:
         if record.state == "stopping":
+            return
+        if record.state == "failed":  # no process left to stop
+            record.state = "stopping"
+            self._agent_exited(record)
             return
         record.state = "stopping"
         self.send(record.address, StopAgent(grace=grace))
@@ -412,6 +443,9 @@ class RootSupervisor(Actor):
         if record is None:
             self.send(sender, self._unknown(conversation.removeprefix("dm:")))
             return
+        if record.state == "failed":
+            self.send(sender, self._failed(record))
+            return
         self.send(
             record.router, message.model_copy(update={"reply_to": message.reply_to or sender})
         )
@@ -453,6 +487,15 @@ class RootSupervisor(Actor):
             code="unknown_agent",
             error=f"no agent named {name!r} (known agents: {known})",
             hint="create it with: orchestration spawn NAME",
+        )
+
+    def _failed(self, record: AgentRecord) -> ErrorReply:
+        name = record.spec.name
+        return ErrorReply(
+            code="agent_failed",
+            error=f"agent {name} has failed: {record.last_error}",
+            hint=f"its history is kept; to start it again: orchestration shutdown {name}, "
+            f"then orchestration spawn {name}",
         )
 
     def _duplicate(self, name: str) -> ErrorReply:

@@ -19,6 +19,7 @@ from orchestration.messages import (
 )
 from orchestration.processes import ProcessId, descendants, port_in_use
 from orchestration.runtime import OrchestrationError, Runtime
+from orchestration.settings import Settings
 from orchestration.system import DaemonRecord
 from tests.support import kill_and_await_restart
 
@@ -210,3 +211,32 @@ def test_a_message_sent_while_the_agent_restarts_waits_for_it(runtime: Runtime) 
     reply = runtime.send("lazarus", "are you back?").result()
 
     assert reply.message.content == "You said: are you back?"
+
+
+def test_an_agent_that_keeps_crashing_is_given_up_but_stays_inspectable(
+    daemon_guard: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCH_RESTART_INTENSITY", "1")
+    monkeypatch.setenv("ORCH_RESTART_PERIOD", "60")
+    with Runtime.connect(Settings()) as runtime:
+        runtime.spawn("doomed", provider="scripted")
+        with runtime.watch(timeout=30) as events:
+            for _ in range(2):
+                final = list(runtime.send("doomed", "x [[scripted: crash]]"))[-1]
+                assert isinstance(final, TurnFailed) and "crashed" in final.error
+            names = []
+            for event in events:
+                names.append(event.event)
+                if event.event == "agent_failed":
+                    break
+
+        assert names == ["agent_restarted", "restart_limit_exceeded", "agent_failed"]
+        assert {a.spec.name: a.state for a in runtime.list()} == {"doomed": "failed"}
+        with pytest.raises(OrchestrationError, match="doomed has failed") as refused:
+            runtime.send("doomed", "hello?").result()
+        assert refused.value.code == "agent_failed" and "shutdown doomed" in refused.value.hint
+        assert len(runtime.history("doomed")) == 4, "two messages and two failures, all kept"
+
+        runtime.shutdown("doomed")
+        runtime.spawn("doomed", provider="scripted")
+        assert runtime.send("doomed", "again").result().message.content == "You said: again"
