@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 PROTOCOL_VERSION = 1
 AGENT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 EVENTS_CONVERSATION = "system"
+DEFAULT_PROVIDER = "default"
+"""The provider an agent names when it takes the daemon's default (resolved by the root)."""
 
 
 def new_id() -> str:

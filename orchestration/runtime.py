@@ -25,6 +25,7 @@ from thespian.actors import ActorSystem
 
 from orchestration import system
 from orchestration.messages import (
+    DEFAULT_PROVIDER,
     AgentInfo,
     AgentList,
     AgentSpec,
@@ -60,7 +61,6 @@ from orchestration.system import DaemonError, DaemonRecord
 
 ASK_TIMEOUT = 10.0
 START_TIMEOUT = 60.0
-DEFAULT_PROVIDER = "default"
 
 
 class OrchestrationError(Exception):
@@ -474,3 +474,17 @@ def __getattr__(name: str) -> Any:
 
         return AsyncRuntime
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def validate_tree_file(path: str | os.PathLike[str]) -> tuple[str, list[tuple[str, str]]]:
+    """Check a tree config file offline (no daemon): ``(summary, problems)``.
+
+    The summary counts the tree (``2 supervisors, 5 agents``) and is empty when there are
+    problems; each problem is ``(path in the file, message)``, with an empty path for the file.
+    """
+    from orchestration.supervision.tree import TreeConfigError, load_tree
+
+    try:
+        return load_tree(path).summary(), []
+    except TreeConfigError as exc:
+        return "", list(exc.problems)

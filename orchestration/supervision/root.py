@@ -30,6 +30,7 @@ from orchestration.actors.router import ConversationRouter
 from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
+    DEFAULT_PROVIDER,
     EVENTS_CONVERSATION,
     AgentCrashed,
     AgentInfo,
@@ -79,7 +80,6 @@ from orchestration.supervision.intensity import RestartIntensity
 log = logging.getLogger(__name__)
 
 ROOT_NAME = "orchestration.root"
-DEFAULT_PROVIDER = "default"
 LIST_DEADLINE = 1.0
 KILL_MARGIN = 2.0
 

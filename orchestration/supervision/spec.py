@@ -1,0 +1,245 @@
+"""Supervision as data: agent and supervisor specs, as OTP's supervisor.erl describes them.
+
+A tree is a `SupervisorSpec` whose ``children`` are agents (`AgentChildSpec`, OTP's
+``worker``) and nested supervisors, in start order. Every default is a field default below, and
+every field has a validator whose message says what it expected and what it got. The models are
+frozen and reject unknown fields. `orchestration.supervision.tree` reads them from files.
+
+A ``system_file`` is read when the spec is validated, relative to the ``base_dir`` of the
+validation context (the tree file's folder), else to the current directory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictFloat,
+    StrictInt,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from orchestration.messages import AGENT_NAME_PATTERN, DEFAULT_PROVIDER, AgentSpec, Recovery
+from orchestration.providers.registry import UnknownProviderError, provider_class, provider_names
+
+Restart = Literal["permanent", "transient", "temporary"]
+Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
+ChildType = Literal["agent", "supervisor"]
+
+
+def _shutdown(value: object, words: tuple[str, ...]) -> float | str:
+    """A grace period in seconds (>= 0) or one of ``words`` (``brutal_kill``, ``infinity``)."""
+    if isinstance(value, str) and value in words:
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf:
+        return float(value)
+    raise PydanticCustomError(
+        "shutdown",
+        "expected seconds >= 0 or {words}, got {got}",
+        {"words": "|".join(words), "got": repr(value)},
+    )
+
+
+class _Spec(BaseModel):
+    """What agents and supervisors share: a tree-wide unique name and a restart type."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    restart: Restart = "permanent"
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not AGENT_NAME_PATTERN.match(value):
+            raise PydanticCustomError(
+                "name",
+                "expected 1-63 lowercase letters, digits, '-', '_' or '.', starting with a letter"
+                " or digit, got {got}",
+                {"got": repr(value)},
+            )
+        return value
+
+
+class AgentChildSpec(_Spec):
+    """An agent in the tree (OTP ``type: worker``).
+
+    ``model`` may carry its provider (``anthropic:claude-sonnet-5-5``, or just ``scripted``);
+    with neither, the agent uses the daemon's default provider. ``model`` empty means the
+    provider's default model. ``shutdown`` is the seconds it gets to finish its turn when asked
+    to stop, before it is killed. ``turn_timeout`` None means a turn may run without limit.
+    """
+
+    type: Literal["agent"] = "agent"
+    provider: str = DEFAULT_PROVIDER
+    model: str = ""
+    system_file: Path | None = None  # before system: system's validator reads this file
+    system: str = Field("", validate_default=True)
+    shutdown: float | Literal["brutal_kill"] = 5.0
+    recovery: Recovery = "resume"
+    turn_timeout: StrictFloat | None = Field(None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_model_ref(cls, data: Any) -> Any:
+        """``model: provider:model`` without ``provider:`` names both."""
+        if isinstance(data, dict) and "provider" not in data and isinstance(data.get("model"), str):
+            provider, _, model = data["model"].partition(":")
+            if provider in provider_names():
+                return {**data, "provider": provider, "model": model}
+        return data
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value != DEFAULT_PROVIDER:
+            try:
+                provider_class(value)
+            except UnknownProviderError as exc:
+                raise PydanticCustomError(
+                    "unknown_provider", "{error}", {"error": str(exc)}
+                ) from None
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _model_names_provider(cls, value: str, info: ValidationInfo) -> str:
+        if value and info.data.get("provider") == DEFAULT_PROVIDER:
+            provider, colon, _ = value.partition(":")
+            what = f"unknown provider {provider!r} in" if colon else "no provider in"
+            raise PydanticCustomError(
+                "unknown_provider",
+                "{what} {got}: write provider:model, or set provider"
+                " (installed providers: {names})",
+                {"what": what, "got": repr(value), "names": ", ".join(provider_names())},
+            )
+        return value
+
+    @field_validator("system_file")
+    @classmethod
+    def _system_file_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = (Path((info.context or {}).get("base_dir", ".")) / value.expanduser()).resolve()
+        if not path.is_file():
+            raise PydanticCustomError("system_file", "no such file: {path}", {"path": str(path)})
+        return path
+
+    @field_validator("system")
+    @classmethod
+    def _read_system_file(cls, value: str, info: ValidationInfo) -> str:
+        path = info.data.get("system_file")
+        if path is None:
+            return value
+        if value:
+            raise PydanticCustomError("system", "give system or system_file, not both")
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PydanticCustomError(
+                "system_file", "cannot read {path}: {error}", {"path": str(path), "error": str(exc)}
+            ) from None
+
+    @field_validator("shutdown", mode="plain")
+    @classmethod
+    def _grace(cls, value: object) -> float | str:
+        return _shutdown(value, ("brutal_kill",))
+
+    def to_agent_spec(self) -> AgentSpec:
+        """The spec the root supervisor spawns this agent from."""
+        return AgentSpec(
+            name=self.name,
+            provider=self.provider,
+            model=self.model,
+            system=self.system,
+            recovery=self.recovery,
+        )
+
+
+class SupervisorSpec(_Spec):
+    """A supervisor: its flags and its children, in start order.
+
+    At most ``intensity`` restarts within ``period`` seconds, else it stops its children in
+    reverse start order and exits, which its parent sees as a crash. ``shutdown`` is the time it
+    gets to stop its children (OTP's default for supervisors: ``infinity``).
+    """
+
+    type: Literal["supervisor"] = "supervisor"
+    strategy: Strategy = "one_for_one"
+    intensity: StrictInt = Field(1, ge=0)
+    period: StrictInt = Field(5, ge=1)
+    shutdown: float | Literal["brutal_kill", "infinity"] = "infinity"
+    children: tuple[Child, ...] = ()
+
+    @field_validator("shutdown", mode="plain")
+    @classmethod
+    def _grace(cls, value: object) -> float | str:
+        return _shutdown(value, ("brutal_kill", "infinity"))
+
+    def walk(self, path: str = "") -> Iterator[tuple[str, AgentChildSpec | SupervisorSpec]]:
+        """Every node with its path (``children[1].children[0]``): this one, then its children
+        depth first, in start order. ``path`` is this supervisor's own path."""
+        yield path, self
+        for index, child in enumerate(self.children):
+            child_path = f"{path}.children[{index}]" if path else f"children[{index}]"
+            if isinstance(child, SupervisorSpec):
+                yield from child.walk(child_path)
+            else:
+                yield child_path, child
+
+    def agents(self) -> list[AgentChildSpec]:
+        """Every agent of the tree, in start order."""
+        return [node for _, node in self.walk() if isinstance(node, AgentChildSpec)]
+
+    def supervisors(self) -> list[SupervisorSpec]:
+        """This supervisor and every one below it, in start order."""
+        return [node for _, node in self.walk() if isinstance(node, SupervisorSpec)]
+
+    def name_clashes(self, path: str = "") -> list[tuple[str, str]]:
+        """The tree-wide check: ``(path, message)`` for each name an earlier node already uses."""
+        first: dict[str, str] = {}
+        clashes: list[tuple[str, str]] = []
+        for node_path, node in self.walk(path):
+            name_path = f"{node_path}.name" if node_path else "name"
+            if node.name in first:
+                clashes.append(
+                    (name_path, f"duplicate name {node.name!r}, also at {first[node.name]}")
+                )
+            else:
+                first[node.name] = name_path
+        return clashes
+
+
+def _child_type(value: Any) -> ChildType | None:
+    """Which model a child is: its ``type`` if given, else a supervisor when it has
+    ``children``, else an agent. None (an unknown ``type``) fails as ``child_type``."""
+    if isinstance(value, AgentChildSpec | SupervisorSpec):
+        return value.type
+    if not isinstance(value, dict):
+        return "agent"  # the agent model reports that a mapping was expected
+    kind = value.get("type")
+    if kind is None:
+        return "supervisor" if "children" in value else "agent"
+    return kind if kind in ("agent", "supervisor") else None
+
+
+Child = Annotated[
+    Annotated[AgentChildSpec, Tag("agent")] | Annotated[SupervisorSpec, Tag("supervisor")],
+    Discriminator(
+        _child_type,
+        custom_error_type="child_type",
+        custom_error_message="expected type agent|supervisor",
+    ),
+]
+SupervisorSpec.model_rebuild()

@@ -1,0 +1,251 @@
+"""Tree config files: one YAML or TOML file describes a whole supervision tree.
+
+```yaml
+system:                      # optional: settings for this tree, never credentials
+  turn_timeout: 300
+tree:                        # the root supervisor (spec.SupervisorSpec)
+  name: team
+  strategy: one_for_all
+  children:
+    - name: researcher       # an agent (spec.AgentChildSpec)
+      model: scripted:echo
+      system: You find sources.
+    - name: reviewers        # a supervisor: it has children (or type: supervisor)
+      children: []
+```
+
+`load_tree` returns a `TreeConfig` or raises `TreeConfigError` with every problem, each with
+its path in the file's terms: ``tree.children[2].restart: expected permanent|transient|temporary,
+got 'always'``. Field problems are all reported together; the tree-wide check (unique names)
+runs once every field is valid.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from orchestration.providers.registry import UnknownProviderError, parse_model_ref
+from orchestration.settings import Settings
+from orchestration.supervision.spec import AgentChildSpec, SupervisorSpec
+
+FORMATS = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}
+CREDENTIAL_WORDS = ("api_key", "apikey", "auth_token", "access_token", "secret", "password")
+EXPECTED = {
+    "model_type": "a mapping of fields",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "path_type": "a file path",
+}
+
+
+class TreeProblem(NamedTuple):
+    """One problem in a tree file: where (empty for the whole file) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class TreeConfigError(Exception):
+    """A tree file that cannot be used; ``problems`` lists every problem found."""
+
+    def __init__(self, file: Path, problems: list[TreeProblem]) -> None:
+        super().__init__("\n".join(f"{file}: {problem}" for problem in problems))
+        self.file = file
+        self.problems = problems
+
+
+class SystemSettings(BaseModel):
+    """The settings a tree file may set for its tree: a subset of `Settings`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_provider: str | None = None
+    default_model: str | None = None
+    max_message_chars: StrictInt | None = Field(None, ge=1)
+    turn_timeout: StrictFloat | None = Field(None, gt=0)
+    provider_timeout: StrictFloat | None = Field(None, gt=0)
+    provider_max_retries: StrictInt | None = Field(None, ge=0)
+
+    @field_validator("default_provider")
+    @classmethod
+    def _known_provider(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_model_ref(value)
+            except UnknownProviderError as exc:
+                raise PydanticCustomError(
+                    "unknown_provider", "{error}", {"error": str(exc)}
+                ) from None
+        return value
+
+
+class TreeConfig(BaseModel):
+    """A whole tree file: its settings and its root supervisor."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    system: SystemSettings = SystemSettings()
+    tree: SupervisorSpec
+
+    def summary(self) -> str:
+        """``2 supervisors, 5 agents``."""
+        supervisors, agents = len(self.tree.supervisors()), len(self.tree.agents())
+        return (
+            f"{supervisors} supervisor{'s' * (supervisors != 1)}, "
+            f"{agents} agent{'s' * (agents != 1)}"
+        )
+
+
+def load_tree(path: str | Path) -> TreeConfig:
+    """Read and validate a tree file (.yaml, .yml or .toml); ``system_file`` paths in it are
+    relative to its folder. Raises `TreeConfigError` with every problem."""
+    path = Path(path)
+    data = _read(path)
+    try:
+        config = TreeConfig.model_validate(data, context={"base_dir": path.parent})
+    except ValidationError as exc:
+        problems = [_problem(error) for error in exc.errors(include_url=False)]
+        raise TreeConfigError(path, problems) from None
+    clashes = config.tree.name_clashes("tree")
+    if clashes:
+        raise TreeConfigError(path, [TreeProblem(*clash) for clash in clashes])
+    return config
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The file's top-level mapping; any reason it has none is a `TreeConfigError`."""
+
+    def fail(message: str) -> TreeConfigError:
+        return TreeConfigError(path, [TreeProblem("", message)])
+
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise fail(f"unsupported file type {path.suffix!r}: use .yaml, .yml or .toml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise fail("no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        data = tomllib.loads(text) if kind == "TOML" else yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise fail(f"invalid YAML{where}: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise fail(f"invalid YAML: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", str(exc))
+        where = f" at line {found[2]}, column {found[3]}" if found else ""
+        raise fail(f"invalid TOML{where}: {found[1] if found else exc}") from None
+    if data is None or data == {}:
+        raise fail("the file is empty: expected the keys system (optional) and tree")
+    if not isinstance(data, dict):
+        raise fail(f"expected a mapping with the keys system and tree, got {_shown(data)}")
+    return data
+
+
+def _problem(error: ErrorDetails) -> TreeProblem:
+    """A pydantic error in the file's terms: its path, and an ``expected ..., got ...``."""
+    loc, kind, got = error["loc"], error["type"], error["input"]
+    if kind == "child_type":
+        return TreeProblem(
+            _path((*loc, "type")), f"expected agent|supervisor, got {_shown(got['type'])}"
+        )
+    if kind == "missing":
+        message = "field required"
+    elif kind == "extra_forbidden":
+        message = _unknown_field(loc)
+    elif kind == "literal_error":
+        expected = re.findall(r"'([^']*)'", error["ctx"]["expected"])
+        message = f"expected {'|'.join(expected)}, got {_shown(got)}"
+    elif kind in ("greater_than_equal", "greater_than"):
+        limit = error["ctx"]["ge" if kind == "greater_than_equal" else "gt"]
+        number = "a whole number" if isinstance(limit, int) else "a number"
+        sign = ">=" if kind == "greater_than_equal" else ">"
+        message = f"expected {number} {sign} {limit:g}, got {_shown(got)}"
+    elif kind in EXPECTED:
+        message = f"expected {EXPECTED[kind]}, got {_shown(got)}"
+    else:
+        message = error["msg"]
+    return TreeProblem(_path(loc), message)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    """``('tree', 'children', 2, 'agent', 'restart')`` -> ``tree.children[2].restart``: list
+    indexes in brackets, without the tag pydantic adds after a child's index."""
+    parts: list[str] = []
+    for before, part in pairwise((None, *loc)):
+        if isinstance(before, int) and part in ("agent", "supervisor"):
+            continue
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    return "".join(parts).lstrip(".")
+
+
+def _unknown_field(loc: tuple[int | str, ...]) -> str:
+    """Say which fields the mapping at ``loc`` allows; credentials get their own answer."""
+    key = str(loc[-1])
+    if any(word in key.lower() for word in CREDENTIAL_WORDS):
+        return _credential(key)
+    owner = _owner(loc[:-1])
+    allowed = f"allowed: {', '.join(owner.model_fields)}"
+    if owner is TreeConfig and key == "conversations":
+        return f"unknown field 'conversations': conversations come in a later release ({allowed})"
+    if owner is SystemSettings and key in Settings.model_fields:
+        where = f"orchestration.toml or ORCH_{key.upper()}"
+        return f"{key!r} is a daemon setting: set it in {where} ({allowed})"
+    return f"unknown field {key!r} ({allowed})"
+
+
+def _credential(key: str) -> str:
+    field = Settings.model_fields.get(key)
+    alias = field.validation_alias if field else None
+    variable = f" ({alias.choices[-1]})" if isinstance(alias, AliasChoices) else ""
+    return (
+        f"{key!r} is a credential: credentials belong in the environment{variable} or in "
+        "orchestration.toml, never in a tree file"
+    )
+
+
+def _owner(loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The model of the mapping at ``loc``: the file, its ``system``, or a tree node."""
+    if not loc:
+        return TreeConfig
+    if loc[0] == "system":
+        return SystemSettings
+    tags = [part for before, part in pairwise(loc) if isinstance(before, int)]
+    return AgentChildSpec if tags and tags[-1] == "agent" else SupervisorSpec
+
+
+def _shown(value: object) -> str:
+    """A value as an error message quotes it: its repr, cut short."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
