@@ -106,6 +106,8 @@ class AgentSpec(Message):
     model: str
     system: str = ""
     recovery: Recovery = "resume"
+    turn_timeout: float | None = Field(None, gt=0)
+    """Seconds a turn may run before the agent counts as stuck and is killed and restarted."""
     follows_default: bool = False
     """The provider was picked by default resolution, which runs again when the daemon starts
     (so an agent created offline moves to Claude once a key is configured)."""
@@ -395,15 +397,17 @@ class InitRouter(Message):
     journal_path: str
     agent: str
     max_message_chars: int
+    turn_timeout: float | None = None
 
 
 class AgentMoved(Message):
     """Root to router: the agent is up at ``address``, or down (``None``: its open turn fails
-    with ``reason`` and new turns wait)."""
+    with ``kind`` and ``reason``, and new turns wait)."""
 
     name: str
     address: Any
     reason: str
+    kind: ErrorKind = "internal"
 
 
 class AgentCrashed(Message):
@@ -411,6 +415,14 @@ class AgentCrashed(Message):
 
     name: str
     error: str
+
+
+class AgentStuck(Message):
+    """Router to root: the agent's turn has run past its ``turn_timeout``."""
+
+    name: str
+    turn_id: str
+    seconds: float
 
 
 class StopAgent(Message):

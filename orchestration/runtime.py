@@ -292,12 +292,22 @@ class Runtime:
         model: str = "",
         system_prompt: str = "",
         recovery: Recovery = "resume",
+        turn_timeout: float | None = None,
         exist_ok: bool = False,
     ) -> Spawned:
-        """Create an agent; ``provider="default"`` picks the daemon's default provider."""
+        """Create an agent; ``provider="default"`` picks the daemon's default provider.
+
+        A turn that runs past ``turn_timeout`` seconds counts as stuck: the agent's process is
+        killed and restarted, and the caller gets ``TurnFailed(kind="timeout")``.
+        """
         try:
             spec = AgentSpec(
-                name=name, provider=provider, model=model, system=system_prompt, recovery=recovery
+                name=name,
+                provider=provider,
+                model=model,
+                system=system_prompt,
+                recovery=recovery,
+                turn_timeout=turn_timeout,
             )
         except ValidationError as exc:
             problem = exc.errors()[0]

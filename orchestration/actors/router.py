@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from thespian.actors import Actor, ActorExitRequest
+from thespian.actors import Actor, ActorExitRequest, WakeupMessage
 
 from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
     AgentMoved,
+    AgentStuck,
     Deliver,
     Envelope,
     ErrorReply,
@@ -62,6 +63,8 @@ class ConversationRouter(Actor):
         self.agent = ""
         self.agent_address: Any = None
         self.max_chars = 0
+        self.turn_timeout: float | None = None
+        self.root: Any = None
         self.current: Turn | None = None
         self.waiting: deque[Turn] = deque()
         self.subscribers = Subscribers()
@@ -72,6 +75,7 @@ class ConversationRouter(Actor):
             TurnFinished: self._finished,
             TurnFailed: self._failed,
             AgentMoved: self._agent_moved,
+            WakeupMessage: self._deadline,
             Subscribe: self._feed,
             Unsubscribe: self._feed,
             ActorExitRequest: self._on_exit,
@@ -90,8 +94,10 @@ class ConversationRouter(Actor):
 
     def _init(self, message: InitRouter, sender: Any) -> None:
         self.conversation = message.conversation
+        self.root = sender
         self.agent = message.agent
         self.max_chars = message.max_message_chars
+        self.turn_timeout = message.turn_timeout
         self.journal = Journal(message.journal_path)
 
     def _on_exit(self, message: ActorExitRequest, sender: Any) -> None:
@@ -155,6 +161,17 @@ class ConversationRouter(Actor):
                 observed=observers > 0,
             ),
         )
+        if self.turn_timeout is not None:
+            self.wakeupAfter(self.turn_timeout, payload=self.current.turn_id)
+
+    def _deadline(self, message: WakeupMessage, sender: Any) -> None:
+        """A turn's ``turn_timeout`` passed: if it still runs, the agent is stuck."""
+        turn = self.current
+        if turn is not None and turn.turn_id == message.payload and self.turn_timeout:
+            self.send(
+                self.root,
+                AgentStuck(name=self.agent, turn_id=turn.turn_id, seconds=self.turn_timeout),
+            )
 
     # --- the agent's stream ------------------------------------------------------------------
 
@@ -184,7 +201,7 @@ class ConversationRouter(Actor):
         turn = self.current
         if turn is not None:
             self.current = None
-            self._end(self._failure(turn, "internal", message.reason, retryable=True), turn)
+            self._end(self._failure(turn, message.kind, message.reason, retryable=True), turn)
         self._next()
 
     def _take(self, turn_id: str) -> Turn | None:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from orchestration.cli.output import ago, console, fail, note, print_json, to_json
 from orchestration.cli.streaming import print_turn
-from orchestration.messages import AgentInfo, Recovery, TurnFailed
+from orchestration.messages import AgentInfo, Recovery, Spawned, TurnFailed
 from orchestration.runtime import OrchestrationError, Runtime
 
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
@@ -30,6 +30,10 @@ def spawn(
     recovery: Annotated[
         str, typer.Option(help="after a crash: resume (reload history) or clean")
     ] = "resume",
+    turn_timeout: Annotated[
+        float | None,
+        typer.Option(help="seconds a turn may run before the agent is killed and restarted"),
+    ] = None,
     json: Json = False,
 ) -> None:
     """Create an agent that runs in its own process under the root supervisor."""
@@ -44,7 +48,9 @@ def spawn(
         system = system_file.read_text()
     provider, _, inline_model = provider.partition(":")
     with Runtime.connect() as runtime:
-        spawned = _spawn(runtime, name, provider, model or inline_model, system, recovery)
+        spawned = _spawn(
+            runtime, name, provider, model or inline_model, system, recovery, turn_timeout
+        )
     if json:
         print_json(_agent_json(spawned.agent))
     else:
@@ -53,12 +59,23 @@ def spawn(
 
 
 def _spawn(
-    runtime: Runtime, name: str, provider: str, model: str, system: str, recovery: str
-) -> object:
+    runtime: Runtime,
+    name: str,
+    provider: str,
+    model: str,
+    system: str,
+    recovery: str,
+    turn_timeout: float | None,
+) -> Spawned:
     recovery_mode: Recovery = "clean" if recovery == "clean" else "resume"
     try:
         return runtime.spawn(
-            name, provider=provider, model=model, system_prompt=system, recovery=recovery_mode
+            name,
+            provider=provider,
+            model=model,
+            system_prompt=system,
+            recovery=recovery_mode,
+            turn_timeout=turn_timeout,
         )
     except OrchestrationError as exc:
         if exc.code == "credentials":

@@ -39,10 +39,12 @@ from orchestration.messages import (
     AgentReady,
     AgentSpec,
     AgentState,
+    AgentStuck,
     Boot,
     Cancel,
     DaemonStatus,
     Envelope,
+    ErrorKind,
     ErrorReply,
     EventName,
     History,
@@ -100,6 +102,7 @@ class AgentRecord:
     forget: bool = False
     last_pong: Pong | None = None
     window: RestartIntensity | None = None
+    failure_kind: ErrorKind = "internal"
 
     def info(self) -> AgentInfo:
         pong = self.last_pong
@@ -136,6 +139,7 @@ class RootSupervisor(Actor):
             Spawn: self._spawn,
             AgentReady: self._ready,
             AgentCrashed: self._crashed,
+            AgentStuck: self._stuck,
             ChildActorExited: self._child_exited,
             Stop: self._stop,
             StopAll: self._stop_all,
@@ -232,17 +236,18 @@ class RootSupervisor(Actor):
         return spec
 
     def _start(self, spec: AgentSpec) -> AgentRecord:
+        settings = self._settings()
         router = self.createActor(ConversationRouter)
         self.send(
             router,
             InitRouter(
                 conversation=spec.conversation,
-                journal_path=str(self._settings().journal_path),
+                journal_path=str(settings.journal_path),
                 agent=spec.name,
-                max_message_chars=self._settings().max_message_chars,
+                max_message_chars=settings.max_message_chars,
+                turn_timeout=spec.turn_timeout,
             ),
         )
-        settings = self._settings()
         window = RestartIntensity(settings.restart_intensity, settings.restart_period)
         record = AgentRecord(spec=spec, address=None, router=router, window=window)
         self.agents[spec.name] = record
@@ -331,11 +336,23 @@ class RootSupervisor(Actor):
             AgentMoved(
                 name=name,
                 address=None,
-                reason=f"agent {name} died during the turn ({reason}); it is being restarted, "
-                "send the message again",
+                reason=f"agent {name} went down during the turn ({reason}); it is being "
+                "restarted, send the message again",
+                kind=record.failure_kind,
             ),
         )
+        record.failure_kind = "internal"
         self._start_agent(record)
+
+    def _stuck(self, message: AgentStuck, sender: Any) -> None:
+        """A turn ran past its turn_timeout: kill the agent's process; the exit restarts it."""
+        record = self.agents.get(message.name)
+        if record is None or record.pid is None or record.state in ("stopping", "failed"):
+            return
+        record.last_error = f"stuck: its turn ran past its turn_timeout of {message.seconds:g} s"
+        record.failure_kind = "timeout"
+        log.warning("agent %s is stuck; killing pid %s", message.name, record.pid)
+        _kill(record.pid)
 
     def _give_up(self, record: AgentRecord, reason: str) -> None:
         """The restart limit is exceeded: the agent stays listed as failed, its turns refused."""

@@ -164,6 +164,7 @@ class AgentChildSpec(_Spec):
             model=self.model,
             system=self.system,
             recovery=self.recovery,
+            turn_timeout=self.turn_timeout,
         )
 
 

@@ -240,3 +240,23 @@ def test_an_agent_that_keeps_crashing_is_given_up_but_stays_inspectable(
         runtime.shutdown("doomed")
         runtime.spawn("doomed", provider="scripted")
         assert runtime.send("doomed", "again").result().message.content == "You said: again"
+
+
+def test_a_stuck_turn_is_killed_at_its_turn_timeout_and_the_caller_told(runtime: Runtime) -> None:
+    runtime.spawn("sleepy", provider="scripted", turn_timeout=1.0)
+    old_pid = runtime.resolve("sleepy").agent.pid
+
+    with runtime.watch(timeout=30) as events:
+        final = list(runtime.send("sleepy", "zzz [[scripted: hang]]"))[-1]
+        restarted = next(e for e in events if e.event == "agent_restarted")
+
+    assert isinstance(final, TurnFailed) and final.kind == "timeout" and final.retryable
+    assert "turn_timeout of 1 s" in final.error
+    assert "stuck" in restarted.content and restarted.data["pid"] != old_pid
+    assert runtime.send("sleepy", "awake?").result().message.content == "You said: awake?"
+    assert [m.event or m.sender for m in runtime.history("sleepy")] == [
+        "user",
+        "turn_failed",
+        "user",
+        "sleepy",
+    ]
