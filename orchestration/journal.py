@@ -169,13 +169,21 @@ class Journal:
         return int(found.fetchone()[0])
 
     def history(
-        self, conversation: str, *, after_seq: int = 0, limit: int | None = None
+        self,
+        conversation: str,
+        *,
+        after_seq: int = 0,
+        limit: int | None = None,
+        newest: bool = False,
     ) -> list[tuple[int, Envelope]]:
-        """The messages of ``conversation`` with seq > ``after_seq``, oldest first."""
-        sql = f"{_SELECT} WHERE conversation = ? AND seq > ? ORDER BY seq LIMIT ?"
+        """The messages of ``conversation`` with seq > ``after_seq``, oldest first; with
+        ``newest``, the last ``limit`` of them (still oldest first)."""
+        order = "DESC" if newest else "ASC"
+        sql = f"{_SELECT} WHERE conversation = ? AND seq > ? ORDER BY seq {order} LIMIT ?"
         with self._guard():
             rows = self._db.execute(sql, (conversation, after_seq, -1 if limit is None else limit))
-            return [(row[0], _envelope(row[1:])) for row in rows]
+            found = [(row[0], _envelope(row[1:])) for row in rows]
+        return found[::-1] if newest else found
 
     def view(self, agent: str, conversation: str) -> list[Envelope]:
         """The chat messages of ``conversation`` that ``agent`` sent, or that went to all or it."""

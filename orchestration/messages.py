@@ -247,6 +247,8 @@ class History(Message):
     conversation: str
     limit: int = 200
     after_seq: int = 0
+    newest: bool = False
+    """The last ``limit`` messages instead of the first (still oldest first)."""
 
 
 class HistoryPage(Message):

@@ -26,6 +26,7 @@ from thespian.actors import ActorSystem
 from orchestration import system
 from orchestration.messages import (
     DEFAULT_PROVIDER,
+    EVENTS_CONVERSATION,
     AgentInfo,
     AgentList,
     AgentSpec,
@@ -347,6 +348,12 @@ class Runtime:
         if not page.messages and after_seq == 0:
             self.resolve(name)  # raises for an agent that never existed
         return page.messages
+
+    def events(self, *, limit: int = 100) -> list[Envelope]:
+        """The last ``limit`` journaled supervision events (agent_started, agent_restarted...),
+        oldest first."""
+        request = History(conversation=EVENTS_CONVERSATION, limit=limit, newest=True)
+        return self._ask(request, HistoryPage).messages
 
     def shutdown(self, name: str, *, grace: float = 5.0) -> None:
         """Stop an agent for good (its history stays in the journal)."""

@@ -474,7 +474,10 @@ class RootSupervisor(Actor):
 
     def _history(self, message: History, sender: Any) -> None:
         rows = self._journal().history(
-            message.conversation, after_seq=message.after_seq, limit=message.limit
+            message.conversation,
+            after_seq=message.after_seq,
+            limit=message.limit,
+            newest=message.newest,
         )
         self.send(
             sender,

@@ -244,7 +244,7 @@ class FakeLLMServer:
 class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer that knows its open connections, so `close` can cut them."""
 
-    daemon_threads = True
+    daemon_threads = False  # so server_close() joins every request thread
 
     def __init__(self, fake: FakeLLMServer) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

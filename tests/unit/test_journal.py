@@ -272,3 +272,13 @@ def test_every_append_survives_kill_9(path: Path) -> None:
         assert [m.content for _, m in stored[:count]] == [str(i) for i in range(count)]
         assert journal.append(stored[0][1]) == stored[0][0]
     assert query(path, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_the_newest_messages_come_back_oldest_first(tmp_path: Path) -> None:
+    with Journal(tmp_path / "journal.db") as journal:
+        for index in range(5):
+            journal.append(Envelope(conversation="c", sender="user", content=str(index)))
+
+        newest = journal.history("c", limit=2, newest=True)
+
+    assert [envelope.content for _, envelope in newest] == ["3", "4"]
