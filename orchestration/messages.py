@@ -433,6 +433,14 @@ class StopAgent(Message):
     grace: float
 
 
+class StopRouter(Message):
+    """Root to router, after its agent has exited: wait up to ``grace`` seconds for the end of a
+    turn still in flight (so a reply finished just before the exit reaches its caller), then
+    fail what is left and exit."""
+
+    grace: float = 2.0
+
+
 class StopAll(Message):
     """Runtime to root before the daemon stops: stop every agent gracefully, keep their specs."""
 

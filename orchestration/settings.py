@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     turn_timeout: float = Field(600.0, gt=0, description="seconds a caller waits for a turn")
     restart_intensity: int = Field(3, ge=0, description="restarts an agent may need...")
     restart_period: int = Field(10, ge=1, description="...within this many seconds")
+    health_interval: float = Field(5.0, gt=0, description="seconds between agent health checks")
     provider_timeout: float = Field(600.0, gt=0, description="SDK request timeout, seconds")
     provider_max_retries: int = Field(2, ge=0, description="SDK retries of a failed request")
     anthropic_api_key: SecretStr | None = Field(

@@ -31,6 +31,7 @@ from orchestration.messages import (
     ErrorReply,
     InitRouter,
     Send,
+    StopRouter,
     Subscribe,
     TurnDelta,
     TurnFailed,
@@ -42,6 +43,7 @@ from orchestration.messages import (
 log = logging.getLogger(__name__)
 
 SYSTEM_SENDER = "system"
+_LEAVE = ("leave",)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class ConversationRouter(Actor):
         self.agent_address: Any = None
         self.max_chars = 0
         self.turn_timeout: float | None = None
+        self.stopping = False
         self.root: Any = None
         self.current: Turn | None = None
         self.waiting: deque[Turn] = deque()
@@ -75,7 +78,8 @@ class ConversationRouter(Actor):
             TurnFinished: self._finished,
             TurnFailed: self._failed,
             AgentMoved: self._agent_moved,
-            WakeupMessage: self._deadline,
+            WakeupMessage: self._on_wakeup,
+            StopRouter: self._stop,
             Subscribe: self._feed,
             Unsubscribe: self._feed,
             ActorExitRequest: self._on_exit,
@@ -147,7 +151,12 @@ class ConversationRouter(Actor):
         return None
 
     def _next(self) -> None:
-        """Grant the agent the next waiting turn, if it is up and free."""
+        """Grant the agent the next waiting turn, if it is up and free; when stopping, leave
+        once the turn in flight has ended."""
+        if self.stopping:
+            if self.current is None:
+                self._leave()
+            return
         if self.current is not None or not self.waiting or self.agent_address is None:
             return
         self.current = self.waiting.popleft()
@@ -164,8 +173,21 @@ class ConversationRouter(Actor):
         if self.turn_timeout is not None:
             self.wakeupAfter(self.turn_timeout, payload=self.current.turn_id)
 
-    def _deadline(self, message: WakeupMessage, sender: Any) -> None:
-        """A turn's ``turn_timeout`` passed: if it still runs, the agent is stuck."""
+    def _stop(self, message: StopRouter, sender: Any) -> None:
+        self.stopping = True
+        if self.current is None:
+            self._leave()
+        else:
+            self.wakeupAfter(message.grace, payload=_LEAVE)
+
+    def _leave(self) -> None:
+        self.send(self.myAddress, ActorExitRequest())
+
+    def _on_wakeup(self, message: WakeupMessage, sender: Any) -> None:
+        """A stop's grace ran out, or a turn's ``turn_timeout`` passed (is the agent stuck?)."""
+        if message.payload == _LEAVE:
+            self._leave()
+            return
         turn = self.current
         if turn is not None and turn.turn_id == message.payload and self.turn_timeout:
             self.send(

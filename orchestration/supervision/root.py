@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from thespian.actors import Actor, ActorExitRequest, ChildActorExited, WakeupMessage
+from thespian.actors import Actor, ChildActorExited, WakeupMessage
 
 from orchestration.actors.agent import AgentActor
 from orchestration.actors.router import ConversationRouter
@@ -64,6 +64,7 @@ from orchestration.messages import (
     Stop,
     StopAgent,
     StopAll,
+    StopRouter,
     Subscribe,
     Unsubscribe,
     new_id,
@@ -77,12 +78,14 @@ from orchestration.providers.registry import (
     parse_model_ref,
 )
 from orchestration.settings import Settings, load_settings
+from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.intensity import RestartIntensity
 
 log = logging.getLogger(__name__)
 
 ROOT_NAME = "orchestration.root"
 LIST_DEADLINE = 1.0
+_HEALTH = "health"
 KILL_MARGIN = 2.0
 
 
@@ -134,6 +137,7 @@ class RootSupervisor(Actor):
         self.queries: dict[str, ListQuery] = {}
         self.subscribers = Subscribers()
         self.stop_all_waiters: list[Any] = []
+        self.health: HealthMonitor | None = None
         self._handlers: dict[type, Callable[[Any, Any], None]] = {
             Boot: self._boot,
             Spawn: self._spawn,
@@ -179,6 +183,8 @@ class RootSupervisor(Actor):
                 if spec != saved:
                     self.journal.save_agent(spec)
                 self._start(spec)
+            self.health = HealthMonitor(self.settings.health_interval)
+            self.wakeupAfter(self.health.interval, payload=(_HEALTH,))
         self._status(Status(), sender)
 
     def _status(self, message: Status, sender: Any) -> None:
@@ -317,7 +323,7 @@ class RootSupervisor(Actor):
         name = record.spec.name
         if record.state == "stopping":
             self.agents.pop(name)
-            self.send(record.router, ActorExitRequest())
+            self.send(record.router, StopRouter())
             if record.forget:
                 self._journal().remove_agent(name)
             self._event("agent_stopped", name, f"agent {name} stopped")
@@ -421,6 +427,8 @@ class RootSupervisor(Actor):
         record = self.agents.get(message.name)
         if record is not None and record.address == sender:
             record.last_pong = message
+            if self.health is not None:
+                self.health.answered(message.name)
         for query_id, query in list(self.queries.items()):
             query.waiting.discard(message.name)
             if not query.waiting:
@@ -435,10 +443,29 @@ class RootSupervisor(Actor):
             return
         if payload[0] == "list" and payload[1] in self.queries:
             self._answer_list(self.queries.pop(payload[1]))
+        elif payload[0] == _HEALTH and self.health is not None:
+            self._check_health(self.health)
+            self.wakeupAfter(self.health.interval, payload=(_HEALTH,))
         elif payload[0] == "kill":
             record = self.agents.get(payload[1])
             if record is not None and record.address == payload[2] and record.pid:
                 log.warning("agent %s ignored its stop; killing pid %s", payload[1], record.pid)
+                _kill(record.pid)
+
+    def _check_health(self, health: HealthMonitor) -> None:
+        """One heartbeat: treat vanished agents as exited, kill unresponsive ones, ping the rest."""
+        for record in list(self.agents.values()):
+            if record.pid is None or record.state not in ("idle", "processing"):
+                continue
+            action, reason = health.check(record.spec.name, record.pid)
+            if action is Action.PING:
+                self.send(record.address, Ping())
+                continue
+            log.warning("agent %s: %s", record.spec.name, reason)
+            record.last_error = reason
+            if action is Action.EXITED:
+                self._agent_exited(record)
+            else:
                 _kill(record.pid)
 
     def _resolve(self, message: Resolve, sender: Any) -> None:

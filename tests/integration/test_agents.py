@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -260,3 +261,22 @@ def test_a_stuck_turn_is_killed_at_its_turn_timeout_and_the_caller_told(runtime:
         "user",
         "sleepy",
     ]
+
+
+def test_an_agent_that_stops_answering_health_pings_is_killed_and_restarted(
+    daemon_guard: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCH_HEALTH_INTERVAL", "0.2")
+    with Runtime.connect(Settings()) as runtime:
+        runtime.spawn("frozen", provider="scripted")
+        pid = runtime.resolve("frozen").agent.pid
+        assert pid is not None
+
+        with runtime.watch(timeout=30) as events:
+            os.kill(pid, signal.SIGSTOP)  # alive, but answers nothing
+            restarted = next(e for e in events if e.event == "agent_restarted")
+
+        assert "health pings" in restarted.content and restarted.data["pid"] != pid
+        frozen = ProcessId.of(pid)
+        assert frozen is None or not frozen.alive()
+        assert runtime.send("frozen", "thawed?").result().message.content == "You said: thawed?"
