@@ -271,10 +271,14 @@ class Status(Message):
 
 
 class DaemonStatus(Message):
+    """The daemon: its admin PID, since when it runs, and how its root supervises agents."""
+
     pid: int
     started_at: datetime
     agents: int
     data_dir: str
+    restart_intensity: int
+    restart_period: int
     version: int = PROTOCOL_VERSION
 
 

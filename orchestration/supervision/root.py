@@ -195,6 +195,8 @@ class RootSupervisor(Actor):
                 started_at=self.started_at,
                 agents=len(self.agents),
                 data_dir=str(self._settings().home),
+                restart_intensity=self._settings().restart_intensity,
+                restart_period=self._settings().restart_period,
             ),
         )
 
