@@ -280,3 +280,30 @@ def test_an_agent_that_stops_answering_health_pings_is_killed_and_restarted(
         frozen = ProcessId.of(pid)
         assert frozen is None or not frozen.alive()
         assert runtime.send("frozen", "thawed?").result().message.content == "You said: thawed?"
+
+
+def test_twenty_crash_and_restart_cycles_keep_every_message_exactly_once(
+    daemon_guard: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCH_RESTART_INTENSITY", "100")
+    with Runtime.connect(Settings()) as runtime:
+        runtime.spawn("sisyphus", provider="scripted")
+        for cycle in range(20):
+            assert runtime.send("sisyphus", f"push {cycle}").result()
+            if cycle % 2:  # a bug in a turn, then a kill -9: both kinds of death
+                with runtime.watch(timeout=20) as events:
+                    list(runtime.send("sisyphus", f"slip {cycle} [[scripted: crash]]"))
+                    next(e for e in events if e.event == "agent_restarted")
+            else:
+                kill_and_await_restart(runtime, "sisyphus")
+
+        history = runtime.history("sisyphus")
+        info = {agent.spec.name: agent for agent in runtime.list()}["sisyphus"]
+
+    ids = [message.id for message in history]
+    assert len(ids) == len(set(ids)), "a message was journaled twice"
+    pushes = [m.content for m in history if m.sender == "user" and m.content.startswith("push")]
+    assert pushes == [f"push {cycle}" for cycle in range(20)]
+    replies = [m.content for m in history if m.sender == "sisyphus"]
+    assert replies == [f"You said: push {cycle}" for cycle in range(20)]
+    assert info.restarts == 20 and info.state == "idle"
