@@ -383,7 +383,7 @@ class Runtime:
         """
         record = DaemonRecord.read(self.settings)
         tree = descendants(record.pid) if record else []
-        with contextlib.suppress(OrchestrationError):
+        with contextlib.suppress(OrchestrationError, DaemonError):  # then shutdown and kill
             self._ask(StopAll(grace=grace), Ok, timeout=grace + ASK_TIMEOUT)
         self._asys.shutdown()
         self._asys = None
@@ -391,6 +391,7 @@ class Runtime:
         stragglers = wait_gone(admin + tree, timeout=10.0)
         for process in stragglers:
             process.kill()
+        wait_gone(stragglers, timeout=5.0)
         DaemonRecord.remove(self.settings)
         return [p.pid for p in stragglers]
 

@@ -70,6 +70,7 @@ from orchestration.messages import (
     new_id,
     utc_now,
 )
+from orchestration.processes import pid_alive
 from orchestration.providers.base import ProviderError
 from orchestration.providers.registry import (
     UnknownProviderError,
@@ -398,8 +399,8 @@ class RootSupervisor(Actor):
     def _stop_record(self, record: AgentRecord, grace: float) -> None:
         if record.state == "stopping":
             return
-        if record.state == "failed":  # no process left to stop
-            record.state = "stopping"
+        if record.state == "failed" or (record.pid and not pid_alive(record.pid)):
+            record.state = "stopping"  # no process left to stop
             self._agent_exited(record)
             return
         record.state = "stopping"
@@ -451,6 +452,9 @@ class RootSupervisor(Actor):
         elif payload[0] == "kill":
             record = self.agents.get(payload[1])
             if record is not None and record.address == payload[2] and record.pid:
+                if not pid_alive(record.pid):  # gone, and its exit notice never came
+                    self._agent_exited(record)
+                    return
                 log.warning("agent %s ignored its stop; killing pid %s", payload[1], record.pid)
                 _kill(record.pid)
 

@@ -307,3 +307,36 @@ def test_twenty_crash_and_restart_cycles_keep_every_message_exactly_once(
     replies = [m.content for m in history if m.sender == "sisyphus"]
     assert replies == [f"You said: push {cycle}" for cycle in range(20)]
     assert info.restarts == 20 and info.state == "idle"
+
+
+def test_ten_agents_killed_at_once_all_come_back_and_down_still_works(
+    daemon_guard: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Thespian sometimes drops a ChildActorExited when many children die at once
+    # (kquick/Thespian#85); the heartbeat's process check brings such an agent back too.
+    monkeypatch.setenv("ORCH_HEALTH_INTERVAL", "0.5")
+    names = [f"herd{index}" for index in range(10)]
+    with Runtime.connect(Settings()) as runtime:
+        for name in names:
+            runtime.spawn(name, provider="scripted")
+        pids = [runtime.resolve(name).agent.pid for name in names]
+
+        with runtime.watch(timeout=30) as events:
+            for pid in pids:
+                assert pid is not None
+                os.kill(pid, signal.SIGKILL)
+            back = set()
+            for event in events:
+                if event.event == "agent_restarted":
+                    back.add(event.data["agent"])
+                    if back == set(names):
+                        break
+
+        assert back == set(names)
+        record = DaemonRecord.read(runtime.settings)
+        assert record is not None
+        tree = [ProcessId.of(record.pid), *descendants(record.pid)]
+        runtime.stop_daemon(grace=1.0)  # Thespian may need the kill fallback here (see note)
+
+    assert [p for p in tree if p and p.alive()] == []
+    assert not port_in_use(runtime.settings.admin_port)
