@@ -224,7 +224,7 @@ def test_an_agent_that_keeps_crashing_is_given_up_but_stays_inspectable(
         with runtime.watch(timeout=30) as events:
             for _ in range(2):
                 final = list(runtime.send("doomed", "x [[scripted: crash]]"))[-1]
-                assert isinstance(final, TurnFailed) and "crashed" in final.error
+                assert isinstance(final, TurnFailed) and "ScriptedCrash" in final.error
             names = []
             for event in events:
                 names.append(event.event)
