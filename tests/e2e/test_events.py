@@ -8,7 +8,7 @@ from tests.e2e.conftest import Cli
 def test_events_show_starts_restarts_and_stops_and_follow_shows_new_ones(cli: Cli) -> None:
     assert cli("spawn", "flaky", "--provider", "scripted").code == 0
     crashed = cli("send", "flaky", "boom [[scripted: crash]]")
-    assert crashed.code == 1 and "crashed" in crashed.stderr
+    assert crashed.code == 1 and "ScriptedCrash" in crashed.stderr
 
     follower = cli.session("events", "--follow", "--limit", "5")
     follower.wait_stdout("agent_restarted")
