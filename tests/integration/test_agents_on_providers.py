@@ -161,3 +161,26 @@ def test_an_unreachable_provider_fails_the_turn_clearly(
 
     assert isinstance(final, TurnFailed) and final.kind == "connection"
     assert "ANTHROPIC_BASE_URL" in final.error or "127.0.0.1:9" in final.error
+
+
+def test_an_agent_on_the_default_provider_moves_to_claude_once_a_key_is_configured(
+    fake: FakeLLMServer, daemon_guard: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Runtime.connect(Settings()) as offline:
+        assert offline.spawn("assistant").agent.spec.model_ref == "scripted:echo"
+        offline.send("assistant", "hello offline").result()
+        offline.stop_daemon(grace=1.0)
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+    with Runtime.connect(Settings()) as online:
+        [assistant] = online.list()
+        reply = online.send("assistant", "hello Claude").result()
+
+    assert assistant.spec.provider == "anthropic"
+    assert reply.message.content == "You said: hello Claude"
+    assert fake.requests[-1].messages == [
+        ("user", "hello offline"),
+        ("assistant", "You said: hello offline"),
+        ("user", "hello Claude"),
+    ]
