@@ -365,7 +365,6 @@ ErrorCode = Literal[
     "credentials",
     "invalid_message",
     "journal",
-    "stopped",
     "internal",
 ]
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from thespian.actors import Actor, ActorExitRequest, ThespianWatch, WakeupMessage, WatchMessage
+from thespian.actors import ActorExitRequest, ThespianWatch, WakeupMessage, WatchMessage
 
+from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.pump import EventChannel, PumpFailure, TurnWorker
 from orchestration.actors.view import render_view, to_turn
 from orchestration.journal import Journal
@@ -77,7 +77,7 @@ class ActiveTurn:
     text: list[str] = field(default_factory=list)
 
 
-class AgentActor(Actor):
+class AgentActor(DispatchActor):
     """An LLM agent: answers `Deliver`ed messages through its provider, one turn at a time."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -92,7 +92,7 @@ class AgentActor(Actor):
         self.last_activity = None
         self.turn: ActiveTurn | None = None
         self.channel: EventChannel | None = None
-        self._handlers: dict[type, Callable[[Any, Any], None]] = {
+        self.handlers = {
             InitAgent: self._init,
             Deliver: self._deliver,
             WatchMessage: self._on_watch,
@@ -103,13 +103,11 @@ class AgentActor(Actor):
             ActorExitRequest: self._on_exit,
         }
 
-    def receiveMessage(self, message: Any, sender: Any) -> ThespianWatch | None:
-        handler = self._handlers.get(type(message))
-        if handler is not None:
-            try:
-                handler(message, sender)
-            except Exception as exc:
-                self._crash(exc)
+    def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
+        self._crash(error)
+
+    def watch(self) -> ThespianWatch | None:
+        """The worker channel, watched after every message so deltas arrive as events."""
         return ThespianWatch([self.channel.fileno()]) if self.channel else None
 
     # --- lifecycle ---------------------------------------------------------------------------

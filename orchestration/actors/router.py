@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from thespian.actors import Actor, ActorExitRequest, WakeupMessage
+from thespian.actors import ActorExitRequest, WakeupMessage
 
+from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
@@ -55,7 +55,7 @@ class Turn:
     reply_to: Any
 
 
-class ConversationRouter(Actor):
+class ConversationRouter(DispatchActor):
     """Journals, then delivers, the messages of one conversation."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -71,7 +71,7 @@ class ConversationRouter(Actor):
         self.current: Turn | None = None
         self.waiting: deque[Turn] = deque()
         self.subscribers = Subscribers()
-        self._handlers: dict[type, Callable[[Any, Any], None]] = {
+        self.handlers = {
             InitRouter: self._init,
             Send: self._send,
             TurnDelta: self._delta,
@@ -85,16 +85,11 @@ class ConversationRouter(Actor):
             ActorExitRequest: self._on_exit,
         }
 
-    def receiveMessage(self, message: Any, sender: Any) -> None:
-        handler = self._handlers.get(type(message))
-        if handler is None:
-            return
-        try:
-            handler(message, sender)
-        except Exception:
-            log.exception("router %s failed on %s", self.conversation, type(message).__name__)
-            if isinstance(message, Send):
-                self.send(sender, ErrorReply(code="internal", error="the router failed"))
+    def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
+        log.exception("router %s failed on %s", self.conversation, type(message).__name__)
+        if isinstance(message, Send):
+            caller = message.reply_to or sender
+            self.send(caller, ErrorReply(code="internal", error=f"the router failed: {error!r}"))
 
     def _init(self, message: InitRouter, sender: Any) -> None:
         self.conversation = message.conversation

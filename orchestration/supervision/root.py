@@ -18,14 +18,14 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from thespian.actors import Actor, ChildActorExited, WakeupMessage
+from thespian.actors import ChildActorExited, WakeupMessage
 
 from orchestration.actors.agent import AgentActor
+from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.router import ConversationRouter
 from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
@@ -126,7 +126,7 @@ class ListQuery:
     waiting: set[str]
 
 
-class RootSupervisor(Actor):
+class RootSupervisor(DispatchActor):
     """The top of the tree (global name ``orchestration.root``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -139,7 +139,7 @@ class RootSupervisor(Actor):
         self.subscribers = Subscribers()
         self.stop_all_waiters: list[Any] = []
         self.health: HealthMonitor | None = None
-        self._handlers: dict[type, Callable[[Any, Any], None]] = {
+        self.handlers = {
             Boot: self._boot,
             Spawn: self._spawn,
             AgentReady: self._ready,
@@ -161,17 +161,12 @@ class RootSupervisor(Actor):
             Ping: lambda message, sender: self.send(sender, Ok(detail="root")),
         }
 
-    def receiveMessage(self, message: Any, sender: Any) -> None:
-        handler = self._handlers.get(type(message))
-        if handler is None:
+    def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
+        if isinstance(error, JournalError):
+            self.send(sender, ErrorReply(code="journal", error=error.message, hint=error.hint))
             return
-        try:
-            handler(message, sender)
-        except JournalError as exc:
-            self.send(sender, ErrorReply(code="journal", error=exc.message, hint=exc.hint))
-        except Exception as exc:
-            log.exception("root failed on %s", type(message).__name__)
-            self.send(sender, ErrorReply(code="internal", error=f"root failed: {exc!r}"))
+        log.exception("root failed on %s", type(message).__name__)
+        self.send(sender, ErrorReply(code="internal", error=f"root failed: {error!r}"))
 
     # --- start-up ----------------------------------------------------------------------------
 
@@ -487,11 +482,10 @@ class RootSupervisor(Actor):
     def _forward_send(self, message: Send, sender: Any) -> None:
         """Pass a message to its conversation's router; the router answers the sender."""
         conversation = message.message.conversation
-        record = next(
-            (r for r in self.agents.values() if r.spec.conversation == conversation), None
-        )
-        if record is None:
-            self.send(sender, self._unknown(conversation.removeprefix("dm:")))
+        name = conversation.removeprefix("dm:")  # direct conversations are the only kind yet
+        record = self.agents.get(name)
+        if record is None or record.spec.conversation != conversation:
+            self.send(sender, self._unknown(name))
             return
         if record.state == "failed":
             self.send(sender, self._failed(record))

@@ -31,11 +31,23 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from orchestration.messages import AGENT_NAME_PATTERN, DEFAULT_PROVIDER, AgentSpec, Recovery
-from orchestration.providers.registry import UnknownProviderError, provider_class, provider_names
+from orchestration.providers.registry import (
+    UnknownProviderError,
+    parse_model_ref,
+    provider_names,
+)
 
 Restart = Literal["permanent", "transient", "temporary"]
 Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 ChildType = Literal["agent", "supervisor"]
+
+
+def require_known_provider(ref: str) -> None:
+    """Fail validation when ``ref`` ("provider" or "provider:model") names no installed provider."""
+    try:
+        parse_model_ref(ref)
+    except UnknownProviderError as exc:
+        raise PydanticCustomError("unknown_provider", "{error}", {"error": str(exc)}) from None
 
 
 def _shutdown(value: object, words: tuple[str, ...]) -> float | str:
@@ -104,12 +116,7 @@ class AgentChildSpec(_Spec):
     @classmethod
     def _known_provider(cls, value: str) -> str:
         if value != DEFAULT_PROVIDER:
-            try:
-                provider_class(value)
-            except UnknownProviderError as exc:
-                raise PydanticCustomError(
-                    "unknown_provider", "{error}", {"error": str(exc)}
-                ) from None
+            require_known_provider(value)
         return value
 
     @field_validator("model")

@@ -39,11 +39,14 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails
 
-from orchestration.providers.registry import UnknownProviderError, parse_model_ref
 from orchestration.settings import Settings
-from orchestration.supervision.spec import AgentChildSpec, SupervisorSpec
+from orchestration.supervision.spec import (
+    AgentChildSpec,
+    SupervisorSpec,
+    require_known_provider,
+)
 
 FORMATS = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}
 CREDENTIAL_WORDS = ("api_key", "apikey", "auth_token", "access_token", "secret", "password")
@@ -97,12 +100,7 @@ class SystemSettings(BaseModel):
     @classmethod
     def _known_provider(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                parse_model_ref(value)
-            except UnknownProviderError as exc:
-                raise PydanticCustomError(
-                    "unknown_provider", "{error}", {"error": str(exc)}
-                ) from None
+            require_known_provider(value)
         return value
 
 
