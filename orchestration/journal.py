@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
-from .messages import AgentSpec, Envelope
+from .messages import AgentSpec, Envelope, SupervisorNode
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 
@@ -57,6 +57,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE agents (
             name TEXT PRIMARY KEY,
             spec TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            removed_at TEXT
+        );
+        """,
+    ),
+    (
+        "0003_trees",
+        """
+        CREATE TABLE trees (
+            name TEXT PRIMARY KEY,
+            node TEXT NOT NULL,
             created_at TEXT NOT NULL,
             removed_at TEXT
         );
@@ -232,6 +243,29 @@ class Journal:
         sql = "SELECT spec FROM agents WHERE removed_at IS NULL ORDER BY created_at, rowid"
         with self._guard():
             return [AgentSpec.model_validate_json(row[0]) for row in self._db.execute(sql)]
+
+    # --- trees -------------------------------------------------------------------------------
+
+    def save_tree(self, node: SupervisorNode) -> None:
+        """Record the tree ``node`` (replacing one of the same name)."""
+        sql = (
+            "INSERT INTO trees (name, node, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET node = excluded.node, removed_at = NULL"
+        )
+        with self._guard():
+            self._db.execute(sql, (node.name, node.model_dump_json(), _now()))
+
+    def remove_tree(self, name: str) -> None:
+        """Mark tree ``name`` removed; its agents' messages stay."""
+        sql = "UPDATE trees SET removed_at = ? WHERE name = ? AND removed_at IS NULL"
+        with self._guard():
+            self._db.execute(sql, (_now(), name))
+
+    def trees(self) -> list[SupervisorNode]:
+        """The trees not removed, oldest first."""
+        sql = "SELECT node FROM trees WHERE removed_at IS NULL ORDER BY created_at, rowid"
+        with self._guard():
+            return [SupervisorNode.model_validate_json(row[0]) for row in self._db.execute(sql)]
 
     # --- plumbing ------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -94,8 +94,15 @@ class Usage(Message):
 
 # --- agents ------------------------------------------------------------------------------------
 
-AgentState = Literal["starting", "idle", "processing", "stopping", "terminated", "failed"]
+AgentState = Literal[
+    "starting", "idle", "processing", "restarting", "stopping", "terminated", "failed"
+]
+SupervisorState = Literal["starting", "running", "restarting", "stopping", "terminated", "failed"]
 Recovery = Literal["clean", "resume"]
+Restart = Literal["permanent", "transient", "temporary"]
+Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
+ROOT_SUPERVISOR = "root"
+"""The name the root supervisor has in the tree (reserved: no agent or supervisor may take it)."""
 
 
 class AgentSpec(Message):
@@ -108,6 +115,9 @@ class AgentSpec(Message):
     recovery: Recovery = "resume"
     turn_timeout: float | None = Field(None, gt=0)
     """Seconds a turn may run before the agent counts as stuck and is killed and restarted."""
+    settings: dict[str, float | int] = Field(default_factory=dict)
+    """Settings this agent overrides (from its tree file's ``system:`` section):
+    ``max_message_chars``, ``provider_timeout``, ``provider_max_retries``."""
     follows_default: bool = False
     """The provider was picked by default resolution, which runs again when the daemon starts
     (so an agent created offline moves to Claude once a key is configured)."""
@@ -147,16 +157,103 @@ class AgentInfo(Message):
     turns: int = 0
     last_activity: datetime | None = None
     restarts: int = 0
+    supervisor: str = ROOT_SUPERVISOR
+    restart: Restart = "permanent"
+    last_error: str = ""
+    """Why it last went down (a crash, a kill, a stuck turn), or why it failed."""
+
+
+class SupervisorInfo(Message):
+    """A supervisor of the live tree: its flags and its state."""
+
+    name: str
+    parent: str | None
+    strategy: Strategy
+    intensity: int
+    period: int
+    restart: Restart = "permanent"
+    state: SupervisorState = "starting"
+    pid: int | None = None
+    restarts: int = 0
+    last_error: str = ""
+
+
+class AgentNode(Message):
+    """An agent as its supervisor runs it: its spec, restart type and shutdown grace."""
+
+    type: Literal["agent"] = "agent"
+    spec: AgentSpec
+    restart: Restart = "permanent"
+    shutdown: float | Literal["brutal_kill"] = 5.0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def agents(self) -> list[AgentNode]:
+        return [self]
+
+
+class SupervisorNode(Message):
+    """A supervisor as its parent runs it: OTP's flags and its children in start order.
+
+    Built from a checked `orchestration.supervision.spec.SupervisorSpec`; saved in the journal
+    so the daemon rebuilds the same tree after a restart."""
+
+    type: Literal["supervisor"] = "supervisor"
+    name: str
+    strategy: Strategy = "one_for_one"
+    intensity: int = 1
+    period: int = 5
+    restart: Restart = "permanent"
+    shutdown: float | Literal["brutal_kill", "infinity"] = "infinity"
+    children: tuple[Annotated[AgentNode | SupervisorNode, Field(discriminator="type")], ...] = ()
+
+    def agents(self) -> list[AgentNode]:
+        """Every agent below, in start order."""
+        return [agent for child in self.children for agent in child.agents()]
+
+    def nodes(self) -> list[AgentNode | SupervisorNode]:
+        """This supervisor and every node below it, depth first in start order."""
+        found: list[AgentNode | SupervisorNode] = [self]
+        for child in self.children:
+            found.extend(child.nodes() if isinstance(child, SupervisorNode) else [child])
+        return found
+
+
+ChildNode = AgentNode | SupervisorNode
 
 
 # --- commands ----------------------------------------------------------------------------------
 
 
 class Spawn(Message):
-    """Create an agent. Replies `Spawned` or `ErrorReply` (duplicate name, unknown provider)."""
+    """Create an agent under supervisor ``under``. Replies `Spawned` once it runs, or
+    `ErrorReply` (duplicate name, unknown provider, unknown supervisor)."""
 
     spec: AgentSpec
     exist_ok: bool = False
+    under: str = ROOT_SUPERVISOR
+    restart: Restart = "permanent"
+    shutdown: float | Literal["brutal_kill"] = 5.0
+
+
+class Up(Message):
+    """Start a whole tree under the root (``tree`` from a tree file). Replies `Ok` once every
+    child runs; a tree of that name already running with the same spec is left as it is."""
+
+    tree: SupervisorNode
+
+
+class GetTree(Message):
+    """Ask the root for the live tree. Replies `TreeSnapshot`."""
+
+
+class TreeSnapshot(Message):
+    """Every supervisor (the root first) and every agent, each naming its parent."""
+
+    supervisors: list[SupervisorInfo]
+    agents: list[AgentInfo]
 
 
 class Spawned(Message):
@@ -167,10 +264,11 @@ class Spawned(Message):
 
 
 class Stop(Message):
-    """Stop one agent for good, finishing or cancelling its turn within ``grace`` seconds."""
+    """Stop one agent (or a supervisor and its subtree) for good and remove it from the tree.
+    An agent gets ``grace`` seconds (default: its spec's ``shutdown``) to finish its turn."""
 
     name: str
-    grace: float = 5.0
+    grace: float | None = None
 
 
 class ListAgents(Message):
@@ -234,7 +332,7 @@ class Ping(Message):
 
 class Pong(Message):
     name: str
-    state: AgentState
+    state: AgentState | SupervisorState
     pid: int
     turns: int
     last_activity: datetime | None = None
@@ -359,7 +457,9 @@ StreamMessage = TurnStarted | TurnDelta | TurnFinished | TurnFailed
 
 ErrorCode = Literal[
     "unknown_agent",
+    "unknown_supervisor",
     "agent_failed",
+    "tree_conflict",
     "duplicate_agent",
     "unknown_provider",
     "credentials",
@@ -448,3 +548,87 @@ class StopAll(Message):
     """Runtime to root before the daemon stops: stop every agent gracefully, keep their specs."""
 
     grace: float = 5.0
+
+
+class InitSupervisor(Message):
+    """Parent to a new supervisor: its node and where its agents' routers are. It sends its
+    reports (`NodeReport`, `NodeRemoved`, `Publish`) to its parent, which passes them up."""
+
+    node: SupervisorNode
+    parent: str
+    routers: dict[str, Any]
+    journal_path: str
+    health_interval: float
+
+
+class SupervisorReady(Message):
+    """Supervisor to parent: every child has started."""
+
+    name: str
+    pid: int
+
+
+class SupervisorEscalated(Message):
+    """Supervisor to parent, just before it exits: its restart intensity was exceeded."""
+
+    name: str
+    reason: str
+
+
+class StopSupervisor(Message):
+    """Parent to supervisor: stop the children in reverse start order, then exit."""
+
+
+class AgentEnded(Message):
+    """Agent to supervisor, before it exits normally (its provider ended the session): a
+    ``transient`` agent is then not restarted."""
+
+    name: str
+    reason: str
+
+
+class AddChild(Message):
+    """Root to a supervisor: start ``node`` as its last child (``spawn --under``); the
+    supervisor answers ``reply_to`` with `Spawned` once the child runs."""
+
+    node: ChildNode
+    routers: dict[str, Any]
+    reply_to: Any = None
+
+
+class StopChild(Message):
+    """Root to a supervisor: stop child ``name`` (``grace`` overrides its shutdown), remove it
+    and answer ``reply_to`` with `Ok`."""
+
+    name: str
+    grace: float | None = None
+    reply_to: Any = None
+
+
+class NodeReport(Message):
+    """Supervisor to root (through the parents): the live state of a child changed."""
+
+    node: AgentInfo | SupervisorInfo
+    address: Any = None
+
+
+class TreeChanged(Message):
+    """Supervisor to parent: a child was added or removed at run time; ``node`` is the
+    supervisor's spec now and ``routers`` its agents' routers, so a restart of it keeps the
+    change. Passed up to the root, which saves the tree."""
+
+    node: SupervisorNode
+    routers: dict[str, Any]
+
+
+class NodeRemoved(Message):
+    """Supervisor to root (through the parents): child ``name`` left the tree for good."""
+
+    name: str
+
+
+class Publish(Message):
+    """Supervisor to root (through the parents): journal ``event`` and send it to the
+    subscribers."""
+
+    event: Envelope

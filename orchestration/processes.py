@@ -7,14 +7,17 @@ fall back to what Thespian itself does.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,28 @@ class ProcessId:
         if self.alive():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
+
+
+def kill_pid(pid: int) -> None:
+    """SIGKILL ``pid`` if it still exists."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux ``PR_SET_PDEATHSIG``).
+
+    Actor processes call it at start-up: when a supervisor's process is killed, its children
+    die with it, as linked processes do in Erlang, instead of running on as orphans that nobody
+    supervises. If the parent died before the call, the process ends now. Elsewhere: no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent or parent == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _stat(pid: int) -> list[str] | None:

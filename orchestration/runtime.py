@@ -27,6 +27,7 @@ from orchestration import system
 from orchestration.messages import (
     DEFAULT_PROVIDER,
     EVENTS_CONVERSATION,
+    ROOT_SUPERVISOR,
     AgentInfo,
     AgentList,
     AgentSpec,
@@ -34,6 +35,7 @@ from orchestration.messages import (
     DaemonStatus,
     Envelope,
     ErrorReply,
+    GetTree,
     History,
     HistoryPage,
     ListAgents,
@@ -49,11 +51,14 @@ from orchestration.messages import (
     StopAll,
     StreamMessage,
     Subscribe,
+    SupervisorNode,
+    TreeSnapshot,
     TurnDelta,
     TurnFailed,
     TurnFinished,
     TurnStarted,
     Unsubscribe,
+    Up,
     direct_conversation,
 )
 from orchestration.processes import ProcessId, descendants, pid_alive, wait_gone
@@ -61,6 +66,10 @@ from orchestration.settings import Settings, load_settings
 from orchestration.system import DaemonError, DaemonRecord
 
 ASK_TIMEOUT = 10.0
+START_SECONDS = 5.0
+"""How long ``up`` waits per node of the tree, on top of `ASK_TIMEOUT`."""
+STOP_SECONDS = 60.0
+"""How long ``shutdown`` waits for a supervisor to stop its children one by one."""
 START_TIMEOUT = 60.0
 
 
@@ -295,8 +304,11 @@ class Runtime:
         recovery: Recovery = "resume",
         turn_timeout: float | None = None,
         exist_ok: bool = False,
+        under: str = ROOT_SUPERVISOR,
     ) -> Spawned:
-        """Create an agent; ``provider="default"`` picks the daemon's default provider.
+        """Create an agent under supervisor ``under`` (default: the root); ``provider="default"``
+        picks the daemon's default provider. An agent added to a tree's supervisor is saved in
+        that tree, so it comes back when the supervisor or the daemon restarts.
 
         A turn that runs past ``turn_timeout`` seconds counts as stuck: the agent's process is
         killed and restarted, and the caller gets ``TurnFailed(kind="timeout")``.
@@ -317,7 +329,30 @@ class Runtime:
                 str(problem["msg"]).removeprefix("Value error, "),
                 "e.g. orchestration spawn coder --provider scripted",
             ) from None
-        return self._ask(Spawn(spec=spec, exist_ok=exist_ok), Spawned)
+        return self._ask(Spawn(spec=spec, exist_ok=exist_ok, under=under), Spawned)
+
+    def up(self, tree: str | os.PathLike[str] | SupervisorNode) -> str:
+        """Start a tree (a tree file, or a `SupervisorNode`) under the root and wait until every
+        child runs; a tree of that name already up is left as it is. Returns the root's answer.
+        Raises `OrchestrationError` (code ``invalid_tree``) for a bad file."""
+        if not isinstance(tree, SupervisorNode):
+            node, problems = load_tree_file(tree)
+            if node is None:
+                where = "\n".join(
+                    f"{path}: {message}" if path else message for path, message in problems
+                )
+                raise OrchestrationError(
+                    "invalid_tree",
+                    f"{os.fspath(tree)}:\n{where}",
+                    "orchestration tree validate FILE",
+                )
+            tree = node
+        timeout = ASK_TIMEOUT + START_SECONDS * len(tree.nodes())
+        return self._ask(Up(tree=tree), Ok, timeout=timeout).detail
+
+    def tree(self) -> TreeSnapshot:
+        """The live tree: every supervisor (the root first) and every agent, with states."""
+        return self._ask(GetTree(), TreeSnapshot)
 
     def list(self) -> list[AgentInfo]:
         """Every agent with its live state."""
@@ -355,12 +390,19 @@ class Runtime:
         request = History(conversation=EVENTS_CONVERSATION, limit=limit, newest=True)
         return self._ask(request, HistoryPage).messages
 
-    def shutdown(self, name: str, *, grace: float = 5.0) -> None:
-        """Stop an agent for good (its history stays in the journal)."""
-        self._ask(Stop(name=name, grace=grace), Ok, timeout=grace + ASK_TIMEOUT)
+    def shutdown(self, name: str, *, grace: float | None = None) -> None:
+        """Stop an agent, or a supervisor with its subtree, for good and remove it from the
+        tree (the history stays in the journal). ``grace`` overrides the agent's ``shutdown``
+        seconds; a supervisor stops its children one by one, each with its own."""
+        timeout = (grace or 0) + STOP_SECONDS + ASK_TIMEOUT
+        self._ask(Stop(name=name, grace=grace), Ok, timeout=timeout)
 
-    def shutdown_all(self, *, grace: float = 5.0) -> list[str]:
-        names = [agent.spec.name for agent in self.list()]
+    def shutdown_all(self, *, grace: float | None = None) -> list[str]:
+        """Shut down every child of the root (agents and trees); their names."""
+        names = [
+            *(s.name for s in self.tree().supervisors if s.parent == ROOT_SUPERVISOR),
+            *(a.spec.name for a in self.list() if a.supervisor == ROOT_SUPERVISOR),
+        ]
         for name in names:
             self.shutdown(name, grace=grace)
         return names
@@ -492,6 +534,19 @@ def __getattr__(name: str) -> Any:
 
         return AsyncRuntime
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_tree_file(
+    path: str | os.PathLike[str],
+) -> tuple[SupervisorNode | None, list[tuple[str, str]]]:
+    """Read a tree file offline: ``(tree, [])``, or ``(None, problems)`` where each problem is
+    ``(path in the file, message)``, with an empty path for the whole file."""
+    from orchestration.supervision.tree import TreeConfigError, load_tree
+
+    try:
+        return load_tree(path).to_node(), []
+    except TreeConfigError as exc:
+        return None, list(exc.problems)
 
 
 def validate_tree_file(path: str | os.PathLike[str]) -> tuple[str, list[tuple[str, str]]]:

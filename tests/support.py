@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
+from typing import Any
 
-from orchestration.messages import Envelope
-from orchestration.runtime import Runtime
+from orchestration.messages import (
+    AgentNode,
+    AgentSpec,
+    Envelope,
+    Restart,
+    Strategy,
+    SupervisorNode,
+)
+from orchestration.runtime import Runtime, Subscription
 
 
 def kill_and_await_restart(runtime: Runtime, name: str, timeout: float = 20.0) -> Envelope:
@@ -20,3 +29,56 @@ def kill_and_await_restart(runtime: Runtime, name: str, timeout: float = 20.0) -
                 assert event.data["pid"] != pid
                 return event
     raise AssertionError(f"{name} was not restarted within {timeout} s")
+
+
+def agent(
+    name: str, restart: Restart = "permanent", shutdown: float = 5.0, **spec: Any
+) -> AgentNode:
+    """An agent on the offline scripted provider, as a tree's child."""
+    return AgentNode(
+        spec=AgentSpec(name=name, provider="scripted", model="echo", **spec),
+        restart=restart,
+        shutdown=shutdown,
+    )
+
+
+def supervisor(
+    name: str,
+    strategy: Strategy,
+    *children: AgentNode | SupervisorNode,
+    intensity: int = 5,
+    period: int = 30,
+    restart: Restart = "permanent",
+) -> SupervisorNode:
+    return SupervisorNode(
+        name=name,
+        strategy=strategy,
+        intensity=intensity,
+        period=period,
+        restart=restart,
+        children=children,
+    )
+
+
+def pids(runtime: Runtime) -> dict[str, int | None]:
+    """The PID of every agent and supervisor of the live tree, by name."""
+    snapshot = runtime.tree()
+    found: dict[str, int | None] = {s.name: s.pid for s in snapshot.supervisors}
+    found.update({a.spec.name: a.pid for a in snapshot.agents})
+    return found
+
+
+def events_until(
+    events: Subscription, done: Callable[[list[Envelope]], bool], what: str
+) -> list[Envelope]:
+    """Collect events from ``events`` until ``done`` holds for those seen (or fail)."""
+    seen: list[Envelope] = []
+    for event in events:
+        seen.append(event)
+        if done(seen):
+            return seen
+    raise AssertionError(f"never saw {what}; saw: {[(e.event, e.data['agent']) for e in seen]}")
+
+
+def count(event: str, seen: list[Envelope]) -> int:
+    return sum(1 for e in seen if e.event == event)

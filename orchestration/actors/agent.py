@@ -6,9 +6,11 @@ and the turn's end (`TurnFinished` or `TurnFailed`) goes to the router, which jo
 then tells the caller. While a turn streams the actor keeps answering `Ping` and `Cancel`.
 
 On errors: a provider error (auth, rate limit...) fails the turn and the agent stays up. Any
-other exception is a bug: the agent fails the open turn, reports `AgentCrashed` to the root and
-exits, so its supervisor decides what happens next. It never raises out of `receiveMessage`,
-so Thespian never redelivers a message and no provider call runs twice.
+other exception is a bug: the agent fails the open turn, reports `AgentCrashed` to its
+supervisor and exits, so the supervisor decides what happens next. A stream that ends with
+`END_SESSION` finishes its turn, reports `AgentEnded` and exits normally. It never raises
+out of `receiveMessage`, so Thespian never redelivers a message and no provider call runs
+twice.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from orchestration.actors.view import render_view, to_turn
 from orchestration.journal import Journal
 from orchestration.messages import (
     AgentCrashed,
+    AgentEnded,
     AgentReady,
     AgentSpec,
     AgentState,
@@ -44,7 +47,9 @@ from orchestration.messages import (
     TurnStarted,
     utc_now,
 )
+from orchestration.processes import die_with_parent
 from orchestration.providers.base import (
+    END_SESSION,
     ChatTurn,
     LLMProvider,
     ProviderError,
@@ -85,7 +90,7 @@ class AgentActor(DispatchActor):
         self.spec: AgentSpec | None = None
         self.provider: LLMProvider | None = None
         self.router: Any = None
-        self.root: Any = None
+        self.supervisor: Any = None
         self.view: list[ChatTurn] = []
         self.state: AgentState = "starting"
         self.turns = 0
@@ -113,8 +118,10 @@ class AgentActor(DispatchActor):
     # --- lifecycle ---------------------------------------------------------------------------
 
     def _init(self, message: InitAgent, sender: Any) -> None:
-        self.spec, self.router, self.root = message.spec, message.router, sender
-        self.provider = create_provider(message.spec.provider, load_settings())
+        die_with_parent()
+        self.spec, self.router, self.supervisor = message.spec, message.router, sender
+        settings = load_settings().model_copy(update=message.spec.settings)
+        self.provider = create_provider(message.spec.provider, settings)
         self.channel = EventChannel()
         if message.spec.recovery == "resume":
             with Journal(message.journal_path) as journal:
@@ -147,8 +154,8 @@ class AgentActor(DispatchActor):
         log.exception("agent %s crashed", self._name)
         if self.turn is not None:
             self._fail("internal", f"agent {self._name} crashed: {exc!r}", exiting=True)
-        if self.root is not None:
-            self.send(self.root, AgentCrashed(name=self._name, error=repr(exc)))
+        if self.supervisor is not None:
+            self.send(self.supervisor, AgentCrashed(name=self._name, error=repr(exc)))
         self._exit()
 
     # --- turns -------------------------------------------------------------------------------
@@ -236,7 +243,10 @@ class AgentActor(DispatchActor):
         if message.payload == _STOP:
             if turn is not None:
                 self._fail(
-                    "stopped", f"agent {self._name} was stopped before the turn ended", exiting=True
+                    "stopped",
+                    f"agent {self._name} was stopped before the turn ended",
+                    retryable=True,
+                    exiting=True,
                 )
             self._exit()
         elif turn is not None and message.payload == (_FLUSH, turn.turn_id):
@@ -271,6 +281,10 @@ class AgentActor(DispatchActor):
                 stop_reason=end.stop_reason,
             ),
         )
+        if end.stop_reason == END_SESSION:
+            self.send(self.supervisor, AgentEnded(name=self._name, reason="its session ended"))
+            self._exit()
+            return
         self._after_turn()
 
     def _on_failure(self, error: BaseException) -> None:

@@ -67,7 +67,7 @@ class ConversationRouter(DispatchActor):
         self.max_chars = 0
         self.turn_timeout: float | None = None
         self.stopping = False
-        self.root: Any = None
+        self.supervisor: Any = None
         self.current: Turn | None = None
         self.waiting: deque[Turn] = deque()
         self.subscribers = Subscribers()
@@ -93,7 +93,6 @@ class ConversationRouter(DispatchActor):
 
     def _init(self, message: InitRouter, sender: Any) -> None:
         self.conversation = message.conversation
-        self.root = sender
         self.agent = message.agent
         self.max_chars = message.max_message_chars
         self.turn_timeout = message.turn_timeout
@@ -186,7 +185,7 @@ class ConversationRouter(DispatchActor):
         turn = self.current
         if turn is not None and turn.turn_id == message.payload and self.turn_timeout:
             self.send(
-                self.root,
+                self.supervisor,
                 AgentStuck(name=self.agent, turn_id=turn.turn_id, seconds=self.turn_timeout),
             )
 
@@ -214,7 +213,8 @@ class ConversationRouter(DispatchActor):
             self._next()
 
     def _agent_moved(self, message: AgentMoved, sender: Any) -> None:
-        self.agent_address = message.address
+        """The agent's supervisor says where the agent is now (None: down)."""
+        self.agent_address, self.supervisor = message.address, sender
         turn = self.current
         if turn is not None:
             self.current = None

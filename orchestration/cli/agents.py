@@ -34,9 +34,13 @@ def spawn(
         float | None,
         typer.Option(help="seconds a turn may run before the agent is killed and restarted"),
     ] = None,
+    under: Annotated[
+        str, typer.Option(help="the supervisor to add it to (see `orchestration tree`)")
+    ] = "root",
     json: Json = False,
 ) -> None:
-    """Create an agent that runs in its own process under the root supervisor."""
+    """Create an agent that runs in its own process, supervised by the root (or --under a
+    tree's supervisor, which keeps it in that tree)."""
     if system and system_file:
         fail("give --system or --system-file, not both")
     if recovery not in ("resume", "clean"):
@@ -49,13 +53,16 @@ def spawn(
     provider, _, inline_model = provider.partition(":")
     with Runtime.connect() as runtime:
         spawned = _spawn(
-            runtime, name, provider, model or inline_model, system, recovery, turn_timeout
+            runtime, name, provider, model or inline_model, system, recovery, turn_timeout, under
         )
     if json:
         print_json(_agent_json(spawned.agent))
     else:
         agent = spawned.agent
-        console.print(f"spawned {agent.spec.name} on {agent.spec.model_ref} (pid {agent.pid})")
+        where = "" if agent.supervisor == "root" else f" under {agent.supervisor}"
+        console.print(
+            f"spawned {agent.spec.name} on {agent.spec.model_ref}{where} (pid {agent.pid})"
+        )
 
 
 def _spawn(
@@ -66,6 +73,7 @@ def _spawn(
     system: str,
     recovery: str,
     turn_timeout: float | None,
+    under: str,
 ) -> Spawned:
     recovery_mode: Recovery = "clean" if recovery == "clean" else "resume"
     try:
@@ -76,6 +84,7 @@ def _spawn(
             system_prompt=system,
             recovery=recovery_mode,
             turn_timeout=turn_timeout,
+            under=under,
         )
     except OrchestrationError as exc:
         if exc.code == "credentials":
@@ -106,11 +115,14 @@ def list_agents(json: Json = False) -> None:
     if not agents:
         console.print("no agents yet: `orchestration chat` or `orchestration spawn NAME`")
         return
-    table = Table("name", "model", "state", "pid", "turns", "restarts", "last activity")
+    in_trees = any(agent.supervisor != "root" for agent in agents)
+    columns = ["name", "model", "supervisor", "state", "pid", "turns", "restarts", "last activity"]
+    table = Table(*(c for c in columns if in_trees or c != "supervisor"))
     for agent in agents:
         table.add_row(
             agent.spec.name,
             agent.spec.model_ref,
+            *([agent.supervisor] if in_trees else []),
             agent.state,
             str(agent.pid or "-"),
             str(agent.turns),
@@ -125,11 +137,14 @@ def _agent_json(agent: AgentInfo) -> dict[str, object]:
         "name": agent.spec.name,
         "provider": agent.spec.provider,
         "model": agent.spec.model,
+        "supervisor": agent.supervisor,
+        "restart": agent.restart,
         "state": agent.state,
         "pid": agent.pid,
         "turns": agent.turns,
         "restarts": agent.restarts,
         "last_activity": agent.last_activity.isoformat() if agent.last_activity else None,
+        "last_error": agent.last_error,
     }
 
 
@@ -175,17 +190,21 @@ def history(
 
 
 def shutdown(
-    name: Annotated[str | None, typer.Argument(help="the agent to stop")] = None,
-    all_agents: Annotated[bool, typer.Option("--all", help="stop every agent")] = False,
-    grace: Annotated[float, typer.Option(help="seconds to finish the current turn")] = 5.0,
+    name: Annotated[str | None, typer.Argument(help="the agent or supervisor to stop")] = None,
+    all_agents: Annotated[bool, typer.Option("--all", help="stop every agent and tree")] = False,
+    grace: Annotated[
+        float | None,
+        typer.Option(help="seconds to finish the current turn (default: the agent's shutdown)"),
+    ] = None,
 ) -> None:
-    """Stop an agent for good; its history stays in the journal."""
+    """Stop an agent (or a supervisor and everything under it) for good and remove it from the
+    tree; its history stays in the journal."""
     if (name is None) == (not all_agents):
         fail("name one agent, or pass --all", "e.g. orchestration shutdown assistant")
     with Runtime.connect(start=False) as runtime:
         if all_agents:
             stopped = runtime.shutdown_all(grace=grace)
-            console.print(f"stopped {len(stopped)} agent(s)")
+            console.print(f"stopped {len(stopped)}: {', '.join(stopped) or 'nothing ran'}")
         else:
             assert name is not None
             runtime.shutdown(name, grace=grace)

@@ -3,27 +3,46 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from orchestration.cli.output import console, note, print_json
-from orchestration.runtime import Runtime
+from orchestration.cli.output import console, errors, note, print_json
+from orchestration.runtime import Runtime, load_tree_file
 from orchestration.settings import load_settings
 from orchestration.system import DaemonError, daemon_running
 
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
 
-def up() -> None:
-    """Start the daemon (the actor system and its saved agents) unless it runs already."""
+def up(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="a tree file (.yaml, .yml, .toml) to start under the root"),
+    ] = None,
+) -> None:
+    """Start the daemon (the actor system and its saved agents and trees) unless it runs
+    already, then start the tree FILE describes, if given."""
+    tree = None
+    if file is not None:
+        tree, problems = load_tree_file(file)
+        for path, message in problems:
+            where = f"{file}: {path}: " if path else f"{file}: "
+            errors.print(where + message, markup=False, soft_wrap=True)
+        if tree is None:
+            note(f"check it offline with: orchestration tree validate {file}")
+            raise typer.Exit(1)
     with Runtime.connect() as runtime:
         status = runtime.status()
-    verb = "started" if runtime.started else "already running"
-    console.print(
-        f"orchestration daemon {verb}: pid {status.pid}, port {runtime.settings.admin_port}, "
-        f"{status.agents} agent(s), data in {status.data_dir}"
-    )
+        verb = "started" if runtime.started else "already running"
+        console.print(
+            f"orchestration daemon {verb}: pid {status.pid}, port {runtime.settings.admin_port}, "
+            f"{status.agents} agent(s), data in {status.data_dir}"
+        )
+        if tree is not None:
+            console.print(runtime.up(tree), markup=False)
+            note("see it live: orchestration tree")
 
 
 def down(

@@ -10,34 +10,66 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from orchestration.cli.output import ago, console, errors
+from orchestration.messages import AgentInfo, SupervisorInfo
 from orchestration.runtime import Runtime, validate_tree_file
 
 tree = typer.Typer(help="The live supervision tree, and tree files.")
-STATE_STYLES = {"idle": "green", "processing": "cyan", "starting": "yellow", "failed": "bold red"}
+STATE_STYLES = {
+    "idle": "green",
+    "running": "green",
+    "processing": "cyan",
+    "starting": "yellow",
+    "restarting": "yellow",
+    "stopping": "yellow",
+    "failed": "bold red",
+}
 
 
 @tree.callback(invoke_without_command=True)
 def show(context: typer.Context) -> None:
-    """Draw the running tree: supervisors with their strategy, agents with state, PID and
-    restarts."""
+    """Draw the running tree: supervisors with strategy, restart window and state; agents with
+    model, state, PID, restart type and restarts."""
     if context.invoked_subcommand is not None:
         return
     with Runtime.connect(start=False) as runtime:
-        status = runtime.status()
-        agents = runtime.list()
-    root = Tree(
-        f"[bold]orchestration.root[/]  one_for_one · at most {status.restart_intensity} "
-        f"restart(s) per agent in {status.restart_period} s · admin pid {status.pid}"
+        snapshot = runtime.tree()
+        live = {agent.spec.name: agent for agent in runtime.list()}
+    root, *supervisors = snapshot.supervisors
+    drawn = Tree(_supervisor_label(root))
+    branches = {root.name: drawn}
+    for supervisor in supervisors:  # parents are reported before their children
+        parent = branches.get(supervisor.parent or "", drawn)
+        branches[supervisor.name] = parent.add(_supervisor_label(supervisor))
+    for agent in snapshot.agents:
+        branches.get(agent.supervisor, drawn).add(_agent_label(live.get(agent.spec.name, agent)))
+    console.print(drawn)
+
+
+def _supervisor_label(supervisor: SupervisorInfo) -> str:
+    style = STATE_STYLES.get(supervisor.state, "dim")
+    window = f"at most {supervisor.intensity} restart(s) in {supervisor.period} s"
+    if supervisor.parent is None:
+        window = f"at most {supervisor.intensity} restart(s) per child in {supervisor.period} s"
+    label = (
+        f"[bold]{supervisor.name}[/]  {supervisor.strategy} · {window}  "
+        f"[{style}]{supervisor.state}[/]  pid {supervisor.pid or '-'}"
     )
-    for agent in agents:
-        style = STATE_STYLES.get(agent.state, "dim")
-        model = escape(agent.spec.model_ref)
-        root.add(
-            f"[bold]{agent.spec.name}[/]  {model}  [{style}]{agent.state}[/]  "
-            f"pid {agent.pid or '-'}  restarts {agent.restarts}  turns {agent.turns}  "
-            f"last {ago(agent.last_activity)}"
-        )
-    console.print(root)
+    if supervisor.parent is not None:
+        label += f"  {supervisor.restart}  restarts {supervisor.restarts}"
+    return label + _error(supervisor.last_error, supervisor.state)
+
+
+def _agent_label(agent: AgentInfo) -> str:
+    style = STATE_STYLES.get(agent.state, "dim")
+    return (
+        f"[bold]{agent.spec.name}[/]  {escape(agent.spec.model_ref)}  [{style}]{agent.state}[/]  "
+        f"pid {agent.pid or '-'}  {agent.restart}  restarts {agent.restarts}  "
+        f"turns {agent.turns}  last {ago(agent.last_activity)}"
+    ) + _error(agent.last_error, agent.state)
+
+
+def _error(error: str, state: str) -> str:
+    return f"\n[red]{escape(error)}[/]" if error and state in ("failed", "terminated") else ""
 
 
 @tree.command()

@@ -53,6 +53,12 @@ class StreamEnd(BaseModel):
     stop_reason: str = "end_turn"
 
 
+END_SESSION = "end_session"
+"""A `StreamEnd.stop_reason` saying the agent's work is done: once the turn is journaled the
+agent exits normally, so a ``transient`` agent is not restarted (a CLI agent exiting 0 maps to
+it; the scripted provider's ``end`` directive produces it)."""
+
+
 StreamEvent = TextDelta | StreamEnd
 
 

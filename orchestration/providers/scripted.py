@@ -11,7 +11,7 @@ Directive keys: ``reply`` (the reply text), ``delay`` (seconds before each delta
 ``first_delay`` (seconds before the first delta), ``fail`` (an error kind: auth, rate_limit,
 overloaded, timeout, bad_request, connection) with optional ``after`` (deltas sent before the
 failure), ``hang`` (stall until the provider timeout), ``crash`` (raise a non-provider
-error, as a bug would).
+error, as a bug would), ``end`` (reply, then end the agent's session: it exits normally).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class ScriptedProvider:
         yield StreamEnd(
             text=reply,
             usage=Usage(input_tokens=prompt_words, output_tokens=len(words)),
-            stop_reason="end_turn",
+            stop_reason=base.END_SESSION if "end" in options else "end_turn",
         )
 
 

@@ -1,12 +1,15 @@
-"""The root supervisor: owns the registry, every conversation router and every agent.
+"""The root supervisor (global name ``orchestration.root``): the top of the tree.
 
-For now each agent is supervised one_for_one with its own restart window: an agent whose
-process exits without being asked to stop (a crash, kill -9) is started again under the same
-name, and the new incarnation reloads its view from the journal when its recovery is
-``resume``. Its router fails the turn the crash cut off, so its caller gets `TurnFailed`, never
-silence. More than ``restart_intensity`` restarts within ``restart_period`` seconds (OTP's
-``add_restart``) and the agent is given up: it stays listed as ``failed``, its history intact,
-until it is shut down and spawned again.
+It is a `Supervisor` (one_for_one) whose children are the agents spawned on their own and the
+trees started with ``up``. Above it there is no one to escalate to, so it keeps a restart
+window per child, like an OTP application controller with one application per child: a child
+needing more than ``restart_intensity`` restarts within ``restart_period`` seconds is given up.
+It and every agent under it become ``failed`` (``restart_limit_exceeded``, ``agent_failed``):
+they stay listed and inspectable, their history intact, until shut down or started again.
+
+It also owns what the tree shares: the registry (from supervisors' reports), one conversation
+router per agent, the event bus (journal first, then subscribers) and the saved specs from
+which the daemon rebuilds the same tree when it starts.
 
 On errors: every bad command gets an `ErrorReply` naming the problem and the fix; nothing here
 raises out of `receiveMessage`.
@@ -14,47 +17,42 @@ raises out of `receiveMessage`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from thespian.actors import ChildActorExited, WakeupMessage
+from thespian.actors import WakeupMessage
 
-from orchestration.actors.agent import AgentActor
-from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.router import ConversationRouter
 from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
     DEFAULT_PROVIDER,
-    EVENTS_CONVERSATION,
-    AgentCrashed,
+    ROOT_SUPERVISOR,
+    AddChild,
     AgentInfo,
     AgentList,
-    AgentMoved,
-    AgentReady,
+    AgentNode,
     AgentSpec,
-    AgentState,
-    AgentStuck,
     Boot,
     Cancel,
+    ChildNode,
     DaemonStatus,
     Envelope,
-    ErrorKind,
     ErrorReply,
-    EventName,
+    GetTree,
     History,
     HistoryPage,
-    InitAgent,
     InitRouter,
     ListAgents,
+    NodeRemoved,
+    NodeReport,
     Ok,
     Ping,
     Pong,
+    Publish,
     Resolve,
     Resolved,
     Send,
@@ -62,15 +60,19 @@ from orchestration.messages import (
     Spawned,
     Status,
     Stop,
-    StopAgent,
     StopAll,
+    StopChild,
     StopRouter,
     Subscribe,
+    SupervisorInfo,
+    SupervisorNode,
+    TreeChanged,
     Unsubscribe,
+    Up,
     new_id,
     utc_now,
 )
-from orchestration.processes import pid_alive
+from orchestration.processes import die_with_parent
 from orchestration.providers.base import ProviderError
 from orchestration.providers.registry import (
     UnknownProviderError,
@@ -79,45 +81,16 @@ from orchestration.providers.registry import (
     parse_model_ref,
 )
 from orchestration.settings import Settings, load_settings
-from orchestration.supervision.health import Action, HealthMonitor
+from orchestration.supervision.child import Child
 from orchestration.supervision.intensity import RestartIntensity
+from orchestration.supervision.registry import Registry
+from orchestration.supervision.supervisor import Step, Supervisor
 
 log = logging.getLogger(__name__)
 
 ROOT_NAME = "orchestration.root"
 LIST_DEADLINE = 1.0
-_HEALTH = "health"
-KILL_MARGIN = 2.0
-
-
-@dataclass
-class AgentRecord:
-    """What the root knows of one agent."""
-
-    spec: AgentSpec
-    address: Any
-    router: Any
-    state: AgentState = "starting"
-    pid: int | None = None
-    restarts: int = 0
-    last_error: str = ""
-    waiting_spawn: list[Any] = field(default_factory=list)
-    waiting_stop: list[Any] = field(default_factory=list)
-    forget: bool = False
-    last_pong: Pong | None = None
-    window: RestartIntensity | None = None
-    failure_kind: ErrorKind = "internal"
-
-    def info(self) -> AgentInfo:
-        pong = self.last_pong
-        return AgentInfo(
-            spec=self.spec,
-            state=pong.state if pong and self.state not in ("starting", "stopping") else self.state,
-            pid=self.pid,
-            turns=pong.turns if pong else 0,
-            last_activity=pong.last_activity if pong else None,
-            restarts=self.restarts,
-        )
+_LIST = "list"
 
 
 @dataclass
@@ -126,40 +99,44 @@ class ListQuery:
     waiting: set[str]
 
 
-class RootSupervisor(DispatchActor):
+class RootSupervisor(Supervisor):
     """The top of the tree (global name ``orchestration.root``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.name = ROOT_SUPERVISOR
         self.settings: Settings | None = None
         self.journal: Journal | None = None
         self.started_at: datetime = utc_now()
-        self.agents: dict[str, AgentRecord] = {}
+        self.registry = Registry()
+        self.routers: dict[str, Any] = {}
+        self.windows: dict[str, RestartIntensity] = {}
         self.queries: dict[str, ListQuery] = {}
         self.subscribers = Subscribers()
         self.stop_all_waiters: list[Any] = []
-        self.health: HealthMonitor | None = None
-        self.handlers = {
-            Boot: self._boot,
-            Spawn: self._spawn,
-            AgentReady: self._ready,
-            AgentCrashed: self._crashed,
-            AgentStuck: self._stuck,
-            ChildActorExited: self._child_exited,
-            Stop: self._stop,
-            StopAll: self._stop_all,
-            ListAgents: self._list,
-            Pong: self._pong,
-            WakeupMessage: self._wakeup,
-            Resolve: self._resolve,
-            Send: self._forward_send,
-            Cancel: self._forward_cancel,
-            History: self._history,
-            Status: self._status,
-            Subscribe: lambda message, sender: self.subscribers.handle(self, message, sender),
-            Unsubscribe: lambda message, sender: self.subscribers.handle(self, message, sender),
-            Ping: lambda message, sender: self.send(sender, Ok(detail="root")),
-        }
+        self.handlers.update(
+            {
+                Boot: self._boot,
+                Spawn: self._spawn,
+                Up: self._up,
+                Stop: self._stop_command,
+                StopAll: self._stop_all,
+                ListAgents: self._list,
+                GetTree: self._tree,
+                Resolve: self._resolve,
+                Send: self._forward_send,
+                Cancel: self._forward_cancel,
+                History: self._history,
+                Status: self._status,
+                NodeReport: lambda message, sender: self.registry.update(
+                    message.node, message.address
+                ),
+                NodeRemoved: lambda message, sender: self._forget(message.name),
+                Publish: lambda message, sender: self._publish(message.event),
+                Subscribe: lambda message, sender: self.subscribers.handle(self, message, sender),
+                Unsubscribe: lambda message, sender: self.subscribers.handle(self, message, sender),
+            }
+        )
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
         if isinstance(error, JournalError):
@@ -172,15 +149,25 @@ class RootSupervisor(DispatchActor):
 
     def _boot(self, message: Boot, sender: Any) -> None:
         if self.journal is None:
-            self.settings = load_settings()
-            self.journal = Journal(self.settings.journal_path)
+            die_with_parent()
+            settings = self.settings = load_settings()
+            self.journal = Journal(settings.journal_path)
+            self.node = SupervisorNode(
+                name=ROOT_SUPERVISOR,
+                intensity=settings.restart_intensity,
+                period=settings.restart_period,
+            )
+            self.journal_path = str(settings.journal_path)
+            self.health_interval = settings.health_interval
             for saved in self.journal.agents():
                 spec = self._resolve_provider(saved) if saved.follows_default else saved
                 if spec != saved:
                     self.journal.save_agent(spec)
-                self._start(spec)
-            self.health = HealthMonitor(self.settings.health_interval)
-            self.wakeupAfter(self.health.interval, payload=(_HEALTH,))
+                self._adopt(AgentNode(spec=spec))
+            for tree in self.journal.trees():
+                self._adopt(self._resolve_tree(tree, only_defaults=True))
+            self._start_heartbeat(settings.health_interval)
+            self._advance()
         self._status(Status(), sender)
 
     def _status(self, message: Status, sender: Any) -> None:
@@ -189,36 +176,126 @@ class RootSupervisor(DispatchActor):
             DaemonStatus(
                 pid=os.getppid(),
                 started_at=self.started_at,
-                agents=len(self.agents),
+                agents=len(self.registry.agents),
                 data_dir=str(self._settings().home),
                 restart_intensity=self._settings().restart_intensity,
                 restart_period=self._settings().restart_period,
             ),
         )
 
-    # --- spawning ----------------------------------------------------------------------------
+    # --- adding children ---------------------------------------------------------------------
 
     def _spawn(self, message: Spawn, sender: Any) -> None:
         spec = message.spec
-        existing = self.agents.get(spec.name)
-        if existing is not None:
-            if message.exist_ok:
-                self.send(sender, Spawned(agent=existing.info(), created=False))
-            else:
-                self.send(sender, self._duplicate(spec.name))
+        existing = self.registry.agents.get(spec.name)
+        if existing is not None and message.exist_ok:
+            self.send(sender, Spawned(agent=existing.info, created=False))  # type: ignore[arg-type]
+            return
+        if spec.name in self.registry:
+            self.send(sender, self._duplicate([spec.name]))
+            return
+        under = message.under
+        parent = self.registry.supervisors.get(under)
+        if under != ROOT_SUPERVISOR and (parent is None or parent.address is None):
+            self.send(sender, self._unknown_supervisor(under, parent is not None))
             return
         try:
             spec = self._resolve_provider(spec)
-        except UnknownProviderError as exc:
-            hint = "pick one of those, or install a plug-in in the orchestration.providers group"
-            self.send(sender, ErrorReply(code="unknown_provider", error=str(exc), hint=hint))
+        except (UnknownProviderError, ProviderError) as exc:
+            self.send(sender, _provider_problem(exc))
             return
-        except ProviderError as exc:
-            self.send(sender, ErrorReply(code="credentials", error=exc.args[0], hint=exc.hint))
+        node = AgentNode(spec=spec)
+        routers = {spec.name: self._router_for(spec)}
+        if parent is None:
+            self._journal().save_agent(spec)
+            self._adopt(node, waiter=sender)
+            self._advance()
             return
-        self._journal().save_agent(spec)
-        record = self._start(spec)
-        record.waiting_spawn.append(sender)
+        self._provisional(node, under)
+        self.send(parent.address, AddChild(node=node, routers=routers, reply_to=sender))
+
+    def _up(self, message: Up, sender: Any) -> None:
+        tree = message.tree
+        running = self._child(tree.name)
+        if running is not None and isinstance(running.node, SupervisorNode):
+            if running.state == "failed":
+                self.windows[tree.name] = self._window()
+                running.waiting_start.append(sender)
+                self.plan.append(Step("start", tree.name))
+                self._advance()
+            else:
+                self.send(sender, Ok(detail=f"tree {tree.name} is already up"))
+            return
+        clashes = [node.name for node in tree.nodes() if node.name in self.registry]
+        if clashes:
+            self.send(sender, self._duplicate(clashes))
+            return
+        try:
+            tree = self._resolve_tree(tree)
+        except (UnknownProviderError, ProviderError) as exc:
+            self.send(sender, _provider_problem(exc))
+            return
+        self._journal().save_tree(tree)
+        self._adopt(tree, waiter=sender)
+        self._advance()
+
+    def _adopt(self, node: ChildNode, waiter: Any = None) -> None:
+        """Make ``node`` the root's last child (routers, registry rows, restart window) and
+        plan its start."""
+        routers = {
+            a.name: self.routers.get(a.name) or self._router_for(a.spec) for a in node.agents()
+        }
+        child = Child(node, routers)
+        if waiter is not None:
+            child.waiting_start.append(waiter)
+        self.children.append(child)
+        self.windows[node.name] = self._window()
+        self._provisional(node, ROOT_SUPERVISOR)
+        self.plan.append(Step("start", node.name))
+
+    def _window(self) -> RestartIntensity:
+        """A fresh restart window for one of the root's children."""
+        settings = self._settings()
+        return RestartIntensity(settings.restart_intensity, settings.restart_period)
+
+    def _provisional(self, node: ChildNode, parent: str) -> None:
+        """Registry rows for ``node`` and what is below it before they report, so their names
+        are taken at once."""
+        if isinstance(node, AgentNode):
+            self.registry.update(
+                AgentInfo(spec=node.spec, state="starting", supervisor=parent), None
+            )
+            return
+        self.registry.update(
+            SupervisorInfo(
+                name=node.name,
+                parent=parent,
+                strategy=node.strategy,
+                intensity=node.intensity,
+                period=node.period,
+                restart=node.restart,
+            ),
+            None,
+        )
+        for child in node.children:
+            self._provisional(child, node.name)
+
+    def _router_for(self, spec: AgentSpec) -> Any:
+        settings = self._settings()
+        router = self.createActor(ConversationRouter)
+        chars = int(spec.settings.get("max_message_chars", settings.max_message_chars))
+        self.send(
+            router,
+            InitRouter(
+                conversation=spec.conversation,
+                journal_path=str(settings.journal_path),
+                agent=spec.name,
+                max_message_chars=chars,
+                turn_timeout=spec.turn_timeout,
+            ),
+        )
+        self.routers[spec.name] = router
+        return router
 
     def _resolve_provider(self, spec: AgentSpec) -> AgentSpec:
         """Fill in the default provider and model, and check the provider can be used."""
@@ -236,268 +313,184 @@ class RootSupervisor(DispatchActor):
         else:
             provider, model = parse_model_ref(f"{spec.provider}:{spec.model}")
             spec = spec.model_copy(update={"model": model})
-        create_provider(spec.provider, settings).validate()
+        create_provider(spec.provider, settings.model_copy(update=spec.settings)).validate()
         return spec
 
-    def _start(self, spec: AgentSpec) -> AgentRecord:
-        settings = self._settings()
-        router = self.createActor(ConversationRouter)
-        self.send(
-            router,
-            InitRouter(
-                conversation=spec.conversation,
-                journal_path=str(settings.journal_path),
-                agent=spec.name,
-                max_message_chars=settings.max_message_chars,
-                turn_timeout=spec.turn_timeout,
-            ),
-        )
-        window = RestartIntensity(settings.restart_intensity, settings.restart_period)
-        record = AgentRecord(spec=spec, address=None, router=router, window=window)
-        self.agents[spec.name] = record
-        self._start_agent(record)
-        return record
+    def _resolve_tree(self, node: SupervisorNode, *, only_defaults: bool = False) -> SupervisorNode:
+        """``node`` with every agent's provider resolved (only those following the default,
+        when rebuilding a saved tree)."""
+        children: list[ChildNode] = []
+        for child in node.children:
+            if isinstance(child, SupervisorNode):
+                children.append(self._resolve_tree(child, only_defaults=only_defaults))
+            elif only_defaults and not child.spec.follows_default:
+                children.append(child)
+            else:
+                children.append(
+                    child.model_copy(update={"spec": self._resolve_provider(child.spec)})
+                )
+        return node.model_copy(update={"children": tuple(children)})
 
-    def _start_agent(self, record: AgentRecord) -> None:
-        record.address = self.createActor(AgentActor)
-        record.state, record.pid, record.last_pong = "starting", None, None
-        self.send(
-            record.address,
-            InitAgent(
-                spec=record.spec,
-                journal_path=str(self._settings().journal_path),
-                router=record.router,
-            ),
-        )
+    # --- the root's own restart rule ---------------------------------------------------------
 
-    def _ready(self, message: AgentReady, sender: Any) -> None:
-        record = self.agents.get(message.name)
-        if record is None or record.address != sender:
-            return
-        record.pid, record.state = message.pid, "idle"
-        self.send(record.router, AgentMoved(name=message.name, address=sender, reason="ready"))
-        if record.restarts:
-            self._event(
-                "agent_restarted",
-                record.spec.name,
-                f"agent {record.spec.name} restarted (pid {message.pid}) after: "
-                f"{record.last_error or 'its process exited'}",
-                pid=message.pid,
-                restarts=record.restarts,
-            )
-        else:
-            self._event(
-                "agent_started",
-                record.spec.name,
-                f"agent {record.spec.name} started on {record.spec.model_ref} (pid {message.pid})",
-                pid=message.pid,
-            )
-        for waiter in record.waiting_spawn:
-            self.send(waiter, Spawned(agent=record.info()))
-        record.waiting_spawn.clear()
-        record.last_error = ""  # reported; the next exit has its own reason
-
-    # --- exits and restarts ------------------------------------------------------------------
-
-    def _crashed(self, message: AgentCrashed, sender: Any) -> None:
-        record = self.agents.get(message.name)
-        if record is not None:
-            record.last_error = f"crash: {message.error}"
-
-    def _child_exited(self, message: ChildActorExited, sender: Any) -> None:
-        address = message.childAddress
-        record = next((r for r in self.agents.values() if r.address == address), None)
-        if record is not None:
-            self._agent_exited(record)
-            return
-        record = next((r for r in self.agents.values() if r.router == address), None)
-        if record is not None and record.state != "stopping":
-            log.warning("router of %s exited; restarting agent and router", record.spec.name)
-            self.agents.pop(record.spec.name)
-            self.send(record.address, StopAgent(grace=0))
-            self._start(record.spec)
-
-    def _agent_exited(self, record: AgentRecord) -> None:
-        name = record.spec.name
-        if record.state == "stopping":
-            self.agents.pop(name)
-            self.send(record.router, StopRouter())
-            if record.forget:
-                self._journal().remove_agent(name)
-            self._event("agent_stopped", name, f"agent {name} stopped")
-            for waiter in record.waiting_stop:
-                self.send(waiter, Ok(detail=f"agent {name} stopped"))
-            self._maybe_all_stopped()
-            return
-        reason = record.last_error or "its process exited unexpectedly"
-        if record.window is not None and not record.window.add_restart():
-            self._give_up(record, reason)
-            return
-        record.restarts += 1
-        record.last_error = reason
-        self.send(
-            record.router,
-            AgentMoved(
-                name=name,
-                address=None,
-                reason=f"agent {name} went down during the turn ({reason}); it is being "
-                "restarted, send the message again",
-                kind=record.failure_kind,
-            ),
-        )
-        record.failure_kind = "internal"
-        self._start_agent(record)
-
-    def _stuck(self, message: AgentStuck, sender: Any) -> None:
-        """A turn ran past its turn_timeout: kill the agent's process; the exit restarts it."""
-        record = self.agents.get(message.name)
-        if record is None or record.pid is None or record.state in ("stopping", "failed"):
-            return
-        record.last_error = f"stuck: its turn ran past its turn_timeout of {message.seconds:g} s"
-        record.failure_kind = "timeout"
-        log.warning("agent %s is stuck; killing pid %s", message.name, record.pid)
-        _kill(record.pid)
-
-    def _give_up(self, record: AgentRecord, reason: str) -> None:
-        """The restart limit is exceeded: the agent stays listed as failed, its turns refused."""
-        name, window = record.spec.name, record.window
-        assert window is not None
-        record.state, record.address, record.pid = "failed", None, None
+    def _may_restart(self, child: Child) -> bool:
+        window = self.windows[child.name]
+        if window.add_restart():
+            return True
         limit = f"more than {window.intensity} restart(s) within {window.period} s"
-        record.last_error = f"{limit}; last: {reason}"
-        self.send(
-            record.router,
-            AgentMoved(name=name, address=None, reason=f"agent {name} failed ({reason})"),
-        )
+        reason = f"{limit}; last: {child.last_error}"
+        child.state, child.last_error = "failed", reason
+        self._report(child)
         self._event(
-            "restart_limit_exceeded", name, f"agent {name} needed {limit}", restarts=record.restarts
+            "restart_limit_exceeded",
+            child.name,
+            f"{child.name} needed {limit}; given up",
+            restarts=child.restarts,
         )
-        self._event("agent_failed", name, f"agent {name} failed: {record.last_error}")
+        for agent in self.registry.fail(child.name, reason):
+            self._event("agent_failed", agent, f"agent {agent} failed: {reason}")
+        return False
 
     # --- stopping ----------------------------------------------------------------------------
 
-    def _stop(self, message: Stop, sender: Any) -> None:
-        record = self.agents.get(message.name)
-        if record is None:
+    def _stop_command(self, message: Stop, sender: Any) -> None:
+        entry = self.registry.get(message.name)
+        if entry is None:
             self.send(sender, self._unknown(message.name))
             return
-        record.waiting_stop.append(sender)
-        record.forget = True
-        self._stop_record(record, message.grace)
+        stop = StopChild(name=message.name, grace=message.grace, reply_to=sender)
+        if entry.parent == ROOT_SUPERVISOR:
+            self._stop_child(stop, sender)
+            return
+        parent = self.registry.supervisors.get(entry.parent)
+        if parent is None or parent.address is None:
+            self.send(sender, self._unknown_supervisor(entry.parent, parent is not None))
+            return
+        self.send(parent.address, stop)
 
     def _stop_all(self, message: StopAll, sender: Any) -> None:
         self.stop_all_waiters.append(sender)
-        for record in list(self.agents.values()):
-            self._stop_record(record, message.grace)
-        self._maybe_all_stopped()
+        self._shut_down(then=self._all_stopped)
 
-    def _stop_record(self, record: AgentRecord, grace: float) -> None:
-        if record.state == "stopping":
-            return
-        if record.state == "failed" or (record.pid and not pid_alive(record.pid)):
-            record.state = "stopping"  # no process left to stop
-            self._agent_exited(record)
-            return
-        record.state = "stopping"
-        self.send(record.address, StopAgent(grace=grace))
-        self.wakeupAfter(grace + KILL_MARGIN, payload=("kill", record.spec.name, record.address))
+    def _all_stopped(self) -> None:
+        for router in self.routers.values():
+            self.send(router, StopRouter())
+        for waiter in self.stop_all_waiters:
+            self.send(waiter, Ok(detail="all agents stopped"))
+        self.stop_all_waiters.clear()
 
-    def _maybe_all_stopped(self) -> None:
-        if self.stop_all_waiters and not self.agents:
-            for waiter in self.stop_all_waiters:
-                self.send(waiter, Ok(detail="all agents stopped"))
-            self.stop_all_waiters.clear()
+    def _forget(self, name: str) -> None:
+        """``name`` left the tree: drop it and what was below it, and stop their routers."""
+        for agent in self.registry.remove(name):
+            router = self.routers.pop(agent, None)
+            if router is not None:
+                self.send(router, StopRouter())
+
+    # --- supervisor hooks: the root reports to itself and keeps the bus ----------------------
+
+    def _report(self, child: Child) -> None:
+        self.registry.update(child.info(ROOT_SUPERVISOR), child.address)
+
+    def _removed(self, name: str) -> None:
+        self._journal().remove_agent(name)
+        self._journal().remove_tree(name)
+        self._forget(name)
+
+    def _spec_changed(self, children: tuple[ChildNode, ...]) -> None:
+        """The root's children are saved one by one (``agents`` and ``trees``), not as a spec."""
+
+    def _tree_changed(self, message: TreeChanged, sender: Any) -> None:
+        child = self._by_address(sender)
+        if child is not None:
+            child.node, child.routers = message.node, dict(message.routers)
+            self._journal().save_tree(message.node)
+
+    def _publish(self, event: Envelope) -> None:
+        self._journal().append(event)
+        self.subscribers.publish(self, event)
 
     # --- queries -----------------------------------------------------------------------------
 
     def _list(self, message: ListAgents, sender: Any) -> None:
-        live = [r for r in self.agents.values() if r.address is not None and r.pid is not None]
+        live = {n: e for n, e in self.registry.agents.items() if e.address and e.info.pid}
         if not live:
             self._answer_list(ListQuery(sender, set()))
             return
         query_id = new_id()
-        self.queries[query_id] = ListQuery(sender, {r.spec.name for r in live})
-        for record in live:
-            self.send(record.address, Ping())
-        self.wakeupAfter(LIST_DEADLINE, payload=("list", query_id))
+        self.queries[query_id] = ListQuery(sender, set(live))
+        for entry in live.values():
+            self.send(entry.address, Ping())
+        self.wakeupAfter(LIST_DEADLINE, payload=(_LIST, query_id))
 
     def _pong(self, message: Pong, sender: Any) -> None:
-        record = self.agents.get(message.name)
-        if record is not None and record.address == sender:
-            record.last_pong = message
-            if self.health is not None:
-                self.health.answered(message.name)
+        super()._pong(message, sender)
+        entry = self.registry.agents.get(message.name)
+        if entry is not None and entry.address == sender and isinstance(entry.info, AgentInfo):
+            live = entry.info.state in ("idle", "processing")
+            update = {"turns": message.turns, "last_activity": message.last_activity}
+            entry.info = entry.info.model_copy(
+                update={**update, "state": message.state} if live else update
+            )
         for query_id, query in list(self.queries.items()):
             query.waiting.discard(message.name)
             if not query.waiting:
                 self._answer_list(self.queries.pop(query_id))
 
     def _answer_list(self, query: ListQuery) -> None:
-        self.send(query.requester, AgentList(agents=[r.info() for r in self.agents.values()]))
+        agents = [e.info for e in self.registry.agents.values()]
+        self.send(query.requester, AgentList(agents=agents))  # type: ignore[arg-type]
 
     def _wakeup(self, message: WakeupMessage, sender: Any) -> None:
         payload = message.payload
-        if not isinstance(payload, tuple):
+        if isinstance(payload, tuple) and payload[0] == _LIST:
+            if payload[1] in self.queries:
+                self._answer_list(self.queries.pop(payload[1]))
             return
-        if payload[0] == "list" and payload[1] in self.queries:
-            self._answer_list(self.queries.pop(payload[1]))
-        elif payload[0] == _HEALTH and self.health is not None:
-            self._check_health(self.health)
-            self.wakeupAfter(self.health.interval, payload=(_HEALTH,))
-        elif payload[0] == "kill":
-            record = self.agents.get(payload[1])
-            if record is not None and record.address == payload[2] and record.pid:
-                if not pid_alive(record.pid):  # gone, and its exit notice never came
-                    self._agent_exited(record)
-                    return
-                log.warning("agent %s ignored its stop; killing pid %s", payload[1], record.pid)
-                _kill(record.pid)
+        super()._wakeup(message, sender)
 
-    def _check_health(self, health: HealthMonitor) -> None:
-        """One heartbeat: treat vanished agents as exited, kill unresponsive ones, ping the rest."""
-        for record in list(self.agents.values()):
-            if record.pid is None or record.state not in ("idle", "processing"):
-                continue
-            action, reason = health.check(record.spec.name, record.pid)
-            if action is Action.PING:
-                self.send(record.address, Ping())
-                continue
-            log.warning("agent %s: %s", record.spec.name, reason)
-            record.last_error = reason
-            if action is Action.EXITED:
-                self._agent_exited(record)
-            else:
-                _kill(record.pid)
+    def _tree(self, message: GetTree, sender: Any) -> None:
+        assert self.node is not None
+        root = SupervisorInfo(
+            name=ROOT_SUPERVISOR,
+            parent=None,
+            strategy="one_for_one",
+            intensity=self.node.intensity,
+            period=self.node.period,
+            state="stopping" if self.exiting else "running",
+            pid=os.getpid(),
+        )
+        self.send(sender, self.registry.snapshot(root))
 
     def _resolve(self, message: Resolve, sender: Any) -> None:
-        record = self.agents.get(message.name)
-        if record is None:
+        entry = self.registry.agents.get(message.name)
+        if entry is None:
             self.send(sender, self._unknown(message.name))
             return
         self.send(
             sender,
-            Resolved(agent=record.info(), router=record.router, agent_address=record.address),
+            Resolved(
+                agent=entry.info, router=self.routers.get(message.name), agent_address=entry.address
+            ),
         )
 
     def _forward_send(self, message: Send, sender: Any) -> None:
         """Pass a message to its conversation's router; the router answers the sender."""
         conversation = message.message.conversation
         name = conversation.removeprefix("dm:")  # direct conversations are the only kind yet
-        record = self.agents.get(name)
-        if record is None or record.spec.conversation != conversation:
+        entry = self.registry.agents.get(name)
+        router = self.routers.get(name)
+        if entry is None or router is None or f"dm:{name}" != conversation:
             self.send(sender, self._unknown(name))
             return
-        if record.state == "failed":
-            self.send(sender, self._failed(record))
+        if entry.info.state in ("failed", "terminated"):
+            self.send(sender, self._down(entry.info))  # type: ignore[arg-type]
             return
-        self.send(
-            record.router, message.model_copy(update={"reply_to": message.reply_to or sender})
-        )
+        self.send(router, message.model_copy(update={"reply_to": message.reply_to or sender}))
 
     def _forward_cancel(self, message: Cancel, sender: Any) -> None:
-        record = self.agents.get(message.agent or "")
-        if record is not None and record.address is not None:
-            self.send(record.address, message)
+        entry = self.registry.agents.get(message.agent or "")
+        if entry is not None and entry.address is not None:
+            self.send(entry.address, message)
 
     def _history(self, message: History, sender: Any) -> None:
         rows = self._journal().history(
@@ -514,42 +507,56 @@ class RootSupervisor(DispatchActor):
             ),
         )
 
-    # --- helpers -----------------------------------------------------------------------------
-
-    def _event(self, event: EventName, agent: str, content: str, **data: Any) -> None:
-        envelope = Envelope(
-            conversation=EVENTS_CONVERSATION,
-            sender="root",
-            kind="event",
-            event=event,
-            content=content,
-            data={"agent": agent, **data},
-        )
-        self._journal().append(envelope)
-        self.subscribers.publish(self, envelope)
+    # --- errors ------------------------------------------------------------------------------
 
     def _unknown(self, name: str) -> ErrorReply:
-        known = ", ".join(sorted(self.agents)) or "none yet"
+        known = ", ".join(sorted(self.registry.agents)) or "none yet"
         return ErrorReply(
             code="unknown_agent",
             error=f"no agent named {name!r} (known agents: {known})",
             hint="create it with: orchestration spawn NAME",
         )
 
-    def _failed(self, record: AgentRecord) -> ErrorReply:
-        name = record.spec.name
+    def _unknown_supervisor(self, name: str, restarting: bool) -> ErrorReply:
+        if restarting:
+            return ErrorReply(
+                code="unknown_supervisor",
+                error=f"supervisor {name!r} is not running right now (it is restarting or failed)",
+                hint="see `orchestration tree`, and try again once it runs",
+            )
+        known = ", ".join([ROOT_SUPERVISOR, *sorted(self.registry.supervisors)])
+        return ErrorReply(
+            code="unknown_supervisor",
+            error=f"no supervisor named {name!r} (supervisors: {known})",
+            hint="start a tree with: orchestration up FILE",
+        )
+
+    def _down(self, info: AgentInfo) -> ErrorReply:
+        name = info.spec.name
+        if info.state == "failed":
+            return ErrorReply(
+                code="agent_failed",
+                error=f"agent {name} has failed: {info.last_error}",
+                hint=f"its history is kept; to start it again: orchestration shutdown {name}, "
+                f"then orchestration spawn {name} (or `orchestration up FILE` for a tree)",
+            )
         return ErrorReply(
             code="agent_failed",
-            error=f"agent {name} has failed: {record.last_error}",
+            error=f"agent {name} has terminated ({info.last_error or 'it ended'}) and its "
+            f"restart type ({info.restart}) does not bring it back",
             hint=f"its history is kept; to start it again: orchestration shutdown {name}, "
             f"then orchestration spawn {name}",
         )
 
-    def _duplicate(self, name: str) -> ErrorReply:
+    def _duplicate(self, names: list[str]) -> ErrorReply:
+        taken = [
+            f"{'an agent' if name in self.registry.agents else 'a supervisor'} named {name!r}"
+            for name in names
+        ]
         return ErrorReply(
             code="duplicate_agent",
-            error=f"an agent named {name!r} already exists",
-            hint=f"pick another name, or stop it first: orchestration shutdown {name}",
+            error=f"{', '.join(taken)} already exist{'s' * (len(names) == 1)} in the tree",
+            hint=f"pick another name, or stop it first: orchestration shutdown {names[0]}",
         )
 
     def _settings(self) -> Settings:
@@ -563,6 +570,9 @@ class RootSupervisor(DispatchActor):
         return self.journal
 
 
-def _kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+def _provider_problem(exc: Exception) -> ErrorReply:
+    if isinstance(exc, UnknownProviderError):
+        hint = "pick one of those, or install a plug-in in the orchestration.providers group"
+        return ErrorReply(code="unknown_provider", error=str(exc), hint=hint)
+    assert isinstance(exc, ProviderError)
+    return ErrorReply(code="credentials", error=exc.args[0], hint=exc.hint)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,16 +31,35 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from orchestration.messages import AGENT_NAME_PATTERN, DEFAULT_PROVIDER, AgentSpec, Recovery
+from orchestration.messages import (
+    AGENT_NAME_PATTERN,
+    DEFAULT_PROVIDER,
+    ROOT_SUPERVISOR,
+    AgentNode,
+    AgentSpec,
+    Recovery,
+    Restart,
+    Strategy,
+    SupervisorNode,
+)
 from orchestration.providers.registry import (
     UnknownProviderError,
     parse_model_ref,
     provider_names,
 )
 
-Restart = Literal["permanent", "transient", "temporary"]
-Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 ChildType = Literal["agent", "supervisor"]
+
+
+@dataclass(frozen=True)
+class TreeDefaults:
+    """What a tree file's ``system:`` section sets for its agents: the provider and model of
+    agents that name none, a default ``turn_timeout``, and per-agent setting overrides."""
+
+    provider: str = ""
+    model: str = ""
+    turn_timeout: float | None = None
+    settings: dict[str, float | int] = field(default_factory=dict)
 
 
 def require_known_provider(ref: str) -> None:
@@ -74,6 +94,10 @@ class _Spec(BaseModel):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
+        if value == ROOT_SUPERVISOR:
+            raise PydanticCustomError(
+                "name", "'root' is the root supervisor's name; pick another", {}
+            )
         if not AGENT_NAME_PATTERN.match(value):
             raise PydanticCustomError(
                 "name",
@@ -163,16 +187,21 @@ class AgentChildSpec(_Spec):
     def _grace(cls, value: object) -> float | str:
         return _shutdown(value, ("brutal_kill",))
 
-    def to_agent_spec(self) -> AgentSpec:
-        """The spec the root supervisor spawns this agent from."""
-        return AgentSpec(
+    def to_node(self, defaults: TreeDefaults) -> AgentNode:
+        """The agent as its supervisor runs it, with the tree's ``system:`` defaults applied."""
+        provider, model = self.provider, self.model
+        if provider == DEFAULT_PROVIDER and defaults.provider:
+            provider, model = defaults.provider, model or defaults.model
+        spec = AgentSpec(
             name=self.name,
-            provider=self.provider,
-            model=self.model,
+            provider=provider,
+            model=model,
             system=self.system,
             recovery=self.recovery,
-            turn_timeout=self.turn_timeout,
+            turn_timeout=self.turn_timeout or defaults.turn_timeout,
+            settings=defaults.settings,
         )
+        return AgentNode(spec=spec, restart=self.restart, shutdown=self.shutdown)
 
 
 class SupervisorSpec(_Spec):
@@ -194,6 +223,18 @@ class SupervisorSpec(_Spec):
     @classmethod
     def _grace(cls, value: object) -> float | str:
         return _shutdown(value, ("brutal_kill", "infinity"))
+
+    def to_node(self, defaults: TreeDefaults) -> SupervisorNode:
+        """The supervisor as its parent runs it, its children converted in start order."""
+        return SupervisorNode(
+            name=self.name,
+            strategy=self.strategy,
+            intensity=self.intensity,
+            period=self.period,
+            restart=self.restart,
+            shutdown=self.shutdown,
+            children=tuple(child.to_node(defaults) for child in self.children),
+        )
 
     def walk(self, path: str = "") -> Iterator[tuple[str, AgentChildSpec | SupervisorSpec]]:
         """Every node with its path (``children[1].children[0]``): this one, then its children

@@ -41,10 +41,12 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from orchestration.messages import SupervisorNode
 from orchestration.settings import Settings
 from orchestration.supervision.spec import (
     AgentChildSpec,
     SupervisorSpec,
+    TreeDefaults,
     require_known_provider,
 )
 
@@ -111,6 +113,23 @@ class TreeConfig(BaseModel):
 
     system: SystemSettings = SystemSettings()
     tree: SupervisorSpec
+
+    def to_node(self) -> SupervisorNode:
+        """The tree as the root starts it, with ``system:`` applied to every agent."""
+        system = self.system
+        overrides = {
+            key: value
+            for key in ("max_message_chars", "provider_timeout", "provider_max_retries")
+            if (value := getattr(system, key)) is not None
+        }
+        provider, _, model = (system.default_provider or "").partition(":")
+        defaults = TreeDefaults(
+            provider=provider,
+            model=system.default_model or model,
+            turn_timeout=system.turn_timeout,
+            settings=overrides,
+        )
+        return self.tree.to_node(defaults)
 
     def summary(self) -> str:
         """``2 supervisors, 5 agents``."""

@@ -25,6 +25,7 @@ from orchestration.settings import Settings
 from tests.fakes.fake_llm import FakeLLMServer
 
 COMMAND_TIMEOUT = 60.0  # one CLI command, a daemon start included
+EXAMPLES = Path(__file__).parents[2] / "examples"
 # Output-shaping variables from the developer's shell that would change what the CLI prints.
 UNSET = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS", "LINES", "ORCH_CONFIG")
 # No credential of the developer's reaches a CLI or its daemon unless a test sets it.

@@ -10,7 +10,19 @@ from pathlib import Path
 from orchestration.processes import ProcessId, descendants, pid_alive, port_in_use
 from tests.e2e.conftest import Cli
 
-LIST_FIELDS = {"name", "provider", "model", "state", "pid", "turns", "restarts", "last_activity"}
+LIST_FIELDS = {
+    "name",
+    "provider",
+    "model",
+    "supervisor",
+    "restart",
+    "state",
+    "pid",
+    "turns",
+    "restarts",
+    "last_activity",
+    "last_error",
+}
 
 
 def test_send_json_streams_events_that_add_up_to_the_journaled_reply(cli: Cli) -> None:
@@ -77,7 +89,7 @@ def test_agents_come_and_go_and_down_leaves_nothing_behind(cli: Cli, tmp_path: P
     assert cli("spawn", "gamma").code == 0
     everyone = cli("shutdown", "--all")
 
-    assert everyone.code == 0 and everyone.stdout.strip() == "stopped 2 agent(s)", everyone
+    assert everyone.code == 0 and everyone.stdout.strip() == "stopped 2: beta, gamma", everyone
     assert "no agents yet" in cli("list").stdout
 
     assert cli("spawn", "delta").code == 0  # one agent still running when the daemon goes down

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Cli
+from tests.e2e.conftest import EXAMPLES, Cli
 
 
 def test_events_show_starts_restarts_and_stops_and_follow_shows_new_ones(cli: Cli) -> None:
@@ -26,16 +26,26 @@ def test_events_show_starts_restarts_and_stops_and_follow_shows_new_ones(cli: Cl
     assert "ScriptedCrash" in logged.json_lines()[1]["content"]
 
 
-def test_tree_draws_the_running_agents_under_the_root(cli: Cli) -> None:
+def test_up_builds_a_tree_file_and_tree_draws_it_live(cli: Cli) -> None:
     absent = cli("tree")
     assert absent.code == 1 and "orchestration up" in absent.stderr
 
+    up = cli("up", str(EXAMPLES / "pipeline.toml"))
+    assert up.code == 0 and "supervisor pipeline is up" in up.stdout, up
     assert cli("spawn", "alpha", "--provider", "scripted").code == 0
-    assert cli("spawn", "beta", "--provider", "scripted:echo?delay=0").code == 0
     drawn = cli("tree", COLUMNS="200")
 
     assert drawn.code == 0, drawn
     lines = drawn.stdout.splitlines()
-    assert lines[0].startswith("orchestration.root  one_for_one")
-    assert "alpha  scripted:echo  idle  pid " in lines[1]
-    assert "beta  scripted:echo?delay=0  idle  pid " in lines[2]
+    assert lines[0].startswith("root  one_for_one · at most 3 restart(s) per child in 10 s")
+    assert "pipeline  rest_for_one · at most 5 restart(s) in 30 s  running  pid " in lines[1]
+    for line, stage in zip(lines[2:5], ("extract", "summarise", "review"), strict=True):
+        assert f"{stage}  scripted:echo  idle  pid " in line
+    assert "review" in lines[4] and "transient" in lines[4]
+    assert "alpha  scripted:echo  idle  pid " in lines[5]
+
+    again = cli("up", str(EXAMPLES / "pipeline.toml"))
+    assert again.code == 0 and "tree pipeline is already up" in again.stdout, again
+    listed = {row["name"]: row for row in cli("list", "--json").json()}
+    assert listed["summarise"]["supervisor"] == "pipeline"
+    assert listed["alpha"]["supervisor"] == "root"

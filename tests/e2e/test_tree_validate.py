@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.system import DaemonRecord
-from tests.e2e.conftest import Cli
-
-EXAMPLES = Path(__file__).parents[2] / "examples"
+from tests.e2e.conftest import EXAMPLES, Cli
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from orchestration.messages import AgentSpec
+from orchestration.messages import AgentNode, AgentSpec
 from orchestration.supervision.spec import (
     DEFAULT_PROVIDER,
     AgentChildSpec,
     SupervisorSpec,
+    TreeDefaults,
 )
 
 
@@ -95,17 +96,36 @@ def test_a_model_without_a_known_provider_is_refused_on_the_model_field() -> Non
     ]
 
 
-def test_to_agent_spec_is_what_the_root_spawns() -> None:
+def test_to_node_is_what_the_supervisor_runs_with_the_trees_defaults_applied() -> None:
     spec = AgentChildSpec.model_validate(
-        agent("critic", model="scripted:echo", system="Be brief.", recovery="clean")
+        agent(
+            "critic",
+            model="scripted:echo",
+            system="Be brief.",
+            recovery="clean",
+            restart="transient",
+            shutdown="brutal_kill",
+        )
     )
 
-    assert spec.to_agent_spec() == AgentSpec(
-        name="critic", provider="scripted", model="echo", system="Be brief.", recovery="clean"
+    assert spec.to_node(TreeDefaults()) == AgentNode(
+        spec=AgentSpec(
+            name="critic", provider="scripted", model="echo", system="Be brief.", recovery="clean"
+        ),
+        restart="transient",
+        shutdown="brutal_kill",
     )
-    assert AgentChildSpec(name="plain").to_agent_spec() == AgentSpec(
-        name="plain", provider="default", model=""
+    defaults = TreeDefaults(
+        provider="anthropic", model="m", turn_timeout=9.0, settings={"provider_timeout": 3.0}
     )
+    assert AgentChildSpec(name="plain").to_node(defaults).spec == AgentSpec(
+        name="plain",
+        provider="anthropic",
+        model="m",
+        turn_timeout=9.0,
+        settings={"provider_timeout": 3.0},
+    )
+    assert spec.to_node(defaults).spec.provider == "scripted", "a named provider wins"
 
 
 def test_shutdown_is_a_grace_time_or_brutal_kill_and_infinity_only_for_supervisors() -> None:
@@ -139,7 +159,7 @@ def test_names_follow_the_agent_name_rule() -> None:
 def test_a_child_is_a_supervisor_when_it_has_children_or_says_so() -> None:
     root = SupervisorSpec.model_validate(
         supervisor(
-            "root",
+            "top",
             agent("a"),
             agent("b", type="agent"),
             supervisor("group"),
@@ -149,14 +169,14 @@ def test_a_child_is_a_supervisor_when_it_has_children_or_says_so() -> None:
 
     kinds = [type(child) for child in root.children]
     assert kinds == [AgentChildSpec, AgentChildSpec, SupervisorSpec, SupervisorSpec]
-    assert errors(SupervisorSpec, supervisor("root", agent("w", type="worker"))) == [
+    assert errors(SupervisorSpec, supervisor("top", agent("w", type="worker"))) == [
         (("children", 0), "expected type agent|supervisor")
     ]
 
 
 def test_errors_inside_a_child_are_reported_against_the_right_model() -> None:
     found = errors(
-        SupervisorSpec, supervisor("root", agent("a", strategy="one_for_all"), supervisor("g"))
+        SupervisorSpec, supervisor("top", agent("a", strategy="one_for_all"), supervisor("g"))
     )
 
     assert found == [(("children", 0, "agent", "strategy"), "Extra inputs are not permitted")]
@@ -164,11 +184,11 @@ def test_errors_inside_a_child_are_reported_against_the_right_model() -> None:
 
 def test_walk_yields_every_node_with_its_path_in_start_order() -> None:
     root = SupervisorSpec.model_validate(
-        supervisor("root", agent("a"), supervisor("group", agent("b"), agent("c")), agent("d"))
+        supervisor("top", agent("a"), supervisor("group", agent("b"), agent("c")), agent("d"))
     )
 
     assert [(path, node.name) for path, node in root.walk()] == [
-        ("", "root"),
+        ("", "top"),
         ("children[0]", "a"),
         ("children[1]", "group"),
         ("children[1].children[0]", "b"),
@@ -181,19 +201,25 @@ def test_walk_yields_every_node_with_its_path_in_start_order() -> None:
         "tree.children[1]",
     ]
     assert [spec.name for spec in root.agents()] == ["a", "b", "c", "d"]
-    assert [spec.name for spec in root.supervisors()] == ["root", "group"]
+    assert [spec.name for spec in root.supervisors()] == ["top", "group"]
 
 
 def test_every_name_in_the_tree_is_unique_and_a_clash_names_both_paths() -> None:
     root = SupervisorSpec.model_validate(
-        supervisor("root", agent("a"), supervisor("group", agent("a"), agent("root")))
+        supervisor("top", agent("a"), supervisor("group", agent("a"), agent("top")))
     )
 
     assert root.name_clashes("tree") == [
         ("tree.children[1].children[0].name", "duplicate name 'a', also at tree.children[0].name"),
-        ("tree.children[1].children[1].name", "duplicate name 'root', also at tree.name"),
+        ("tree.children[1].children[1].name", "duplicate name 'top', also at tree.name"),
     ]
-    assert SupervisorSpec.model_validate(supervisor("root", agent("a"))).name_clashes() == []
+
+
+def test_root_is_the_root_supervisors_name_and_taken() -> None:
+    assert errors(SupervisorSpec, supervisor("root")) == [
+        (("name",), "'root' is the root supervisor's name; pick another")
+    ]
+    assert SupervisorSpec.model_validate(supervisor("top", agent("a"))).name_clashes() == []
 
 
 def test_system_file_is_read_relative_to_the_base_dir(tmp_path: Path) -> None:
@@ -214,7 +240,7 @@ def test_system_file_is_read_relative_to_the_base_dir(tmp_path: Path) -> None:
 
 
 def test_specs_are_frozen_values_that_pickle() -> None:
-    root = SupervisorSpec.model_validate(supervisor("root", agent("a", model="scripted:echo")))
+    root = SupervisorSpec.model_validate(supervisor("top", agent("a", model="scripted:echo")))
 
     with pytest.raises(ValidationError):
         root.intensity = 3  # type: ignore[misc]
