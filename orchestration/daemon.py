@@ -10,6 +10,7 @@ leaving the admin running.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from thespian.actors import ActorSystem
@@ -61,6 +62,7 @@ def main() -> int:
         port=settings.admin_port,
         started_at=reply.started_at.isoformat(),
         start_ticks=admin.start_ticks if admin else None,
+        session=os.getsid(reply.pid),
     ).write(settings)
     print(f"orchestration daemon up: admin pid {reply.pid}, port {settings.admin_port}")
     return 0

@@ -106,6 +106,16 @@ def descendants(pid: int) -> list[ProcessId]:
     return found
 
 
+def session_members(session: int) -> list[ProcessId]:
+    """Every live process of the session ``session`` (empty where /proc is missing)."""
+    found: list[ProcessId] = []
+    for entry in PROC.glob("[0-9]*"):
+        stat = _stat(int(entry.name))
+        if stat is not None and stat[0] != "Z" and int(stat[3]) == session:
+            found.append(ProcessId(int(entry.name), int(stat[19])))
+    return found
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     """Whether something accepts TCP connections on the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -18,6 +18,8 @@ from orchestration.processes import (
     listener_pids,
     pid_alive,
     port_in_use,
+    session_members,
+    wait_gone,
 )
 from orchestration.settings import Settings
 
@@ -43,6 +45,7 @@ class DaemonRecord:
     port: int
     started_at: str
     start_ticks: int | None = None  # the admin's start time, so a reused PID is not "ours"
+    session: int | None = None  # the daemon's session: every process of it, forks included
 
     @staticmethod
     def path(settings: Settings) -> Path:
@@ -70,6 +73,17 @@ class DaemonRecord:
     @classmethod
     def remove(cls, settings: Settings) -> None:
         cls.path(settings).unlink(missing_ok=True)
+
+    def strays(self) -> list[ProcessId]:
+        """Processes this (dead) daemon left behind: members of its session that still run
+        the daemon's command, such as Thespian's logger after a kill -9 of the admin."""
+        if self.session is None or self.alive():
+            return []
+        return [
+            process
+            for process in session_members(self.session)
+            if "orchestration.daemon" in command_line(process.pid)
+        ]
 
 
 def failure_path(settings: Settings) -> Path:
@@ -151,11 +165,18 @@ def daemon_running(settings: Settings) -> DaemonRecord | None:
     """
     port = settings.admin_port
     record = DaemonRecord.read(settings)
+    if record is not None and not record.alive():  # it crashed: sweep what it left behind
+        strays = record.strays()  # Thespian's logger, say, which holds the admin port
+        for stray in strays:
+            stray.kill()
+        wait_gone(strays, timeout=5.0)
+        DaemonRecord.remove(settings)
+        record = None
     if not port_in_use(port):
         if record is not None:
             DaemonRecord.remove(settings)
         return None
-    if record is not None and record.port == port and record.alive():
+    if record is not None and record.port == port:
         return record
     listeners = listener_pids(port) or set()
     who = ", ".join(f"pid {pid} ({command_line(pid)[:80]})" for pid in sorted(listeners))

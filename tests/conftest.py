@@ -72,6 +72,8 @@ def stop_everything(settings: Settings) -> None:
     record = DaemonRecord.read(settings)
     if record is None:
         return
+    for stray in record.strays():  # the admin died (a crash test): sweep what it left
+        stray.kill()  # (a Runtime.connect would do it too, and start a new daemon)
     tree = descendants(record.pid)
     admin = ProcessId.of(record.pid)
     with contextlib.suppress(Exception):  # whatever failed, the kill below still runs

@@ -39,6 +39,7 @@ from orchestration.messages import (
     Unsubscribe,
     new_id,
 )
+from orchestration.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class ConversationRouter(DispatchActor):
             self.send(caller, ErrorReply(code="internal", error=f"the router failed: {error!r}"))
 
     def _init(self, message: InitRouter, sender: Any) -> None:
+        die_with_parent()
         self.conversation = message.conversation
         self.agent = message.agent
         self.max_chars = message.max_message_chars
