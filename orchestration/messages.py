@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orchestration.settings import Settings
+
 PROTOCOL_VERSION = 1
 AGENT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 EVENTS_CONVERSATION = "system"
@@ -381,7 +383,7 @@ class DaemonStatus(Message):
 
 
 class AgentReady(Message):
-    """Agent to root: the agent's process is up."""
+    """Agent to its supervisor: the agent's process is up."""
 
     name: str
     pid: int
@@ -487,11 +489,19 @@ class Boot(Message):
 
 
 class InitAgent(Message):
-    """Root to a new agent actor: who it is and where its conversation lives."""
+    """Supervisor to a new agent actor: who it is, where its conversation's router is, the
+    daemon's settings, and (recovery ``resume``) its conversation so far, read by the
+    supervisor so the new process starts without opening the journal."""
 
     spec: AgentSpec
-    journal_path: str
     router: Any
+    settings: Settings
+    history: list[Envelope] = Field(default_factory=list)
+
+
+class Standby(Message):
+    """Supervisor to a spare agent actor it created ahead of need: tie your life to mine and
+    wait for `InitAgent` (a restart then skips the process start)."""
 
 
 class InitRouter(Message):
@@ -506,8 +516,8 @@ class InitRouter(Message):
 
 
 class AgentMoved(Message):
-    """Root to router: the agent is up at ``address``, or down (``None``: its open turn fails
-    with ``kind`` and ``reason``, and new turns wait)."""
+    """The agent's supervisor to its router: the agent is up at ``address``, or down (``None``:
+    its open turn fails with ``kind`` and ``reason``, and new turns wait)."""
 
     name: str
     address: Any
@@ -516,14 +526,14 @@ class AgentMoved(Message):
 
 
 class AgentCrashed(Message):
-    """Agent to root, just before it exits on an unexpected error (let it crash)."""
+    """Agent to its supervisor, just before it exits on an unexpected error (let it crash)."""
 
     name: str
     error: str
 
 
 class AgentStuck(Message):
-    """Router to root: the agent's turn has run past its ``turn_timeout``."""
+    """Router to the agent's supervisor: the agent's turn has run past its ``turn_timeout``."""
 
     name: str
     turn_id: str
@@ -531,7 +541,8 @@ class AgentStuck(Message):
 
 
 class StopAgent(Message):
-    """Root to agent: finish or cancel the current turn within ``grace`` seconds, then exit."""
+    """Supervisor to agent: finish or cancel the current turn within ``grace`` seconds, then
+    exit."""
 
     grace: float
 
@@ -551,14 +562,14 @@ class StopAll(Message):
 
 
 class InitSupervisor(Message):
-    """Parent to a new supervisor: its node and where its agents' routers are. It sends its
-    reports (`NodeReport`, `NodeRemoved`, `Publish`) to its parent, which passes them up."""
+    """Parent to a new supervisor: its node, where its agents' routers are and the daemon's
+    settings. It sends its reports (`NodeReport`, `NodeRemoved`, `Publish`) to its parent,
+    which passes them up."""
 
     node: SupervisorNode
     parent: str
     routers: dict[str, Any]
-    journal_path: str
-    health_interval: float
+    settings: Settings
 
 
 class SupervisorReady(Message):

@@ -26,7 +26,6 @@ from thespian.actors import ActorExitRequest, ThespianWatch, WakeupMessage, Watc
 from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.pump import EventChannel, PumpFailure, TurnWorker
 from orchestration.actors.view import render_view, to_turn
-from orchestration.journal import Journal
 from orchestration.messages import (
     AgentCrashed,
     AgentEnded,
@@ -40,6 +39,7 @@ from orchestration.messages import (
     InitAgent,
     Ping,
     Pong,
+    Standby,
     StopAgent,
     TurnDelta,
     TurnFailed,
@@ -58,7 +58,6 @@ from orchestration.providers.base import (
     TextDelta,
 )
 from orchestration.providers.registry import create_provider
-from orchestration.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +98,7 @@ class AgentActor(DispatchActor):
         self.channel: EventChannel | None = None
         self.handlers = {
             InitAgent: self._init,
+            Standby: lambda message, sender: die_with_parent(),
             Deliver: self._deliver,
             WatchMessage: self._on_watch,
             WakeupMessage: self._on_wakeup,
@@ -120,13 +120,10 @@ class AgentActor(DispatchActor):
     def _init(self, message: InitAgent, sender: Any) -> None:
         die_with_parent()
         self.spec, self.router, self.supervisor = message.spec, message.router, sender
-        settings = load_settings().model_copy(update=message.spec.settings)
+        settings = message.settings.model_copy(update=message.spec.settings)
         self.provider = create_provider(message.spec.provider, settings)
         self.channel = EventChannel()
-        if message.spec.recovery == "resume":
-            with Journal(message.journal_path) as journal:
-                history = journal.view(message.spec.name, message.spec.conversation)
-            self.view = render_view(message.spec.name, history)
+        self.view = render_view(message.spec.name, message.history)
         self.state = "idle"
         self.send(sender, AgentReady(name=message.spec.name, pid=os.getpid()))
 

@@ -105,8 +105,6 @@ class RootSupervisor(Supervisor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.name = ROOT_SUPERVISOR
-        self.settings: Settings | None = None
-        self.journal: Journal | None = None
         self.started_at: datetime = utc_now()
         self.registry = Registry()
         self.routers: dict[str, Any] = {}
@@ -157,8 +155,6 @@ class RootSupervisor(Supervisor):
                 intensity=settings.restart_intensity,
                 period=settings.restart_period,
             )
-            self.journal_path = str(settings.journal_path)
-            self.health_interval = settings.health_interval
             for saved in self.journal.agents():
                 spec = self._resolve_provider(saved) if saved.follows_default else saved
                 if spec != saved:
@@ -560,14 +556,9 @@ class RootSupervisor(Supervisor):
         )
 
     def _settings(self) -> Settings:
-        if self.settings is None:
+        if self.settings is None:  # a command before Boot
             self.settings = load_settings()
         return self.settings
-
-    def _journal(self) -> Journal:
-        if self.journal is None:
-            self.journal = Journal(self._settings().journal_path)
-        return self.journal
 
 
 def _provider_problem(exc: Exception) -> ErrorReply:

@@ -10,6 +10,10 @@ says which siblings are stopped, in reverse start order, and started again, in s
 More restarts than ``intensity`` within ``period`` seconds and it stops every child in reverse
 order and exits: its parent sees a crash (escalation).
 
+A supervisor of agents keeps one spare agent process started ahead of need (`Standby`), so a
+restart hands the next incarnation a process that has never run anything instead of waiting
+for a new one to start; a new spare is made once the restart is done.
+
 Work that waits on a child (a start, a stop) runs as a queue of steps, one at a time; exits
 that happen meanwhile queue as failures and are handled when the queue is empty, unless the
 restart under way already replaced that child.
@@ -34,6 +38,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from orchestration.actors.agent import AgentActor
 from orchestration.actors.dispatch import DispatchActor
+from orchestration.journal import Journal
 from orchestration.messages import (
     EVENTS_CONVERSATION,
     AddChild,
@@ -56,6 +61,7 @@ from orchestration.messages import (
     Pong,
     Publish,
     Spawned,
+    Standby,
     StopAgent,
     StopChild,
     StopSupervisor,
@@ -65,6 +71,7 @@ from orchestration.messages import (
     TreeChanged,
 )
 from orchestration.processes import die_with_parent, kill_pid, pid_alive
+from orchestration.settings import Settings
 from orchestration.supervision.child import Child
 from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.intensity import RestartIntensity
@@ -106,8 +113,8 @@ class Supervisor(DispatchActor):
         self.node: SupervisorNode | None = None
         self.name = ""
         self.parent: Any = None
-        self.journal_path = ""
-        self.health_interval = 5.0
+        self.settings: Settings | None = None
+        self.journal: Journal | None = None
         self.children: list[Child] = []
         self.plan: deque[Step] = deque()
         self.step: Step | None = None
@@ -115,6 +122,7 @@ class Supervisor(DispatchActor):
         self.window: RestartIntensity | None = None
         self.health: HealthMonitor | None = None
         self.exiting = False
+        self.spare: Any = None
         self.forgotten: set[str] = set()
         self.handlers = {
             InitSupervisor: self._init,
@@ -147,8 +155,7 @@ class Supervisor(DispatchActor):
         die_with_parent()
         node = message.node
         self.node, self.name, self.parent = node, node.name, sender
-        self.journal_path = message.journal_path
-        self.health_interval = message.health_interval
+        self.settings = message.settings
         self.window = RestartIntensity(node.intensity, node.period)
         for child_node in node.children:
             names = {agent.name for agent in child_node.agents()}
@@ -156,7 +163,7 @@ class Supervisor(DispatchActor):
             self.children.append(Child(child_node, routers))
             self.plan.append(Step("start", child_node.name))
         self.plan.append(Step("call", call=self._announce_ready))
-        self._start_heartbeat(message.health_interval)
+        self._start_heartbeat(message.settings.health_interval)
         self._advance()
 
     def _announce_ready(self) -> None:
@@ -206,18 +213,23 @@ class Supervisor(DispatchActor):
         )
         node = child.node
         if isinstance(node, AgentNode):
-            child.address = self.createActor(AgentActor)
+            child.address, self.spare = self.spare or self.createActor(AgentActor), None
+            spec = node.spec
+            history = (
+                self._journal().view(spec.name, spec.conversation)
+                if spec.recovery == "resume"
+                else []
+            )
             init: Any = InitAgent(
-                spec=node.spec, journal_path=self.journal_path, router=child.routers[node.name]
+                spec=spec,
+                router=child.routers[node.name],
+                settings=self._settings(),
+                history=history,
             )
         else:
             child.address = self.createActor(Supervisor)
             init = InitSupervisor(
-                node=node,
-                parent=self.name,
-                routers=child.routers,
-                journal_path=self.journal_path,
-                health_interval=self.health_interval,
+                node=node, parent=self.name, routers=child.routers, settings=self._settings()
             )
         self.send(child.address, init)
         self._report(child)
@@ -261,6 +273,15 @@ class Supervisor(DispatchActor):
         if self.step is not None and self.step.name == child.name:
             self.step = None
         self._advance()
+        if self.step is None and not self.plan:
+            self._keep_a_spare()
+
+    def _keep_a_spare(self) -> None:
+        """Have a spare agent process ready, once nothing else waits (see the module doc)."""
+        wanted = not self.exiting and any(isinstance(c.node, AgentNode) for c in self.children)
+        if wanted and self.spare is None:
+            self.spare = self.createActor(AgentActor)
+            self.send(self.spare, Standby())
 
     def _announce_start(self, child: Child) -> None:
         what = "agent" if isinstance(child.node, AgentNode) else "supervisor"
@@ -319,6 +340,9 @@ class Supervisor(DispatchActor):
         kill_pid(child.pid)
 
     def _exited(self, message: ChildActorExited, sender: Any) -> None:
+        if self.spare is not None and message.childAddress == self.spare:
+            self.spare = None
+            return
         child = self._by_address(message.childAddress)
         if child is not None:
             self._gone(child)
@@ -449,6 +473,9 @@ class Supervisor(DispatchActor):
         self.exiting = True
         self.plan.clear()
         self.failures.clear()
+        if self.spare is not None:
+            self.send(self.spare, ActorExitRequest())
+            self.spare = None
         for child in reversed(self.children):
             child.restart_reason = ""
             self.plan.append(Step("stop", child.name))
@@ -583,6 +610,16 @@ class Supervisor(DispatchActor):
 
     def _publish(self, event: Envelope) -> None:
         self.send(self.parent, Publish(event=event))
+
+    def _settings(self) -> Settings:
+        assert self.settings is not None, "supervisor used before it was initialised"
+        return self.settings
+
+    def _journal(self) -> Journal:
+        """The journal, opened on first use (to read a resuming agent's conversation)."""
+        if self.journal is None:
+            self.journal = Journal(self._settings().journal_path)
+        return self.journal
 
     def _child(self, name: str) -> Child | None:
         return next((c for c in self.children if c.name == name), None)
