@@ -16,8 +16,6 @@ import fcntl
 import os
 import subprocess
 import sys
-import time
-from collections import deque
 from typing import Any
 
 from pydantic import ValidationError
@@ -31,7 +29,6 @@ from orchestration.messages import (
     AgentInfo,
     AgentList,
     AgentSpec,
-    Cancel,
     DaemonStatus,
     Envelope,
     ErrorReply,
@@ -43,211 +40,26 @@ from orchestration.messages import (
     Recovery,
     Resolve,
     Resolved,
-    Send,
     Spawn,
     Spawned,
     Status,
     Stop,
     StopAll,
-    StreamMessage,
-    Subscribe,
     SupervisorNode,
     TreeSnapshot,
-    TurnDelta,
-    TurnFailed,
-    TurnFinished,
-    TurnStarted,
-    Unsubscribe,
     Up,
     direct_conversation,
 )
 from orchestration.processes import ProcessId, descendants, pid_alive, wait_gone
 from orchestration.settings import Settings, load_settings
+from orchestration.streams import ASK_TIMEOUT, OrchestrationError, Subscription, TurnStream
 from orchestration.system import DaemonError, DaemonRecord
 
-ASK_TIMEOUT = 10.0
 START_SECONDS = 5.0
 """How long ``up`` waits per node of the tree, on top of `ASK_TIMEOUT`."""
 STOP_SECONDS = 60.0
 """How long ``shutdown`` waits for a supervisor to stop its children one by one."""
 START_TIMEOUT = 60.0
-
-
-class OrchestrationError(Exception):
-    """The tree refused a command. ``code`` classifies it and ``hint`` says what to do."""
-
-    def __init__(self, code: str, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.hint = hint
-
-    @classmethod
-    def from_reply(cls, reply: ErrorReply) -> OrchestrationError:
-        return cls(reply.code, reply.error, reply.hint)
-
-
-class DeltaLedger:
-    """Makes the deltas a reader sees add up to each turn's final text.
-
-    An agent may send a turn's last piece of text only inside `TurnFinished` (whose message
-    holds the whole reply), and a delta may arrive after it; the ledger turns the missing text
-    into one last `TurnDelta` before the `TurnFinished`, and drops late deltas.
-    """
-
-    def __init__(self) -> None:
-        self._shown: dict[str, int] = {}
-        self._ended: set[str] = set()
-
-    def accept(self, message: Any) -> list[Any]:
-        """What to hand the reader for one received message, in order."""
-        if isinstance(message, TurnDelta):
-            if message.turn_id in self._ended:
-                return []
-            self._shown[message.turn_id] = self._shown.get(message.turn_id, 0) + len(message.text)
-        elif isinstance(message, TurnFinished | TurnFailed):
-            self._ended.add(message.turn_id)
-            rest = ""
-            if isinstance(message, TurnFinished):
-                rest = message.message.content[self._shown.pop(message.turn_id, 0) :]
-            if rest:
-                tail = TurnDelta(
-                    turn_id=message.turn_id,
-                    agent=message.agent,
-                    conversation=message.message.conversation,
-                    text=rest,
-                )
-                return [tail, message]
-        return [message]
-
-
-class TurnStream:
-    """The stream of one turn: `TurnStarted`, `TurnDelta`s, then `TurnFinished` or `TurnFailed`.
-
-    The deltas it yields always add up to the final text: if the turn's end arrives before a
-    delta does, the missing text is yielded as one last `TurnDelta`. An exception raised while
-    waiting (a KeyboardInterrupt, say) leaves the stream usable: call `cancel()` and keep
-    iterating, and it ends with ``TurnFailed(cancelled)``.
-    """
-
-    def __init__(self, asys: ActorSystem, root: Any, agent: str, message: Envelope, timeout: float):
-        self.agent = agent
-        self.message = message
-        self._asys = asys
-        self._root = root
-        self._timeout = timeout
-        self._turn_id: str | None = None
-        self._context: Any = asys.private()
-        self._endpoint = self._context.__enter__()
-        self._endpoint.tell(root, Send(message=message))
-        self._ready: deque[StreamMessage] = deque()
-        self._ledger = DeltaLedger()
-        self._done = False
-
-    def __iter__(self) -> TurnStream:
-        return self
-
-    def __next__(self) -> StreamMessage:
-        while not self._ready:
-            if self._done:
-                self.close()
-                raise StopIteration
-            self._ready.extend(self._handle(self._endpoint.listen(self._timeout)))
-        return self._ready.popleft()
-
-    def __enter__(self) -> TurnStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _handle(self, reply: Any) -> list[StreamMessage]:
-        if reply is None:
-            self._done = True
-            raise OrchestrationError(
-                "timeout",
-                f"no answer from agent {self.agent} within {self._timeout:g} s",
-                hint="the turn may still be running; see `orchestration list`",
-            )
-        if isinstance(reply, ErrorReply):
-            self._done = True
-            raise OrchestrationError.from_reply(reply)
-        if isinstance(reply, TurnStarted):
-            self._turn_id = reply.turn_id
-        elif isinstance(reply, TurnFinished | TurnFailed):
-            self._done = True
-        return self._ledger.accept(reply)
-
-    def cancel(self) -> None:
-        """Ask the agent to cancel this turn (its current one if it has not started yet)."""
-        with self._asys.private() as endpoint:
-            endpoint.tell(self._root, Cancel(agent=self.agent, turn_id=self._turn_id))
-
-    def close(self) -> None:
-        """Release the stream's endpoint (idempotent)."""
-        if self._context is not None:
-            self._context.__exit__(None, None, None)
-            self._context = None
-
-    def result(self) -> TurnFinished:
-        """Run the turn to its end; raise `OrchestrationError` if it failed."""
-        for event in self:
-            if isinstance(event, TurnFinished):
-                return event
-            if isinstance(event, TurnFailed):
-                raise OrchestrationError(event.kind, event.error)
-        raise OrchestrationError("internal", "the turn ended without a result")
-
-
-class Subscription:
-    """A live feed from a router or the root; subscribed (and acknowledged) on creation."""
-
-    POLL = 0.25
-
-    def __init__(
-        self, asys: ActorSystem, target: Any, conversation: str | None, timeout: float | None
-    ):
-        self._target = target
-        self._conversation = conversation
-        self._deadline = None if timeout is None else time.monotonic() + timeout
-        self._ready: deque[Any] = deque()
-        self._ledger = DeltaLedger()
-        self._context: Any = asys.private()
-        self._endpoint = self._context.__enter__()
-        reply = self._endpoint.ask(target, Subscribe(conversation=conversation), ASK_TIMEOUT)
-        if not isinstance(reply, Ok):
-            self.close()
-            raise DaemonError(f"subscribing to {conversation or 'events'} failed: {reply!r}")
-
-    def __iter__(self) -> Subscription:
-        return self
-
-    def __next__(self) -> Any:
-        while not self._ready and self._context is not None:
-            wait = self.POLL
-            if self._deadline is not None:
-                wait = min(wait, self._deadline - time.monotonic())
-                if wait <= 0:
-                    break
-            message = self._endpoint.listen(wait)
-            if message is not None:
-                self._ready.extend(self._ledger.accept(message))
-        if self._ready:
-            return self._ready.popleft()
-        self.close()
-        raise StopIteration
-
-    def __enter__(self) -> Subscription:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Unsubscribe and release the endpoint (idempotent)."""
-        if self._context is not None:
-            self._endpoint.tell(self._target, Unsubscribe(conversation=self._conversation))
-            self._context.__exit__(None, None, None)
-            self._context = None
 
 
 class Runtime:

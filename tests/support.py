@@ -15,7 +15,8 @@ from orchestration.messages import (
     Strategy,
     SupervisorNode,
 )
-from orchestration.runtime import Runtime, Subscription
+from orchestration.runtime import Runtime
+from orchestration.streams import Subscription
 
 
 def kill_and_await_restart(runtime: Runtime, name: str, timeout: float = 20.0) -> Envelope:

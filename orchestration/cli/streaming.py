@@ -6,7 +6,7 @@ import sys
 
 from orchestration.cli.output import console, note, print_error
 from orchestration.messages import StreamMessage, TurnDelta, TurnFailed, TurnFinished, TurnStarted
-from orchestration.runtime import TurnStream
+from orchestration.streams import TurnStream
 
 FAILURE_HINTS = {
     "auth": "check the provider's credentials: orchestration auth status",

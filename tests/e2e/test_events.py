@@ -49,3 +49,11 @@ def test_up_builds_a_tree_file_and_tree_draws_it_live(cli: Cli) -> None:
     listed = {row["name"]: row for row in cli("list", "--json").json()}
     assert listed["summarise"]["supervisor"] == "pipeline"
     assert listed["alpha"]["supervisor"] == "root"
+
+    added = cli("spawn", "auditor", "--provider", "scripted", "--under", "pipeline")
+    assert added.code == 0 and "spawned auditor on scripted:echo under pipeline" in added.stdout
+    stray = cli("spawn", "lost", "--provider", "scripted", "--under", "nowhere")
+    assert stray.code == 1 and "no supervisor named 'nowhere'" in stray.stderr, stray
+    gone = cli("shutdown", "pipeline")
+    assert gone.code == 0, gone
+    assert [row["name"] for row in cli("list", "--json").json()] == ["alpha"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestration.messages import Envelope, TurnDelta, TurnFailed, TurnFinished
-from orchestration.runtime import DeltaLedger
+from orchestration.streams import DeltaLedger
 
 
 def delta(text: str, turn: str = "t1") -> TurnDelta:
