@@ -81,6 +81,7 @@ from orchestration.providers.registry import (
     parse_model_ref,
 )
 from orchestration.settings import Settings, load_settings
+from orchestration.supervision import refusals
 from orchestration.supervision.child import Child
 from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.registry import Registry
@@ -188,17 +189,17 @@ class RootSupervisor(Supervisor):
             self.send(sender, Spawned(agent=existing.info, created=False))  # type: ignore[arg-type]
             return
         if spec.name in self.registry:
-            self.send(sender, self._duplicate([spec.name]))
+            self.send(sender, refusals.duplicate(self.registry, [spec.name]))
             return
         under = message.under
         parent = self.registry.supervisors.get(under)
         if under != ROOT_SUPERVISOR and (parent is None or parent.address is None):
-            self.send(sender, self._unknown_supervisor(under, parent is not None))
+            self.send(sender, refusals.unknown_supervisor(self.registry, under, parent is not None))
             return
         try:
             spec = self._resolve_provider(spec)
         except (UnknownProviderError, ProviderError) as exc:
-            self.send(sender, _provider_problem(exc))
+            self.send(sender, refusals.provider_problem(exc))
             return
         node = AgentNode(spec=spec)
         routers = {spec.name: self._router_for(spec)}
@@ -224,12 +225,12 @@ class RootSupervisor(Supervisor):
             return
         clashes = [node.name for node in tree.nodes() if node.name in self.registry]
         if clashes:
-            self.send(sender, self._duplicate(clashes))
+            self.send(sender, refusals.duplicate(self.registry, clashes))
             return
         try:
             tree = self._resolve_tree(tree)
         except (UnknownProviderError, ProviderError) as exc:
-            self.send(sender, _provider_problem(exc))
+            self.send(sender, refusals.provider_problem(exc))
             return
         self._journal().save_tree(tree)
         self._adopt(tree, waiter=sender)
@@ -257,24 +258,10 @@ class RootSupervisor(Supervisor):
     def _provisional(self, node: ChildNode, parent: str) -> None:
         """Registry rows for ``node`` and what is below it before they report, so their names
         are taken at once."""
-        if isinstance(node, AgentNode):
-            self.registry.update(
-                AgentInfo(spec=node.spec, state="starting", supervisor=parent), None
-            )
-            return
-        self.registry.update(
-            SupervisorInfo(
-                name=node.name,
-                parent=parent,
-                strategy=node.strategy,
-                intensity=node.intensity,
-                period=node.period,
-                restart=node.restart,
-            ),
-            None,
-        )
-        for child in node.children:
-            self._provisional(child, node.name)
+        self.registry.update(Child(node, {}).info(parent), None)
+        if isinstance(node, SupervisorNode):
+            for child in node.children:
+                self._provisional(child, node.name)
 
     def _router_for(self, spec: AgentSpec) -> Any:
         settings = self._settings()
@@ -352,7 +339,7 @@ class RootSupervisor(Supervisor):
     def _stop_command(self, message: Stop, sender: Any) -> None:
         entry = self.registry.get(message.name)
         if entry is None:
-            self.send(sender, self._unknown(message.name))
+            self.send(sender, refusals.unknown_agent(self.registry, message.name))
             return
         stop = StopChild(name=message.name, grace=message.grace, reply_to=sender)
         if entry.parent == ROOT_SUPERVISOR:
@@ -360,7 +347,9 @@ class RootSupervisor(Supervisor):
             return
         parent = self.registry.supervisors.get(entry.parent)
         if parent is None or parent.address is None:
-            self.send(sender, self._unknown_supervisor(entry.parent, parent is not None))
+            self.send(
+                sender, refusals.unknown_supervisor(self.registry, entry.parent, parent is not None)
+            )
             return
         self.send(parent.address, stop)
 
@@ -460,7 +449,7 @@ class RootSupervisor(Supervisor):
     def _resolve(self, message: Resolve, sender: Any) -> None:
         entry = self.registry.agents.get(message.name)
         if entry is None:
-            self.send(sender, self._unknown(message.name))
+            self.send(sender, refusals.unknown_agent(self.registry, message.name))
             return
         self.send(
             sender,
@@ -476,10 +465,10 @@ class RootSupervisor(Supervisor):
         entry = self.registry.agents.get(name)
         router = self.routers.get(name)
         if entry is None or router is None or f"dm:{name}" != conversation:
-            self.send(sender, self._unknown(name))
+            self.send(sender, refusals.unknown_agent(self.registry, name))
             return
         if entry.info.state in ("failed", "terminated"):
-            self.send(sender, self._down(entry.info))  # type: ignore[arg-type]
+            self.send(sender, refusals.agent_down(entry.info))  # type: ignore[arg-type]
             return
         self.send(router, message.model_copy(update={"reply_to": message.reply_to or sender}))
 
@@ -503,67 +492,7 @@ class RootSupervisor(Supervisor):
             ),
         )
 
-    # --- errors ------------------------------------------------------------------------------
-
-    def _unknown(self, name: str) -> ErrorReply:
-        known = ", ".join(sorted(self.registry.agents)) or "none yet"
-        return ErrorReply(
-            code="unknown_agent",
-            error=f"no agent named {name!r} (known agents: {known})",
-            hint="create it with: orchestration spawn NAME",
-        )
-
-    def _unknown_supervisor(self, name: str, restarting: bool) -> ErrorReply:
-        if restarting:
-            return ErrorReply(
-                code="unknown_supervisor",
-                error=f"supervisor {name!r} is not running right now (it is restarting or failed)",
-                hint="see `orchestration tree`, and try again once it runs",
-            )
-        known = ", ".join([ROOT_SUPERVISOR, *sorted(self.registry.supervisors)])
-        return ErrorReply(
-            code="unknown_supervisor",
-            error=f"no supervisor named {name!r} (supervisors: {known})",
-            hint="start a tree with: orchestration up FILE",
-        )
-
-    def _down(self, info: AgentInfo) -> ErrorReply:
-        name = info.spec.name
-        if info.state == "failed":
-            return ErrorReply(
-                code="agent_failed",
-                error=f"agent {name} has failed: {info.last_error}",
-                hint=f"its history is kept; to start it again: orchestration shutdown {name}, "
-                f"then orchestration spawn {name} (or `orchestration up FILE` for a tree)",
-            )
-        return ErrorReply(
-            code="agent_failed",
-            error=f"agent {name} has terminated ({info.last_error or 'it ended'}) and its "
-            f"restart type ({info.restart}) does not bring it back",
-            hint=f"its history is kept; to start it again: orchestration shutdown {name}, "
-            f"then orchestration spawn {name}",
-        )
-
-    def _duplicate(self, names: list[str]) -> ErrorReply:
-        taken = [
-            f"{'an agent' if name in self.registry.agents else 'a supervisor'} named {name!r}"
-            for name in names
-        ]
-        return ErrorReply(
-            code="duplicate_agent",
-            error=f"{', '.join(taken)} already exist{'s' * (len(names) == 1)} in the tree",
-            hint=f"pick another name, or stop it first: orchestration shutdown {names[0]}",
-        )
-
     def _settings(self) -> Settings:
         if self.settings is None:  # a command before Boot
             self.settings = load_settings()
         return self.settings
-
-
-def _provider_problem(exc: Exception) -> ErrorReply:
-    if isinstance(exc, UnknownProviderError):
-        hint = "pick one of those, or install a plug-in in the orchestration.providers group"
-        return ErrorReply(code="unknown_provider", error=str(exc), hint=hint)
-    assert isinstance(exc, ProviderError)
-    return ErrorReply(code="credentials", error=exc.args[0], hint=exc.hint)
