@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -83,3 +84,14 @@ def events_until(
 
 def count(event: str, seen: list[Envelope]) -> int:
     return sum(1 for e in seen if e.event == event)
+
+
+def wait_for_states(runtime: Runtime, expected: dict[str, str], timeout: float = 10.0) -> None:
+    """Wait until ``list`` shows these agents in these states (other agents may be in any)."""
+    deadline = time.monotonic() + timeout
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        states = {a.spec.name: a.state for a in runtime.list() if a.spec.name in expected}
+        if states == expected:
+            return
+    raise AssertionError(f"states never became {expected}; last seen: {states}")

@@ -15,7 +15,7 @@ from orchestration.messages import Strategy, TurnFailed, TurnFinished
 from orchestration.processes import ProcessId, pid_alive, wait_gone
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
-from tests.support import agent, count, events_until, pids, supervisor
+from tests.support import agent, count, events_until, pids, supervisor, wait_for_states
 
 CHILDREN = ("first", "second", "third")
 RESTARTED = {
@@ -248,11 +248,12 @@ def test_a_killed_supervisor_takes_its_agents_down_and_its_parent_restarts_the_s
 
 
 def test_a_turn_cut_off_by_a_sibling_restart_fails_for_its_caller(runtime: Runtime) -> None:
-    runtime.up(supervisor("crew", "one_for_all", agent("slow", shutdown=0.5), agent("brittle")))
+    runtime.up(supervisor("crew", "one_for_all", agent("slow", shutdown=2.0), agent("brittle")))
 
     with runtime.send("slow", "take your time [[scripted: first_delay=30]]") as turn:
         started = next(turn)
         crash(runtime, "brittle")
+        wait_for_states(runtime, {"slow": "stopping", "brittle": "restarting"})
         final = list(turn)[-1]
 
     assert started.agent == "slow"
