@@ -63,6 +63,7 @@ EventName = Literal[
     "restart_limit_exceeded",
     "supervisor_escalated",
     "turn_failed",
+    "agent_log",
 ]
 
 
@@ -117,6 +118,10 @@ class AgentSpec(Message):
     recovery: Recovery = "resume"
     turn_timeout: float | None = Field(None, gt=0)
     """Seconds a turn may run before the agent counts as stuck and is killed and restarted."""
+    command: tuple[str, ...] = ()
+    """A subprocess agent's program and its arguments (provider ``command``)."""
+    cwd: str | None = None
+    """The directory a subprocess agent's program runs in (default: the daemon's)."""
     settings: dict[str, float | int] = Field(default_factory=dict)
     """Settings this agent overrides (from its tree file's ``system:`` section):
     ``max_message_chars``, ``provider_timeout``, ``provider_max_retries``."""
@@ -159,6 +164,8 @@ class AgentInfo(Message):
     turns: int = 0
     last_activity: datetime | None = None
     restarts: int = 0
+    process_pid: int | None = None
+    """A subprocess agent's program (``pid`` is its actor's process)."""
     supervisor: str = ROOT_SUPERVISOR
     restart: Restart = "permanent"
     last_error: str = ""
@@ -336,6 +343,8 @@ class Pong(Message):
     name: str
     state: AgentState | SupervisorState
     pid: int
+    process_pid: int | None = None
+    """The OS process a subprocess agent drives (its actor runs in ``pid``)."""
     turns: int
     last_activity: datetime | None = None
     current_turn: str | None = None
@@ -383,10 +392,11 @@ class DaemonStatus(Message):
 
 
 class AgentReady(Message):
-    """Agent to its supervisor: the agent's process is up."""
+    """Agent to its supervisor: the agent's process is up (and the program it drives)."""
 
     name: str
     pid: int
+    process_pid: int | None = None
 
 
 class Ok(Message):
@@ -465,6 +475,7 @@ ErrorCode = Literal[
     "duplicate_agent",
     "unknown_provider",
     "credentials",
+    "invalid_spec",
     "invalid_message",
     "journal",
     "internal",

@@ -16,6 +16,7 @@ import fcntl
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -50,6 +51,7 @@ from orchestration.messages import (
     Up,
     direct_conversation,
 )
+from orchestration.pidfiles import sweep
 from orchestration.processes import ProcessId, descendants, pid_alive, wait_gone
 from orchestration.settings import Settings, load_settings
 from orchestration.streams import ASK_TIMEOUT, OrchestrationError, Subscription, TurnStream
@@ -117,10 +119,16 @@ class Runtime:
         turn_timeout: float | None = None,
         exist_ok: bool = False,
         under: str = ROOT_SUPERVISOR,
+        command: Sequence[str] = (),
+        cwd: str | None = None,
     ) -> Spawned:
         """Create an agent under supervisor ``under`` (default: the root); ``provider="default"``
         picks the daemon's default provider. An agent added to a tree's supervisor is saved in
         that tree, so it comes back when the supervisor or the daemon restarts.
+
+        With ``provider="command"`` the agent runs ``command`` (an argument list, run in
+        ``cwd``) as a long-lived program; ``model`` names its wire protocol (``jsonl``, or
+        ``lines``, see `orchestration.providers.command`).
 
         A turn that runs past ``turn_timeout`` seconds counts as stuck: the agent's process is
         killed and restarted, and the caller gets ``TurnFailed(kind="timeout")``.
@@ -133,6 +141,8 @@ class Runtime:
                 system=system_prompt,
                 recovery=recovery,
                 turn_timeout=turn_timeout,
+                command=tuple(command),
+                cwd=cwd,
             )
         except ValidationError as exc:
             problem = exc.errors()[0]
@@ -247,7 +257,8 @@ class Runtime:
             process.kill()
         wait_gone(stragglers, timeout=5.0)
         DaemonRecord.remove(self.settings)
-        return [p.pid for p in stragglers]
+        programs = sweep(self.settings.pid_dir)  # agents' programs that outlived their actors
+        return [p.pid for p in stragglers] + programs
 
     # --- plumbing ----------------------------------------------------------------------------
 

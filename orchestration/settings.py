@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     def log_dir(self) -> Path:
         return self.home / "logs"
 
+    @property
+    def pid_dir(self) -> Path:
+        """One PID file per agent OS process (`orchestration.pidfiles`)."""
+        return self.home / "pids"
+
 
 def load_settings() -> Settings:
     """Read the settings; raise `SettingsError` naming the bad value and the fix."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.pidfiles import sweep
 from orchestration.processes import ProcessId, descendants, wait_gone
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
@@ -80,6 +81,7 @@ def stop_everything(settings: Settings) -> None:
         Runtime.connect(settings, start=False).stop_daemon(grace=1.0)
     for process in wait_gone([p for p in [admin, *tree] if p], timeout=5.0):
         process.kill()
+    sweep(settings.pid_dir)  # subprocess agents' programs, whatever happened to their actors
 
 
 @pytest.fixture

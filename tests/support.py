@@ -34,11 +34,17 @@ def kill_and_await_restart(runtime: Runtime, name: str, timeout: float = 20.0) -
 
 
 def agent(
-    name: str, restart: Restart = "permanent", shutdown: float = 5.0, **spec: Any
+    name: str,
+    restart: Restart = "permanent",
+    shutdown: float = 5.0,
+    *,
+    provider: str = "scripted",
+    model: str = "echo",
+    **spec: Any,
 ) -> AgentNode:
-    """An agent on the offline scripted provider, as a tree's child."""
+    """An agent (by default on the offline scripted provider), as a tree's child."""
     return AgentNode(
-        spec=AgentSpec(name=name, provider="scripted", model="echo", **spec),
+        spec=AgentSpec(name=name, provider=provider, model=model, **spec),
         restart=restart,
         shutdown=shutdown,
     )

@@ -73,7 +73,7 @@ class ActiveTurn:
     turn_id: str
     message: Envelope
     reply_to: Any
-    worker: TurnWorker
+    worker: TurnWorker | None
     observed: bool
     pending: str = ""
     last_flush: float = 0.0
@@ -176,9 +176,7 @@ class AgentActor(DispatchActor):
         request = ProviderRequest(
             model=self.spec.model, system=self.spec.system, messages=tuple(self.view)
         )
-        provider, channel = self.provider, self.channel
-        assert channel is not None
-        worker = channel.start(message.turn_id, lambda: provider.stream(request))
+        worker = self._begin(message.turn_id, request)
         self.turn = ActiveTurn(
             message.turn_id, message.message, message.reply_to, worker, message.observed
         )
@@ -195,21 +193,31 @@ class AgentActor(DispatchActor):
             ),
         )
 
+    def _begin(self, turn_id: str, request: ProviderRequest) -> TurnWorker | None:
+        """Start producing the turn's reply: a worker thread streams the provider's answer."""
+        provider, channel = self.provider, self.channel
+        assert provider is not None and channel is not None
+        return channel.start(turn_id, lambda: provider.stream(request))
+
     def _on_watch(self, message: WatchMessage, sender: Any) -> None:
         assert self.channel is not None
-        for turn_id, event in self.channel.drain():
-            turn = self.turn
-            if turn is None or turn_id != turn.turn_id:
-                continue  # from an abandoned (cancelled) turn
-            if isinstance(event, TextDelta):
-                turn.pending += event.text
-                turn.text.append(event.text)
-            elif isinstance(event, StreamEnd):
-                self._finish(event)
-            elif isinstance(event, PumpFailure):
-                self._on_failure(event.error)
+        for tag, event in self.channel.drain():
+            self._on_event(tag, event)
         if self.turn is not None:
             self._flush_soon(self.turn)
+
+    def _on_event(self, turn_id: str, event: Any) -> None:
+        """One event from the channel: a piece of the current turn, its end or its failure."""
+        turn = self.turn
+        if turn is None or turn_id != turn.turn_id:
+            return  # from an abandoned (cancelled) turn
+        if isinstance(event, TextDelta):
+            turn.pending += event.text
+            turn.text.append(event.text)
+        elif isinstance(event, StreamEnd):
+            self._finish(event)
+        elif isinstance(event, PumpFailure):
+            self._on_failure(event.error)
 
     def _flush_soon(self, turn: ActiveTurn) -> None:
         """Send pending text now, or once `COALESCE_SECONDS` have passed since the last send."""
@@ -310,7 +318,8 @@ class AgentActor(DispatchActor):
     def _end_turn(self) -> ActiveTurn:
         turn = self.turn
         assert turn is not None
-        turn.worker.cancel()
+        if turn.worker is not None:
+            turn.worker.cancel()
         self.turn = None
         self.last_activity = utc_now()
         return turn
@@ -330,6 +339,7 @@ class AgentActor(DispatchActor):
                 name=self._name,
                 state=self.state,
                 pid=os.getpid(),
+                process_pid=self._process_pid(),
                 turns=self.turns,
                 last_activity=self.last_activity,
                 current_turn=self.turn.turn_id if self.turn else None,
@@ -342,6 +352,10 @@ class AgentActor(DispatchActor):
             return
         self._fail("cancelled", "turn cancelled by the caller")
         self._after_turn()
+
+    def _process_pid(self) -> int | None:
+        """The PID of the OS process the agent drives, if it drives one."""
+        return None
 
     @property
     def _name(self) -> str:

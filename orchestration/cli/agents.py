@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -37,6 +38,16 @@ def spawn(
     under: Annotated[
         str, typer.Option(help="the supervisor to add it to (see `orchestration tree`)")
     ] = "root",
+    command: Annotated[
+        str | None,
+        typer.Option(help='run this program as the agent, e.g. "python my_agent.py"'),
+    ] = None,
+    protocol: Annotated[
+        str, typer.Option(help="with --command: jsonl, or lines[?end=SENTINEL&idle=SECONDS]")
+    ] = "jsonl",
+    cwd: Annotated[
+        Path | None, typer.Option(help="with --command: where it runs (default: here)")
+    ] = None,
     json: Json = False,
 ) -> None:
     """Create an agent that runs in its own process, supervised by the root (or --under a
@@ -51,17 +62,33 @@ def spawn(
     if system_file is not None:
         system = system_file.read_text()
     provider, _, inline_model = provider.partition(":")
+    argv: list[str] = []
+    if command is not None:
+        argv = shlex.split(command)
+        if not argv:
+            fail("--command is empty", 'e.g. --command "python my_agent.py"')
+        provider, inline_model = "command" if provider == "default" else provider, protocol
+    run_in = str((cwd or Path.cwd()).resolve()) if argv else None
     with Runtime.connect() as runtime:
         spawned = _spawn(
-            runtime, name, provider, model or inline_model, system, recovery, turn_timeout, under
+            runtime,
+            name,
+            provider,
+            model or inline_model,
+            system,
+            recovery,
+            turn_timeout,
+            under,
+            (argv, run_in),
         )
     if json:
         print_json(_agent_json(spawned.agent))
     else:
         agent = spawned.agent
         where = "" if agent.supervisor == "root" else f" under {agent.supervisor}"
+        program = f", program pid {agent.process_pid}" if agent.process_pid else ""
         console.print(
-            f"spawned {agent.spec.name} on {agent.spec.model_ref}{where} (pid {agent.pid})"
+            f"spawned {agent.spec.name} on {agent.spec.model_ref}{where} (pid {agent.pid}{program})"
         )
 
 
@@ -74,6 +101,7 @@ def _spawn(
     recovery: str,
     turn_timeout: float | None,
     under: str,
+    program: tuple[list[str], str | None],
 ) -> Spawned:
     recovery_mode: Recovery = "clean" if recovery == "clean" else "resume"
     try:
@@ -85,6 +113,8 @@ def _spawn(
             recovery=recovery_mode,
             turn_timeout=turn_timeout,
             under=under,
+            command=program[0],
+            cwd=program[1],
         )
     except OrchestrationError as exc:
         if exc.code == "credentials":
@@ -124,12 +154,18 @@ def list_agents(json: Json = False) -> None:
             agent.spec.model_ref,
             *([agent.supervisor] if in_trees else []),
             agent.state,
-            str(agent.pid or "-"),
+            _pids(agent),
             str(agent.turns),
             str(agent.restarts),
             ago(agent.last_activity),
         )
     console.print(table)
+
+
+def _pids(agent: AgentInfo) -> str:
+    """``1234``, or ``1234 → 1240`` for a subprocess agent (its actor, then its program)."""
+    pid = str(agent.pid or "-")
+    return f"{pid} → {agent.process_pid}" if agent.process_pid else pid
 
 
 def _agent_json(agent: AgentInfo) -> dict[str, object]:
@@ -141,6 +177,7 @@ def _agent_json(agent: AgentInfo) -> dict[str, object]:
         "restart": agent.restart,
         "state": agent.state,
         "pid": agent.pid,
+        "process_pid": agent.process_pid,
         "turns": agent.turns,
         "restarts": agent.restarts,
         "last_activity": agent.last_activity.isoformat() if agent.last_activity else None,

@@ -61,9 +61,10 @@ def _supervisor_label(supervisor: SupervisorInfo) -> str:
 
 def _agent_label(agent: AgentInfo) -> str:
     style = STATE_STYLES.get(agent.state, "dim")
+    program = f" (program {agent.process_pid})" if agent.process_pid else ""
     return (
         f"[bold]{agent.spec.name}[/]  {escape(agent.spec.model_ref)}  [{style}]{agent.state}[/]  "
-        f"pid {agent.pid or '-'}  {agent.restart}  restarts {agent.restarts}  "
+        f"pid {agent.pid or '-'}{program}  {agent.restart}  restarts {agent.restarts}  "
         f"turns {agent.turns}  last {ago(agent.last_activity)}"
     ) + _error(agent.last_error, agent.state)
 

@@ -28,6 +28,7 @@ class Child:
     routers: dict[str, Any]
     address: Any = None
     pid: int | None = None
+    process_pid: int | None = None
     state: str = "starting"
     incarnation: int = 0
     restarts: int = 0
@@ -53,7 +54,7 @@ class Child:
 
     def went_down(self) -> None:
         """Forget the process, keeping why it went down in ``last_error``."""
-        self.address, self.pid, self.last_pong = None, None, None
+        self.address, self.pid, self.process_pid, self.last_pong = None, None, None, None
         self.last_error = self.reason or self.last_error
 
     def info(self, supervisor: str) -> AgentInfo | SupervisorInfo:
@@ -69,6 +70,7 @@ class Child:
                 turns=pong.turns if pong else 0,
                 last_activity=pong.last_activity if pong else None,
                 restarts=self.restarts,
+                process_pid=self.process_pid,
                 supervisor=supervisor,
                 restart=node.restart,
                 last_error=self.last_error,

@@ -4,7 +4,7 @@ problem and says what to do."""
 from __future__ import annotations
 
 from orchestration.messages import ROOT_SUPERVISOR, AgentInfo, ErrorReply
-from orchestration.providers.base import ProviderError
+from orchestration.providers.base import BadRequestError, ProviderError
 from orchestration.providers.registry import UnknownProviderError
 from orchestration.supervision.registry import Registry
 
@@ -68,9 +68,10 @@ def duplicate(registry: Registry, names: list[str]) -> ErrorReply:
 
 
 def provider_problem(exc: Exception) -> ErrorReply:
-    """An unknown provider, or one whose credentials are missing."""
+    """An unknown provider, one whose credentials are missing, or a spec it cannot run."""
     if isinstance(exc, UnknownProviderError):
         hint = "pick one of those, or install a plug-in in the orchestration.providers group"
         return ErrorReply(code="unknown_provider", error=str(exc), hint=hint)
     assert isinstance(exc, ProviderError)
-    return ErrorReply(code="credentials", error=exc.args[0], hint=exc.hint)
+    code = "invalid_spec" if isinstance(exc, BadRequestError) else "credentials"
+    return ErrorReply(code=code, error=exc.args[0], hint=exc.hint)

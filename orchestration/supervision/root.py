@@ -72,8 +72,10 @@ from orchestration.messages import (
     new_id,
     utc_now,
 )
+from orchestration.pidfiles import sweep
 from orchestration.processes import die_with_parent
-from orchestration.providers.base import ProviderError
+from orchestration.providers.base import BadRequestError, ProviderError
+from orchestration.providers.process import check_program
 from orchestration.providers.registry import (
     UnknownProviderError,
     create_provider,
@@ -150,6 +152,7 @@ class RootSupervisor(Supervisor):
         if self.journal is None:
             die_with_parent()
             settings = self.settings = load_settings()
+            sweep(settings.pid_dir)  # programs a crashed daemon's agents left running
             self.journal = Journal(settings.journal_path)
             self.node = SupervisorNode(
                 name=ROOT_SUPERVISOR,
@@ -296,7 +299,16 @@ class RootSupervisor(Supervisor):
         else:
             provider, model = parse_model_ref(f"{spec.provider}:{spec.model}")
             spec = spec.model_copy(update={"model": model})
-        create_provider(spec.provider, settings.model_copy(update=spec.settings)).validate()
+        provider: Any = create_provider(spec.provider, settings.model_copy(update=spec.settings))
+        provider.validate()
+        if getattr(provider, "process", False):
+            provider.protocol(spec.model)  # a bad protocol is refused now, not at start
+            check_program(provider.command(spec.command, spec.cwd))
+        elif spec.command:
+            raise BadRequestError(
+                f"--command runs only with a process provider, not {spec.provider!r}",
+                hint="use --provider command (or just --command with --protocol)",
+            )
         return spec
 
     def _resolve_tree(self, node: SupervisorNode, *, only_defaults: bool = False) -> SupervisorNode:

@@ -38,6 +38,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from orchestration.actors.agent import AgentActor
 from orchestration.actors.dispatch import DispatchActor
+from orchestration.actors.subprocess import SubprocessAgent
 from orchestration.journal import Journal
 from orchestration.messages import (
     EVENTS_CONVERSATION,
@@ -126,7 +127,9 @@ class Supervisor(DispatchActor):
         self.forgotten: set[str] = set()
         self.handlers = {
             InitSupervisor: self._init,
-            AgentReady: lambda message, sender: self._ready(sender, message.pid),
+            AgentReady: lambda message, sender: self._ready(
+                sender, message.pid, message.process_pid
+            ),
             SupervisorReady: lambda message, sender: self._ready(sender, message.pid),
             AgentCrashed: self._crashed,
             AgentEnded: self._ended,
@@ -213,8 +216,11 @@ class Supervisor(DispatchActor):
         )
         node = child.node
         if isinstance(node, AgentNode):
-            child.address, self.spare = self.spare or self.createActor(AgentActor), None
             spec = node.spec
+            if spec.command:  # its own kind of actor, which drives the program
+                child.address = self.createActor(SubprocessAgent)
+            else:
+                child.address, self.spare = self.spare or self.createActor(AgentActor), None
             history = (
                 self._journal().view(spec.name, spec.conversation)
                 if spec.recovery == "resume"
@@ -259,11 +265,11 @@ class Supervisor(DispatchActor):
 
     # --- children up and down ----------------------------------------------------------------
 
-    def _ready(self, sender: Any, pid: int) -> None:
+    def _ready(self, sender: Any, pid: int, process_pid: int | None = None) -> None:
         child = self._by_address(sender)
         if child is None or child.state != "starting":
             return
-        child.pid = pid
+        child.pid, child.process_pid = pid, process_pid
         child.state = "idle" if isinstance(child.node, AgentNode) else "running"
         self._report(child)
         if isinstance(child.node, AgentNode):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 from orchestration.processes import ProcessId, descendants, pid_alive, port_in_use
@@ -18,6 +19,7 @@ LIST_FIELDS = {
     "restart",
     "state",
     "pid",
+    "process_pid",
     "turns",
     "restarts",
     "last_activity",
@@ -143,3 +145,18 @@ def test_every_process_of_the_daemon_listens_on_loopback_only(cli: Cli) -> None:
 
     assert f"127.0.0.1:{cli.port}" in listening, listening
     assert [a for a in listening if not a.startswith("127.0.0.1:")] == [], listening
+
+
+def test_spawn_command_runs_a_program_as_an_agent(cli: Cli) -> None:
+    program = Path(__file__).parents[1] / "fakes" / "programs" / "jsonl_agent.py"
+    command = f"{sys.executable} {program}"
+
+    spawned = cli("spawn", "tool", "--command", command, "--protocol", "jsonl")
+
+    assert spawned.code == 0, spawned
+    assert "spawned tool on command:jsonl" in spawned.stdout and "program pid" in spawned.stdout
+    assert cli("send", "tool", "hi there").stdout == "echo 1: hi there\n"
+    [tool] = cli("list", "--json").json()
+    assert tool["provider"] == "command" and pid_alive(tool["process_pid"])
+    missing = cli("spawn", "ghost", "--command", "no-such-program-here")
+    assert missing.code == 1 and "not found on the daemon's PATH" in missing.stderr, missing
