@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -367,7 +368,7 @@ def load_tree_file(
     from orchestration.supervision.tree import TreeConfigError, load_tree
 
     try:
-        return load_tree(path).to_node(), []
+        return load_tree(path).to_node(Path(path).resolve().parent), []
     except TreeConfigError as exc:
         return None, list(exc.problems)
 

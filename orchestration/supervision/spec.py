@@ -12,6 +12,7 @@ validation context (the tree file's folder), else to the current directory.
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,8 @@ class TreeDefaults:
     model: str = ""
     turn_timeout: float | None = None
     settings: dict[str, float | int] = field(default_factory=dict)
+    base_dir: Path = Path()
+    """The tree file's folder: where a program agent without ``cwd`` runs."""
 
 
 def require_known_provider(ref: str) -> None:
@@ -125,6 +128,11 @@ class AgentChildSpec(_Spec):
     shutdown: float | Literal["brutal_kill"] = 5.0
     recovery: Recovery = "resume"
     turn_timeout: StrictFloat | None = Field(None, gt=0)
+    command: tuple[str, ...] = ()
+    """A program to run as the agent (provider ``command``): a list, or a string split like a
+    shell command line (no shell runs it)."""
+    cwd: Path | None = None
+    """Where the program runs, relative to the tree file's folder (default: that folder)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -187,6 +195,38 @@ class AgentChildSpec(_Spec):
     def _grace(cls, value: object) -> float | str:
         return _shutdown(value, ("brutal_kill",))
 
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split_command(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "command", "cannot split {got}: {error}", {"got": repr(value), "error": str(exc)}
+            ) from None
+
+    @field_validator("cwd")
+    @classmethod
+    def _cwd_in_base_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        path = (Path((info.context or {}).get("base_dir", ".")) / value.expanduser()).resolve()
+        if not path.is_dir():
+            raise PydanticCustomError("cwd", "no such directory: {path}", {"path": str(path)})
+        return path
+
+    @model_validator(mode="after")
+    def _command_needs_command_provider(self) -> AgentChildSpec:
+        if self.command and self.provider != "command":
+            raise PydanticCustomError(
+                "command", "command runs only with provider command (e.g. model: command:jsonl)"
+            )
+        if self.provider == "command" and not self.command:
+            raise PydanticCustomError("command", "provider command needs a command to run")
+        return self
+
     def to_node(self, defaults: TreeDefaults) -> AgentNode:
         """The agent as its supervisor runs it, with the tree's ``system:`` defaults applied."""
         provider, model = self.provider, self.model
@@ -200,6 +240,8 @@ class AgentChildSpec(_Spec):
             recovery=self.recovery,
             turn_timeout=self.turn_timeout or defaults.turn_timeout,
             settings=defaults.settings,
+            command=self.command,
+            cwd=str(self.cwd or defaults.base_dir) if self.command else None,
         )
         return AgentNode(spec=spec, restart=self.restart, shutdown=self.shutdown)
 

@@ -114,8 +114,9 @@ class TreeConfig(BaseModel):
     system: SystemSettings = SystemSettings()
     tree: SupervisorSpec
 
-    def to_node(self) -> SupervisorNode:
-        """The tree as the root starts it, with ``system:`` applied to every agent."""
+    def to_node(self, base_dir: Path) -> SupervisorNode:
+        """The tree as the root starts it, with ``system:`` applied to every agent;
+        ``base_dir`` is the tree file's folder."""
         system = self.system
         overrides = {
             key: value
@@ -128,6 +129,7 @@ class TreeConfig(BaseModel):
             model=system.default_model or model,
             turn_timeout=system.turn_timeout,
             settings=overrides,
+            base_dir=base_dir,
         )
         return self.tree.to_node(defaults)
 

@@ -25,9 +25,13 @@ def supervisor(name: str, *children: dict[str, object], **fields: object) -> dic
     return {"name": name, "children": list(children), **fields}
 
 
-def errors(model: type[AgentChildSpec | SupervisorSpec], data: dict[str, object]) -> list:
+def errors(
+    model: type[AgentChildSpec | SupervisorSpec],
+    data: dict[str, object],
+    context: dict[str, object] | None = None,
+) -> list:
     with pytest.raises(ValidationError) as caught:
-        model.model_validate(data)
+        model.model_validate(data, context=context)
     return [(error["loc"], error["msg"]) for error in caught.value.errors()]
 
 
@@ -78,20 +82,21 @@ def test_a_model_without_a_known_provider_is_refused_on_the_model_field() -> Non
         (
             ("model",),
             "no provider in 'claude-x': write provider:model, or set provider "
-            "(installed providers: anthropic, openai, scripted)",
+            "(installed providers: anthropic, command, openai, scripted)",
         )
     ]
     assert errors(AgentChildSpec, agent("a", model="antropic:claude-x")) == [
         (
             ("model",),
             "unknown provider 'antropic' in 'antropic:claude-x': write provider:model, or set "
-            "provider (installed providers: anthropic, openai, scripted)",
+            "provider (installed providers: anthropic, command, openai, scripted)",
         )
     ]
     assert errors(AgentChildSpec, agent("a", provider="antropic")) == [
         (
             ("provider",),
-            "unknown provider 'antropic'; installed providers: anthropic, openai, scripted",
+            "unknown provider 'antropic'; installed providers: anthropic, command, openai, "
+            "scripted",
         )
     ]
 
@@ -245,3 +250,43 @@ def test_specs_are_frozen_values_that_pickle() -> None:
     with pytest.raises(ValidationError):
         root.intensity = 3  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(root)) == root
+
+
+def test_a_program_agent_names_its_command_and_runs_in_the_tree_files_folder(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "tools").mkdir()
+    context = {"base_dir": tmp_path}
+
+    spec = AgentChildSpec.model_validate(
+        agent("tool", model="command:lines", command="python 'my agent.py' --fast"),
+        context=context,
+    )
+    placed = AgentChildSpec.model_validate(
+        agent("tool", model="command:jsonl", command=["./run"], cwd="tools"), context=context
+    )
+
+    assert spec.command == ("python", "my agent.py", "--fast")
+    node = spec.to_node(TreeDefaults(base_dir=tmp_path))
+    assert node.spec.provider == "command" and node.spec.model == "lines"
+    assert node.spec.cwd == str(tmp_path)
+    assert placed.to_node(TreeDefaults(base_dir=tmp_path)).spec.cwd == str(tmp_path / "tools")
+    assert AgentChildSpec(name="plain").to_node(TreeDefaults()).spec.cwd is None
+
+
+def test_a_command_needs_the_command_provider_and_the_other_way_round(tmp_path: Path) -> None:
+    assert errors(AgentChildSpec, agent("tool", model="scripted", command="run")) == [
+        ((), "command runs only with provider command (e.g. model: command:jsonl)")
+    ]
+    assert errors(AgentChildSpec, agent("tool", model="command:jsonl")) == [
+        ((), "provider command needs a command to run")
+    ]
+    assert errors(AgentChildSpec, agent("tool", model="command:jsonl", command="run 'x")) == [
+        (("command",), 'cannot split "run \'x": No closing quotation')
+    ]
+    missing = errors(
+        AgentChildSpec,
+        agent("tool", model="command:jsonl", command="run", cwd="nowhere"),
+        context={"base_dir": tmp_path},
+    )
+    assert missing == [(("cwd",), f"no such directory: {tmp_path / 'nowhere'}")]
