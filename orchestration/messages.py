@@ -122,6 +122,16 @@ class AgentSpec(Message):
     """A subprocess agent's program and its arguments (provider ``command``)."""
     cwd: str | None = None
     """The directory a subprocess agent's program runs in (default: the daemon's)."""
+    permission_mode: str = "plan"
+    """Claude Code: what it may do unasked (``plan`` never edits)."""
+    allowed_tools: tuple[str, ...] = ()
+    """Claude Code: tools it may use without asking (``Read``, ``Grep``...)."""
+    max_budget_usd: float | None = Field(None, gt=0)
+    """Claude Code: stop a turn that would cost more than this."""
+    keep_env: tuple[str, ...] = ()
+    """Credential variables to pass to this agent's program; Claude Code agents otherwise run
+    without ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_AUTH_TOKEN``, so the subscription is used.
+    Names only: the values come from the daemon's environment and are never stored."""
     settings: dict[str, float | int] = Field(default_factory=dict)
     """Settings this agent overrides (from its tree file's ``system:`` section):
     ``max_message_chars``, ``provider_timeout``, ``provider_max_retries``."""

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     restart_period: int = Field(10, ge=1, description="...within this many seconds")
     health_interval: float = Field(5.0, gt=0, description="seconds between agent health checks")
     provider_timeout: float = Field(600.0, gt=0, description="SDK request timeout, seconds")
+    claude_path: str = Field(
+        "",
+        description="the Claude Code CLI (default: claude on PATH, then claude-agent-sdk's own)",
+    )
     provider_max_retries: int = Field(2, ge=0, description="SDK retries of a failed request")
     anthropic_api_key: SecretStr | None = Field(
         None, validation_alias=_env("ORCH_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")

@@ -42,6 +42,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("ORCH_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    # No Claude Code login of the machine's user decides a test's default provider.
+    monkeypatch.setenv("ORCH_CLAUDE_PATH", str(tmp_path / "no-claude-here"))
     monkeypatch.chdir(tmp_path)
 
 

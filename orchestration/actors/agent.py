@@ -274,6 +274,7 @@ class AgentActor(DispatchActor):
                 "model": self.spec.model_ref if self.spec else "",
                 "usage": end.usage.model_dump(),
                 "stop_reason": end.stop_reason,
+                **end.metadata,
             },
         )
         self.send(

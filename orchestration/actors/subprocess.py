@@ -46,7 +46,7 @@ from orchestration.messages import (
 from orchestration.pidfiles import PidFile, sweep
 from orchestration.processes import ProcessId, die_with_parent
 from orchestration.providers.base import ProviderRequest, StreamEnd, TextDelta
-from orchestration.providers.process import ProcessFailure, ProcessProtocol
+from orchestration.providers.process import ProcessFailure, ProcessLog, ProcessProtocol
 from orchestration.providers.registry import create_provider
 
 LOG_LINES_PER_SECOND = 20
@@ -75,6 +75,16 @@ class LogBudget:
         return None
 
 
+def resume_session(history: list[Envelope]) -> str | None:
+    """The provider session the agent's last journaled reply came from (Claude Code's
+    ``session_id``), for a new incarnation to resume."""
+    for envelope in reversed(history):
+        session = envelope.data.get("session_id")
+        if isinstance(session, str) and session:
+            return session
+    return None
+
+
 class SubprocessAgent(AgentActor):
     """An agent backed by an OS program (see the module doc)."""
 
@@ -98,7 +108,7 @@ class SubprocessAgent(AgentActor):
         provider: Any = create_provider(spec.provider, settings)
         self.provider = provider
         self.protocol = provider.protocol(spec.model)
-        command = provider.command(spec.command, spec.cwd)
+        command = provider.command(spec, resume_session(message.history))
         self.pid_dir = settings.pid_dir
         sweep(settings.pid_dir, spec.name)  # what an earlier incarnation may have left
         self.channel = EventChannel()
@@ -186,6 +196,9 @@ class SubprocessAgent(AgentActor):
         else:
             events = protocol.decode(line.data)
         for event in events:
+            if isinstance(event, ProcessLog):
+                self._publish_log(event.text, "process")
+                continue
             if isinstance(event, ProcessFailure):
                 self._fail("bad_request", f"{self._name}'s program: {event.message}")
                 self._after_turn()
@@ -197,8 +210,11 @@ class SubprocessAgent(AgentActor):
     def _on_stderr(self, text: str) -> None:
         self.last_stderr = text
         content = self.logs.take(text)
-        if content is None:
-            return
+        if content is not None:
+            self._publish_log(content, "stderr")
+
+    def _publish_log(self, content: str, stream: str) -> None:
+        """An ``agent_log`` event, through the supervisor to the bus."""
         self.send(
             self.supervisor,
             Publish(
@@ -208,7 +224,7 @@ class SubprocessAgent(AgentActor):
                     kind="event",
                     event="agent_log",
                     content=content,
-                    data={"agent": self._name, "stream": "stderr"},
+                    data={"agent": self._name, "stream": stream},
                 )
             ),
         )

@@ -23,8 +23,8 @@ DEFAULT_AGENT = "assistant"
 HELP = "/history shows the conversation, /quit ends; Ctrl-C cancels a reply"
 OFFLINE_HINT = (
     "offline: {name} runs on the scripted provider, which echoes you. To talk to a real model, "
-    "set ANTHROPIC_API_KEY (Claude) or OPENAI_API_KEY (GPT), run `orchestration down`, and chat "
-    "again."
+    "log in to Claude Code (`claude`, for your Claude subscription), or set ANTHROPIC_API_KEY "
+    "(Claude) or OPENAI_API_KEY (GPT); then run `orchestration down` and chat again."
 )
 
 
@@ -39,6 +39,8 @@ def chat(
             note(f"started the orchestration daemon on port {runtime.settings.admin_port}")
         agent = _agent(runtime, name)
         note(f"chatting with {agent.spec.name} on {agent.spec.model_ref}. {HELP}")
+        if agent.spec.follows_default and agent.spec.provider != "scripted":
+            note(f"{agent.spec.provider} is the default provider: {_why_default(runtime)}")
         if agent.spec.provider == "scripted":
             note(OFFLINE_HINT.format(name=agent.spec.name))
         for line in _lines(runtime):
@@ -67,6 +69,13 @@ def _agent(runtime: Runtime, name: str | None) -> AgentInfo:
     if name is None:
         return runtime.spawn(DEFAULT_AGENT, exist_ok=True).agent
     return runtime.resolve(name).agent
+
+
+def _why_default(runtime: Runtime) -> str:
+    """Why the daemon picks this provider by default (credentials found, or a setting)."""
+    from orchestration.providers.registry import default_model_ref
+
+    return default_model_ref(runtime.settings)[2]
 
 
 def _lines(runtime: Runtime) -> Iterator[str]:

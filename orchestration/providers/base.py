@@ -8,9 +8,9 @@ processes, in a worker thread, and must import their SDK lazily.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from orchestration.messages import ErrorKind, Usage
 
@@ -51,6 +51,9 @@ class StreamEnd(BaseModel):
     text: str
     usage: Usage = Usage()
     stop_reason: str = "end_turn"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """What else the provider reports about the turn (Claude Code: ``session_id``,
+    ``total_cost_usd``); kept with the reply in the journal."""
 
 
 END_SESSION = "end_session"

@@ -47,7 +47,7 @@ import math
 from typing import Any
 from urllib.parse import parse_qsl
 
-from orchestration.messages import Usage
+from orchestration.messages import AgentSpec, Usage
 from orchestration.providers.base import (
     BadRequestError,
     CredentialStatus,
@@ -277,8 +277,9 @@ class CommandProvider:
         """The wire protocol the model string names."""
         return protocol_for(model)
 
-    def command(self, argv: tuple[str, ...], cwd: str | None) -> ProcessCommand:
-        """How to start the agent's process."""
-        if not argv:
+    def command(self, spec: AgentSpec, resume: str | None = None) -> ProcessCommand:
+        """How to start the agent's process: its ``command`` in its ``cwd``. (A program keeps
+        its own state, so there is no session to resume.)"""
+        if not spec.command:
             raise BadRequestError("a command agent needs --command")
-        return ProcessCommand(argv=argv, cwd=cwd)
+        return ProcessCommand(argv=spec.command, cwd=spec.cwd)

@@ -41,7 +41,15 @@ class ProcessFailure:
     message: str
 
 
-ProcessEvent = TextDelta | StreamEnd | ProcessFailure
+@dataclass(frozen=True)
+class ProcessLog:
+    """Something worth telling the user about the process (not part of the reply): published
+    as an ``agent_log`` event, like its stderr."""
+
+    text: str
+
+
+ProcessEvent = TextDelta | StreamEnd | ProcessFailure | ProcessLog
 
 
 class ProcessProtocol(ABC):

@@ -16,7 +16,7 @@ from orchestration.providers.base import CredentialStatus, LLMProvider
 from orchestration.settings import Settings
 
 GROUP = "orchestration.providers"
-AUTO_ORDER = ("anthropic", "openai")
+AUTO_ORDER = ("claude-code", "anthropic", "openai")
 FALLBACK = "scripted"
 
 

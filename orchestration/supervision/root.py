@@ -303,7 +303,7 @@ class RootSupervisor(Supervisor):
         provider.validate()
         if getattr(provider, "process", False):
             provider.protocol(spec.model)  # a bad protocol is refused now, not at start
-            check_program(provider.command(spec.command, spec.cwd))
+            check_program(provider.command(spec))
         elif spec.command:
             raise BadRequestError(
                 f"--command runs only with a process provider, not {spec.provider!r}",

@@ -39,7 +39,7 @@ def test_mistakes_are_refused_with_the_fix_and_nothing_is_lost(cli: Cli) -> None
     unknown = cli("spawn", "x", "--provider", "nope")
     assert unknown.code != 0 and unknown.stderr_lines[0].startswith("error: ")
     assert "unknown provider 'nope'" in unknown.stderr
-    assert "anthropic, command, openai, scripted" in unknown.stderr, (
+    assert "anthropic, claude-code, command, openai, scripted" in unknown.stderr, (
         "the known providers are listed"
     )
 

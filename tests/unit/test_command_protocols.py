@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.messages import Usage
+from orchestration.messages import AgentSpec, Usage
 from orchestration.providers.base import (
     BadRequestError,
     ChatTurn,
@@ -263,11 +263,14 @@ def test_the_provider_needs_no_credentials_and_builds_the_command(tmp_path: Path
 
     assert CommandProvider.credential_status(Settings(home=tmp_path)).present
     assert isinstance(provider.protocol("lines"), LinesProtocol)
-    assert provider.command(("my-agent", "--fast"), "/tmp") == ProcessCommand(
-        argv=("my-agent", "--fast"), cwd="/tmp"
+    spec = AgentSpec(
+        name="tool", provider="command", model="jsonl", command=("my-agent", "--fast"), cwd="/tmp"
     )
+    assert provider.command(spec) == ProcessCommand(argv=("my-agent", "--fast"), cwd="/tmp")
 
 
 def test_the_provider_refuses_an_empty_command(tmp_path: Path) -> None:
     with pytest.raises(BadRequestError, match="a command agent needs --command"):
-        CommandProvider(Settings(home=tmp_path)).command((), None)
+        CommandProvider(Settings(home=tmp_path)).command(
+            AgentSpec(name="tool", provider="command", model="jsonl")
+        )

@@ -42,7 +42,8 @@ def test_model_strings_split_into_provider_and_model() -> None:
 
 def test_an_unknown_provider_lists_the_installed_ones() -> None:
     with pytest.raises(
-        registry.UnknownProviderError, match=r"'nope'.*anthropic, command, openai, scripted"
+        registry.UnknownProviderError,
+        match=r"'nope'.*anthropic, claude-code, command, openai, scripted",
     ):
         registry.parse_model_ref("nope:model")
 

@@ -82,20 +82,21 @@ def test_a_model_without_a_known_provider_is_refused_on_the_model_field() -> Non
         (
             ("model",),
             "no provider in 'claude-x': write provider:model, or set provider "
-            "(installed providers: anthropic, command, openai, scripted)",
+            "(installed providers: anthropic, claude-code, command, openai, scripted)",
         )
     ]
     assert errors(AgentChildSpec, agent("a", model="antropic:claude-x")) == [
         (
             ("model",),
             "unknown provider 'antropic' in 'antropic:claude-x': write provider:model, or set "
-            "provider (installed providers: anthropic, command, openai, scripted)",
+            "provider (installed providers: anthropic, claude-code, command, openai, scripted)",
         )
     ]
     assert errors(AgentChildSpec, agent("a", provider="antropic")) == [
         (
             ("provider",),
-            "unknown provider 'antropic'; installed providers: anthropic, command, openai, "
+            "unknown provider 'antropic'; installed providers: anthropic, claude-code, command, "
+            "openai, "
             "scripted",
         )
     ]

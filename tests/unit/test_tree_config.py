@@ -221,7 +221,7 @@ def test_yaml_and_toml_forms_of_one_tree_give_equal_specs(tmp_path: Path) -> Non
             "tree: {name: t, children: [{name: a, provider: antropic}]}",
             [
                 "tree.children[0].provider: unknown provider 'antropic'; "
-                "installed providers: anthropic, command, openai, scripted"
+                "installed providers: anthropic, claude-code, command, openai, scripted"
             ],
             id="unknown provider",
         ),
@@ -230,7 +230,9 @@ def test_yaml_and_toml_forms_of_one_tree_give_equal_specs(tmp_path: Path) -> Non
             "tree: {name: t, children: [{name: a, model: 'gpt:4o'}]}",
             [
                 "tree.children[0].model: unknown provider 'gpt' in 'gpt:4o': write "
-                "provider:model, or set provider (installed providers: anthropic, command, openai, "
+                "provider:model, or set provider (installed providers: anthropic, claude-code, "
+                "command, "
+                "openai, "
                 "scripted)"
             ],
             id="unknown provider in the model string",
@@ -376,7 +378,9 @@ def test_every_field_problem_is_reported_at_once(tmp_path: Path) -> None:
         "tree.children[0].recovery: expected clean|resume, got 'later'",
         "tree.children[1]: expected a mapping of fields, got 'not an agent'",
         "tree.children[2].children[0].model: unknown provider 'nobody' in 'nobody:nothing': "
-        "write provider:model, or set provider (installed providers: anthropic, command, openai, "
+        "write provider:model, or set provider (installed providers: anthropic, claude-code, "
+        "command, "
+        "openai, "
         "scripted)",
         "tree.children[2].children[0].turn_timeout: expected a number, got 'soon'",
     ]
