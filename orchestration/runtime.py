@@ -122,6 +122,10 @@ class Runtime:
         under: str = ROOT_SUPERVISOR,
         command: Sequence[str] = (),
         cwd: str | None = None,
+        permission_mode: str = "plan",
+        allowed_tools: Sequence[str] = (),
+        max_budget_usd: float | None = None,
+        keep_env: Sequence[str] = (),
     ) -> Spawned:
         """Create an agent under supervisor ``under`` (default: the root); ``provider="default"``
         picks the daemon's default provider. An agent added to a tree's supervisor is saved in
@@ -129,7 +133,9 @@ class Runtime:
 
         With ``provider="command"`` the agent runs ``command`` (an argument list, run in
         ``cwd``) as a long-lived program; ``model`` names its wire protocol (``jsonl``, or
-        ``lines``, see `orchestration.providers.command`).
+        ``lines``, see `orchestration.providers.command`). With ``provider="claude-code"`` it
+        runs the Claude Code CLI in ``cwd`` with ``permission_mode``, ``allowed_tools`` and
+        ``max_budget_usd``; ``keep_env`` names credential variables to pass on to it.
 
         A turn that runs past ``turn_timeout`` seconds counts as stuck: the agent's process is
         killed and restarted, and the caller gets ``TurnFailed(kind="timeout")``.
@@ -144,6 +150,10 @@ class Runtime:
                 turn_timeout=turn_timeout,
                 command=tuple(command),
                 cwd=cwd,
+                permission_mode=permission_mode,
+                allowed_tools=tuple(allowed_tools),
+                max_budget_usd=max_budget_usd,
+                keep_env=tuple(keep_env),
             )
         except ValidationError as exc:
             problem = exc.errors()[0]

@@ -97,6 +97,11 @@ class SubprocessAgent(AgentActor):
         self.last_output = 0.0
         self.last_stderr = ""
         self.logs = LogBudget()
+        self.resuming: str | None = None
+        self.answered = 0
+        """Turns the current program has ended (a program that dies before its first answer
+        while resuming could not resume)."""
+        self.last_request: ProviderRequest | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -105,21 +110,28 @@ class SubprocessAgent(AgentActor):
         spec = message.spec
         self.spec, self.router, self.supervisor = spec, message.router, sender
         settings = message.settings.model_copy(update=spec.settings)
-        provider: Any = create_provider(spec.provider, settings)
-        self.provider = provider
-        self.protocol = provider.protocol(spec.model)
-        command = provider.command(spec, resume_session(message.history))
+        self.provider = create_provider(spec.provider, settings)
+        self.protocol = self.provider.protocol(spec.model)  # type: ignore[attr-defined]
         self.pid_dir = settings.pid_dir
         sweep(settings.pid_dir, spec.name)  # what an earlier incarnation may have left
         self.channel = EventChannel()
-        self.session = ProcessSession(command, self.channel)
-        started = ProcessId.of(self.session.pid)
-        if started is not None:
-            self.pidfile = PidFile(started.pid, started.start_ticks, spec.name, list(command.argv))
-            self.pidfile.write(settings.pid_dir)
+        self.resuming = resume_session(message.history)
+        self._start_program()
         self.view = render_view(spec.name, message.history)
         self.state = "idle"
+        assert self.session is not None
         self.send(sender, AgentReady(name=spec.name, pid=os.getpid(), process_pid=self.session.pid))
+
+    def _start_program(self) -> None:
+        """Start the program (resuming its last session, if any) and record its PID file."""
+        assert self.spec is not None and self.channel is not None and self.pid_dir is not None
+        command = self.provider.command(self.spec, self.resuming)  # type: ignore[union-attr]
+        self.session = ProcessSession(command, self.channel)
+        self.answered = 0
+        started = ProcessId.of(self.session.pid)
+        if started is not None:
+            self.pidfile = PidFile(started.pid, started.start_ticks, self._name, list(command.argv))
+            self.pidfile.write(self.pid_dir)
 
     def _stop(self, message: StopAgent, sender: Any) -> None:
         """Close stdin and SIGTERM the program; SIGKILL it once ``grace`` has passed."""
@@ -140,6 +152,9 @@ class SubprocessAgent(AgentActor):
         self._forget_pidfile()
         pid = self.session.pid if self.session else "?"
         self.session = None
+        if code != 0 and self.resuming and not self.answered and self.state != "stopping":
+            self._start_afresh(f"program {pid} could not resume session {self.resuming}")
+            return
         if self.state in ("stopping", "terminated"):
             if self.turn is not None:
                 self._fail("stopped", f"agent {self._name} was stopped", retryable=True)
@@ -160,6 +175,17 @@ class SubprocessAgent(AgentActor):
         self.send(self.supervisor, AgentCrashed(name=self._name, error=error))
         self._exit()
 
+    def _start_afresh(self, why: str) -> None:
+        """The last session cannot be resumed: start a new one, and have the next turn carry
+        the conversation from the journal (re-sending a turn already written)."""
+        assert self.protocol is not None
+        self._publish_log(f"{why}; starting a new session with the journal's history", "process")
+        self.resuming = None
+        self.protocol.replay = True
+        self._start_program()
+        if self.turn is not None and self.last_request is not None:
+            self._begin(self.turn.turn_id, self.last_request)
+
     def _forget_pidfile(self) -> None:
         if self.pidfile is not None and self.pid_dir is not None:
             self.pidfile.remove(self.pid_dir)
@@ -170,6 +196,7 @@ class SubprocessAgent(AgentActor):
     def _begin(self, turn_id: str, request: ProviderRequest) -> TurnWorker | None:
         """Write the turn to the program; its stdout lines then arrive as channel events."""
         assert self.session is not None and self.protocol is not None
+        self.last_request = request
         self.session.write(self.protocol.encode(request))
         self.last_output = time.monotonic()
         if self.protocol.idle_timeout is not None:
@@ -200,9 +227,12 @@ class SubprocessAgent(AgentActor):
                 self._publish_log(event.text, "process")
                 continue
             if isinstance(event, ProcessFailure):
+                self.answered += 1
                 self._fail("bad_request", f"{self._name}'s program: {event.message}")
                 self._after_turn()
                 return
+            if isinstance(event, StreamEnd):
+                self.answered += 1
             super()._on_event(turn.turn_id, event)
             if self.turn is None:
                 return

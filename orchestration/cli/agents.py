@@ -5,14 +5,14 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from orchestration.cli.output import ago, console, fail, note, print_json, to_json
 from orchestration.cli.streaming import print_turn
-from orchestration.messages import AgentInfo, Recovery, Spawned, TurnFailed
+from orchestration.messages import AgentInfo, Spawned, TurnFailed
 from orchestration.runtime import OrchestrationError, Runtime
 
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
@@ -46,8 +46,22 @@ def spawn(
         str, typer.Option(help="with --command: jsonl, or lines[?end=SENTINEL&idle=SECONDS]")
     ] = "jsonl",
     cwd: Annotated[
-        Path | None, typer.Option(help="with --command: where it runs (default: here)")
+        Path | None,
+        typer.Option(help="with --command or claude-code: where it runs (default: here)"),
     ] = None,
+    permission_mode: Annotated[
+        str, typer.Option(help="claude-code: what it may do unasked (plan never edits)")
+    ] = "plan",
+    allowed_tools: Annotated[
+        str, typer.Option(help="claude-code: tools it may use, e.g. Read,Grep")
+    ] = "",
+    max_budget_usd: Annotated[
+        float | None, typer.Option(help="claude-code: the most a turn may cost")
+    ] = None,
+    keep_env: Annotated[
+        str,
+        typer.Option(help="claude-code: credential variables to pass on, e.g. ANTHROPIC_API_KEY"),
+    ] = "",
     json: Json = False,
 ) -> None:
     """Create an agent that runs in its own process, supervised by the root (or --under a
@@ -68,19 +82,23 @@ def spawn(
         if not argv:
             fail("--command is empty", 'e.g. --command "python my_agent.py"')
         provider, inline_model = "command" if provider == "default" else provider, protocol
-    run_in = str((cwd or Path.cwd()).resolve()) if argv else None
+    runs_here = argv or provider == "claude-code"
+    options = {
+        "provider": provider,
+        "model": model or inline_model,
+        "system_prompt": system,
+        "recovery": "clean" if recovery == "clean" else "resume",
+        "turn_timeout": turn_timeout,
+        "under": under,
+        "command": argv,
+        "cwd": str((cwd or Path.cwd()).resolve()) if runs_here else None,
+        "permission_mode": permission_mode,
+        "allowed_tools": _names(allowed_tools),
+        "max_budget_usd": max_budget_usd,
+        "keep_env": _names(keep_env),
+    }
     with Runtime.connect() as runtime:
-        spawned = _spawn(
-            runtime,
-            name,
-            provider,
-            model or inline_model,
-            system,
-            recovery,
-            turn_timeout,
-            under,
-            (argv, run_in),
-        )
+        spawned = _spawn(runtime, name, options)
     if json:
         print_json(_agent_json(spawned.agent))
     else:
@@ -92,33 +110,18 @@ def spawn(
         )
 
 
-def _spawn(
-    runtime: Runtime,
-    name: str,
-    provider: str,
-    model: str,
-    system: str,
-    recovery: str,
-    turn_timeout: float | None,
-    under: str,
-    program: tuple[list[str], str | None],
-) -> Spawned:
-    recovery_mode: Recovery = "clean" if recovery == "clean" else "resume"
+def _names(listed: str) -> list[str]:
+    """``"Read, Grep"`` -> ``["Read", "Grep"]``."""
+    return [name.strip() for name in listed.split(",") if name.strip()]
+
+
+def _spawn(runtime: Runtime, name: str, options: dict[str, Any]) -> Spawned:
+    """`Runtime.spawn`, saying so when the daemon lacks a credential this shell has."""
     try:
-        return runtime.spawn(
-            name,
-            provider=provider,
-            model=model,
-            system_prompt=system,
-            recovery=recovery_mode,
-            turn_timeout=turn_timeout,
-            under=under,
-            command=program[0],
-            cwd=program[1],
-        )
+        return runtime.spawn(name, **options)
     except OrchestrationError as exc:
         if exc.code == "credentials":
-            fail(str(exc), credentials_hint(provider, exc.hint))
+            fail(str(exc), credentials_hint(options["provider"], exc.hint))
         raise
 
 

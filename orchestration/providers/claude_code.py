@@ -35,7 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.messages import AgentSpec, Usage
-from orchestration.providers.base import AuthError, CredentialStatus, StreamEnd, TextDelta
+from orchestration.providers.base import (
+    AuthError,
+    CredentialStatus,
+    ProviderRequest,
+    StreamEnd,
+    TextDelta,
+)
 from orchestration.providers.process import (
     ProcessCommand,
     ProcessEvent,
@@ -117,10 +123,18 @@ def _auth_status(claude: str, _period: int) -> AuthStatus:
 
 
 class ClaudeCodeProtocol(ProcessProtocol):
-    """Claude Code's stream-json, in and out."""
+    """Claude Code's stream-json, in and out. ``init`` repeats on every turn: the key source
+    it names is logged once."""
 
-    def encode(self, request: Any) -> bytes:
+    def __init__(self) -> None:
+        self.announced = False
+
+    def encode(self, request: ProviderRequest) -> bytes:
         content = request.messages[-1].content if request.messages else ""
+        if self.replay and len(request.messages) > 1:
+            earlier = "\n".join(f"{turn.role}: {turn.content}" for turn in request.messages[:-1])
+            content = f"(Our conversation so far, from the journal:\n{earlier}\n)\n\n{content}"
+        self.replay = False
         line = {"type": "user", "message": {"role": "user", "content": content}}
         return (json.dumps(line, ensure_ascii=False) + "\n").encode()
 
@@ -136,10 +150,21 @@ class ClaudeCodeProtocol(ProcessProtocol):
             return []
         kind = event.get("type")
         if kind == "system" and event.get("subtype") == "init":
+            if self.announced:
+                return []
+            self.announced = True
             source = event.get("apiKeySource") or "unknown"
-            return [ProcessLog(f"Claude Code session {event.get('session_id')}: key {source}")]
+            return [
+                ProcessLog(
+                    f"Claude Code {event.get('claude_code_version', '')} session "
+                    f"{event.get('session_id')}: API key source {source}"
+                )
+            ]
         if kind == "stream_event":
             return _text_delta(event.get("event"))
+        if kind == "result" and event.get("num_turns") == 0 and event.get("is_error"):
+            # it never ran: a session it could not resume, say; its exit follows
+            return [ProcessLog(f"Claude Code did not start: {_errors(event)}")]
         if kind == "result":
             return [_result(event)]
         return []
@@ -152,6 +177,13 @@ def _text_delta(event: Any) -> list[ProcessEvent]:
     if isinstance(delta, dict) and delta.get("type") == "text_delta":
         return [TextDelta(text=str(delta.get("text", "")))]
     return []
+
+
+def _errors(event: dict[str, Any]) -> str:
+    errors = event.get("errors")
+    if isinstance(errors, list) and errors:
+        return "; ".join(str(error) for error in errors)
+    return str(event.get("result") or event.get("subtype") or "unknown error")
 
 
 def _result(event: dict[str, Any]) -> ProcessEvent:

@@ -57,6 +57,9 @@ class ProcessProtocol(ABC):
 
     idle_timeout: float | None = None
     """Seconds of silence after which the turn ends (`idle_end`); None: no such rule."""
+    replay = False
+    """Set when the program lost its memory (a session that could not be resumed): the next
+    `encode` must carry the whole conversation, and then clears it."""
 
     @abstractmethod
     def encode(self, request: ProviderRequest) -> bytes:

@@ -44,6 +44,11 @@ def provider_class(name: str) -> Any:
     return entry.load()
 
 
+def runs_a_program(name: str) -> bool:
+    """Whether provider ``name`` runs each agent as an OS program (``process = True``)."""
+    return bool(getattr(provider_class(name), "process", False))
+
+
 def parse_model_ref(ref: str) -> tuple[str, str]:
     """Split "provider:model" (or just "provider") into its parts, checking the provider."""
     provider, _, model = ref.partition(":")

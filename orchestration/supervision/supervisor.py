@@ -72,6 +72,7 @@ from orchestration.messages import (
     TreeChanged,
 )
 from orchestration.processes import die_with_parent, kill_pid, pid_alive
+from orchestration.providers.registry import runs_a_program
 from orchestration.settings import Settings
 from orchestration.supervision.child import Child
 from orchestration.supervision.health import Action, HealthMonitor
@@ -217,7 +218,7 @@ class Supervisor(DispatchActor):
         node = child.node
         if isinstance(node, AgentNode):
             spec = node.spec
-            if spec.command:  # its own kind of actor, which drives the program
+            if runs_a_program(spec.provider):  # its own kind of actor, driving the program
                 child.address = self.createActor(SubprocessAgent)
             else:
                 child.address, self.spare = self.spare or self.createActor(AgentActor), None

@@ -87,10 +87,18 @@ def parse_tags(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def _text(content: Any) -> str:
-    """The text of a message's content: a string or a list of text blocks."""
+    """The text of a message's content: a string, or the last text block of a list that is
+    not a ``<system-reminder>``. (Claude Code puts reminders before the user's text, and
+    after a failed turn it sends that turn's text again, as an earlier block.)"""
     if isinstance(content, str):
         return content
-    return "".join(block.get("text", "") for block in content or () if isinstance(block, dict))
+    texts = [
+        str(block.get("text", ""))
+        for block in content or ()
+        if isinstance(block, dict) and block.get("type", "text") == "text"
+    ]
+    said = [text for text in texts if not text.lstrip().startswith("<system-reminder>")]
+    return said[-1] if said else ""
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,10 @@ class RecordedRequest:
     def system(self) -> str:
         """The system prompt: Anthropic's ``system`` or OpenAI's system/developer messages."""
         if self.api == "anthropic":
-            return _text(self.body.get("system", ""))
+            system = self.body.get("system", "")
+            if isinstance(system, str):
+                return system
+            return "\n".join(str(block.get("text", "")) for block in system or ())
         roles = ("system", "developer")
         return "\n".join(_text(m.get("content")) for m in self._raw if m.get("role") in roles)
 
