@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from orchestration.messages import (
@@ -18,6 +20,19 @@ from orchestration.messages import (
 )
 from orchestration.runtime import Runtime
 from orchestration.streams import Subscription
+
+_SDK = importlib.util.find_spec("claude_agent_sdk")
+assert _SDK is not None and _SDK.origin is not None, "claude-agent-sdk is a dev dependency"
+CLAUDE = Path(_SDK.origin).parent / "_bundled" / "claude"
+"""The real Claude Code CLI, bundled in the claude-agent-sdk wheel."""
+QUIET_CLI = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",  # else it probes Anthropic's hosts
+    "CLAUDE_CODE_MAX_RETRIES": "0",  # else a 5xx is retried for minutes
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+}
+"""What keeps the CLI on 127.0.0.1 and quick to fail in tests."""
 
 
 def kill_and_await_restart(runtime: Runtime, name: str, timeout: float = 20.0) -> Envelope:

@@ -90,13 +90,15 @@ class AuthStatus:
 
 
 def auth_status(claude: str) -> AuthStatus:
-    """Ask the CLI whether it is logged in (answers are reused for a few seconds)."""
+    """Ask the CLI whether it is logged in, in the environment its agents get (without
+    ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_AUTH_TOKEN``, which it would count as a login): so
+    "logged in" means the user's own Claude Code login. Answers are reused for a few seconds."""
     return _auth_status(claude, int(time.monotonic() // AUTH_STATUS_SECONDS))
 
 
 @lru_cache(maxsize=8)
 def _auth_status(claude: str, _period: int) -> AuthStatus:
-    env = {**os.environ, **QUIET}
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES} | QUIET
     try:
         done = subprocess.run(
             [claude, "auth", "status"],
@@ -235,13 +237,10 @@ class ClaudeCodeProvider:
         return CredentialStatus(provider=cls.name, source=source, present=True, detail=claude)
 
     def validate(self) -> None:
-        """Raise `AuthError` unless the CLI is there and logged in."""
-        claude = find_claude(self._settings)
-        if claude is None:
+        """Raise `AuthError` unless the CLI is there (its login is checked per agent, in
+        `command`, since an agent may keep an API key instead)."""
+        if find_claude(self._settings) is None:
             raise AuthError("the Claude Code CLI was not found", hint=INSTALL_HINT)
-        status = auth_status(claude)
-        if not status.logged_in:
-            raise AuthError(f"Claude Code is not logged in ({status.problem})", hint=LOGIN_HINT)
 
     def protocol(self, model: str) -> ProcessProtocol:
         return ClaudeCodeProtocol()
@@ -251,6 +250,10 @@ class ClaudeCodeProvider:
         claude = find_claude(self._settings)
         if claude is None:
             raise AuthError("the Claude Code CLI was not found", hint=INSTALL_HINT)
+        kept = [name for name in spec.keep_env if os.environ.get(name)]
+        status = auth_status(claude)
+        if not kept and not status.logged_in:
+            raise AuthError(f"Claude Code is not logged in ({status.problem})", hint=LOGIN_HINT)
         argv = [
             claude,
             "-p",

@@ -4,12 +4,14 @@ and Ctrl-C in the middle of a streamed reply."""
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 
 from orchestration.processes import pid_alive
 from tests.e2e.conftest import Cli
 from tests.fakes.fake_llm import FakeLLMServer
+from tests.support import CLAUDE, QUIET_CLI
 
 OFFLINE_HINT = "offline: assistant runs on the scripted provider"
 
@@ -113,3 +115,33 @@ def test_an_oversized_line_in_chat_is_refused_and_the_session_goes_on(cli: Cli) 
     assert "the limit is 40" in chat.stderr
     assert chat.stdout.splitlines() == ["You said: first", "You said: third"]
     assert chat.code == 0
+
+
+def test_chat_talks_to_claude_on_the_subscription_when_claude_code_is_logged_in(
+    cli: Cli, fake_llm: FakeLLMServer, tmp_path: Path
+) -> None:
+    """The Claude Code CLI logged in (a long-lived OAuth token stands in for a Pro or Max
+    login here) wins over an API key: chat runs on claude-code, and the request carries the
+    subscription's token, not the key."""
+    (tmp_path / "claude-config").mkdir()
+    subscribed = {
+        "ORCH_CLAUDE_PATH": str(CLAUDE),
+        "HOME": str(tmp_path),
+        "CLAUDE_CONFIG_DIR": str(tmp_path / "claude-config"),
+        "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-test",
+        "ANTHROPIC_API_KEY": "sk-ant-test",
+        "ANTHROPIC_BASE_URL": fake_llm.url,
+        **QUIET_CLI,
+    }
+
+    chat = cli("chat", input="hello claude\n/quit\n", **subscribed)
+
+    assert chat.code == 0, chat
+    assert "chatting with assistant on claude-code:sonnet" in chat.stderr
+    assert "claude-code is the default provider: found Claude Code login (oauth_token)" in (
+        chat.stderr
+    )
+    assert chat.stdout == "You said: hello claude\n"
+    [request] = fake_llm.requests
+    assert request.headers["authorization"] == "Bearer sk-ant-oat01-test"
+    assert "x-api-key" not in request.headers, "the API key was withheld from the CLI"

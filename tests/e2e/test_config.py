@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.conftest import Cli
+from tests.support import CLAUDE, QUIET_CLI
 
 ANTHROPIC_SECRET = "sk-ant-e2e-DO-NOT-PRINT-4f1c9a"
 OPENAI_SECRET = "sk-openai-e2e-FROM-FILE-77d2"
@@ -69,3 +71,32 @@ def test_auth_status_without_credentials_says_where_they_are_looked_for(cli: Cli
     assert "ANTHROPIC_API_KEY" in providers["anthropic"]["detail"]
     assert "settings file" in providers["anthropic"]["detail"]
     assert report["default"]["provider"] == "scripted"
+
+
+def test_auth_status_says_whether_claude_code_is_there_and_logged_in(
+    cli: Cli, tmp_path: Path
+) -> None:
+    def claude_code(**env: str) -> tuple[dict[str, Any], str]:
+        report = cli("auth", "status", "--json", **env).json()
+        found = {status["provider"]: status for status in report["providers"]}
+        return found["claude-code"], report["default"]["provider"]
+
+    (tmp_path / "claude-config").mkdir()
+    found = {
+        "ORCH_CLAUDE_PATH": str(CLAUDE),
+        "HOME": str(tmp_path),
+        "CLAUDE_CONFIG_DIR": str(tmp_path / "claude-config"),
+        **QUIET_CLI,
+    }
+
+    absent, _ = claude_code()
+    logged_out, default_out = claude_code(**found, ANTHROPIC_API_KEY="sk-ant-test")
+    # A long-lived OAuth token stands in for the user's Pro or Max login.
+    logged_in, default_in = claude_code(**found, CLAUDE_CODE_OAUTH_TOKEN="sk-ant-oat01-test")
+
+    assert not absent["present"] and "install Claude Code" in absent["detail"]
+    assert not logged_out["present"] and "not logged in" in logged_out["detail"]
+    assert default_out == "anthropic", "an API key alone is no Claude Code login"
+    assert logged_in["present"] and logged_in["source"] == "Claude Code login (oauth_token)"
+    assert logged_in["detail"] == str(CLAUDE)
+    assert default_in == "claude-code", "a logged-in Claude Code comes first"

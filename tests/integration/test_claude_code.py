@@ -3,7 +3,6 @@ subprocess agent, talking to the fake LLM server. Nothing leaves 127.0.0.1."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -14,21 +13,10 @@ import pytest
 
 from orchestration.messages import TurnDelta, TurnFailed
 from orchestration.processes import command_line, pid_alive
-from orchestration.runtime import Runtime
+from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from tests.fakes import FakeLLMServer
-from tests.support import count, events_until
-
-_SDK = importlib.util.find_spec("claude_agent_sdk")
-assert _SDK is not None and _SDK.origin is not None, "claude-agent-sdk is a dev dependency"
-CLAUDE = Path(_SDK.origin).parent / "_bundled" / "claude"
-QUIET_CLI = {
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",  # else it probes Anthropic's hosts
-    "CLAUDE_CODE_MAX_RETRIES": "0",  # else a 5xx is retried for minutes
-    "DISABLE_TELEMETRY": "1",
-    "DISABLE_AUTOUPDATER": "1",
-    "DISABLE_ERROR_REPORTING": "1",
-}
+from tests.support import CLAUDE, QUIET_CLI, count, events_until
 
 
 @pytest.fixture
@@ -109,13 +97,16 @@ def test_a_claude_code_agent_streams_a_chat_through_one_long_lived_cli(
     assert "--permission-mode plan" in argv and "--include-partial-messages" in argv
 
 
-def test_the_api_key_is_withheld_unless_the_agent_keeps_it(code: Runtime, tmp_path: Path) -> None:
-    spawn_coder(code, tmp_path, "subscriber", keep_env=[])
+def test_without_a_claude_code_login_the_api_key_is_not_used_unless_kept(
+    code: Runtime, tmp_path: Path
+) -> None:
+    """The daemon has a key but Claude Code has no login of its own: an agent that does not
+    keep the key is refused at spawn, with how to log in."""
+    with pytest.raises(OrchestrationError, match="Claude Code is not logged in") as refused:
+        spawn_coder(code, tmp_path, "subscriber", keep_env=[])
 
-    final = list(code.send("subscriber", "hello"))[-1]
-
-    assert isinstance(final, TurnFailed), "no key and no subscription login in this HOME"
-    assert "Not logged in" in final.error
+    assert refused.value.code == "credentials" and "claude" in refused.value.hint
+    assert [a.spec.name for a in code.list()] == []
 
 
 def test_an_error_result_fails_the_turn_and_the_next_turn_works(
