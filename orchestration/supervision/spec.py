@@ -47,6 +47,7 @@ from orchestration.providers.registry import (
     UnknownProviderError,
     parse_model_ref,
     provider_names,
+    runs_a_program,
 )
 
 ChildType = Literal["agent", "supervisor"]
@@ -63,6 +64,11 @@ class TreeDefaults:
     settings: dict[str, float | int] = field(default_factory=dict)
     base_dir: Path = Path()
     """The tree file's folder: where a program agent without ``cwd`` runs."""
+
+
+def _runs_a_program(provider: str) -> bool:
+    """Whether agents of ``provider`` run a program (which then runs in a directory)."""
+    return provider != DEFAULT_PROVIDER and runs_a_program(provider)
 
 
 def require_known_provider(ref: str) -> None:
@@ -133,6 +139,13 @@ class AgentChildSpec(_Spec):
     shell command line (no shell runs it)."""
     cwd: Path | None = None
     """Where the program runs, relative to the tree file's folder (default: that folder)."""
+    permission_mode: Literal["default", "acceptEdits", "plan", "bypassPermissions"] = "plan"
+    """Claude Code: what it may do unasked (``plan`` never edits)."""
+    allowed_tools: tuple[str, ...] = ()
+    """Claude Code: tools it may use without asking."""
+    max_budget_usd: StrictFloat | None = Field(None, gt=0)
+    keep_env: tuple[str, ...] = ()
+    """Claude Code: credential variables to pass on (see `AgentSpec.keep_env`)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -241,7 +254,11 @@ class AgentChildSpec(_Spec):
             turn_timeout=self.turn_timeout or defaults.turn_timeout,
             settings=defaults.settings,
             command=self.command,
-            cwd=str(self.cwd or defaults.base_dir) if self.command else None,
+            cwd=str(self.cwd or defaults.base_dir) if _runs_a_program(provider) else None,
+            permission_mode=self.permission_mode,
+            allowed_tools=self.allowed_tools,
+            max_budget_usd=self.max_budget_usd,
+            keep_env=self.keep_env,
         )
         return AgentNode(spec=spec, restart=self.restart, shutdown=self.shutdown)
 

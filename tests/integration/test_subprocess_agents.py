@@ -207,3 +207,22 @@ def test_a_command_that_cannot_run_is_refused_at_spawn(runtime: Runtime, tmp_pat
 
     assert missing.value.code == "invalid_spec"
     assert runtime.list() == []
+
+
+def test_a_program_that_hangs_past_its_turn_timeout_is_killed_and_replaced(
+    runtime: Runtime,
+) -> None:
+    spawned = runtime.spawn(
+        "sleepy", provider="command", model="jsonl", command=JSONL, turn_timeout=1.0
+    )
+    old = spawned.agent.process_pid
+    assert old is not None
+
+    with runtime.watch(timeout=30) as events:
+        final = list(runtime.send("sleepy", "hang"))[-1]
+        seen = events_until(events, lambda seen: count("agent_restarted", seen) == 1, "restart")
+
+    assert isinstance(final, TurnFailed) and final.kind == "timeout"
+    assert "stuck" in seen[-1].data["reason"]
+    assert not pid_alive(old), "the hung program was swept when its agent came back"
+    assert runtime.send("sleepy", "awake?").result().message.content == "echo 1: awake?"

@@ -291,3 +291,23 @@ def test_a_command_needs_the_command_provider_and_the_other_way_round(tmp_path: 
         context={"base_dir": tmp_path},
     )
     assert missing == [(("cwd",), f"no such directory: {tmp_path / 'nowhere'}")]
+
+
+def test_a_claude_code_agent_in_a_tree_carries_its_cli_options(tmp_path: Path) -> None:
+    spec = AgentChildSpec.model_validate(
+        agent(
+            "coder",
+            model="claude-code:opus",
+            allowed_tools=["Read", "Grep"],
+            permission_mode="acceptEdits",
+            max_budget_usd=2.0,
+        )
+    )
+
+    node = spec.to_node(TreeDefaults(base_dir=tmp_path)).spec
+    assert (node.provider, node.model, node.cwd) == ("claude-code", "opus", str(tmp_path))
+    assert node.allowed_tools == ("Read", "Grep") and node.permission_mode == "acceptEdits"
+    assert node.max_budget_usd == 2.0
+    assert errors(AgentChildSpec, agent("coder", permission_mode="yolo"))[0][0] == (
+        "permission_mode",
+    )

@@ -206,7 +206,7 @@ def test_yaml_and_toml_forms_of_one_tree_give_equal_specs(tmp_path: Path) -> Non
             [
                 "tree.children[0].retries: unknown field 'retries' (allowed: name, restart, type,"
                 " provider, model, system_file, system, shutdown, recovery, turn_timeout, command,"
-                " cwd)"
+                " cwd, permission_mode, allowed_tools, max_budget_usd, keep_env)"
             ],
             id="unknown agent field",
         ),
