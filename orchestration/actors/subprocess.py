@@ -228,7 +228,8 @@ class SubprocessAgent(AgentActor):
                 continue
             if isinstance(event, ProcessFailure):
                 self.answered += 1
-                self._fail("bad_request", f"{self._name}'s program: {event.message}")
+                error = f"{self._name}'s program: {event.message}"
+                self._fail(event.kind, error, retryable=event.retryable)
                 self._after_turn()
                 return
             if isinstance(event, StreamEnd):

@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from orchestration.messages import AgentSpec, Usage
+from orchestration.messages import AgentSpec, ErrorKind, Usage
 from orchestration.providers.base import (
     AuthError,
     CredentialStatus,
@@ -61,6 +61,16 @@ LOGIN_HINT = "log in once with `claude` (then /login), as the user that runs the
 AUTH_STATUS_SECONDS = 30
 """How long one ``claude auth status`` answer is reused."""
 AUTH_STATUS_TIMEOUT = 20.0
+API_ERRORS: dict[Any, tuple[ErrorKind, bool]] = {
+    401: ("auth", False),
+    403: ("auth", False),
+    429: ("rate_limit", True),
+    500: ("overloaded", True),
+    502: ("connection", True),
+    503: ("overloaded", True),
+    529: ("overloaded", True),
+}
+"""A failed result's ``api_error_status`` as a turn failure's kind, and whether to retry."""
 
 
 def find_claude(settings: Settings) -> str | None:
@@ -192,7 +202,8 @@ def _result(event: dict[str, Any]) -> ProcessEvent:
     text = str(event.get("result") or "")
     if event.get("is_error"):
         why = text or str(event.get("subtype") or "an error")
-        return ProcessFailure(f"Claude Code reported an error: {why}")
+        kind, retryable = API_ERRORS.get(event.get("api_error_status"), ("bad_request", False))
+        return ProcessFailure(f"Claude Code reported an error: {why}", kind, retryable)
     usage = event.get("usage") if isinstance(event.get("usage"), dict) else {}
     return StreamEnd(
         text=text,

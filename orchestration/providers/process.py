@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestration.messages import ErrorKind
 from orchestration.providers.base import BadRequestError, ProviderRequest, StreamEnd, TextDelta
 
 MAX_LINE_BYTES = 1_048_576
@@ -39,6 +40,8 @@ class ProcessFailure:
     """The process said the turn failed, or said something that cannot be understood."""
 
     message: str
+    kind: ErrorKind = "bad_request"
+    retryable: bool = False
 
 
 @dataclass(frozen=True)

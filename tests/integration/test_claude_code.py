@@ -118,6 +118,7 @@ def test_an_error_result_fails_the_turn_and_the_next_turn_works(
     fine = code.send("coder", "better now?").result()
 
     assert isinstance(failed, TurnFailed) and "API Error: 500" in failed.error
+    assert failed.kind == "overloaded" and failed.retryable
     assert fine.message.content == "You said: better now?"
     kinds = [m.event or m.sender for m in code.history("coder")]
     assert kinds == ["user", "turn_failed", "user", "coder"]
