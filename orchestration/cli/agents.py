@@ -108,6 +108,17 @@ def spawn(
         console.print(
             f"spawned {agent.spec.name} on {agent.spec.model_ref}{where} (pid {agent.pid}{program})"
         )
+        explain_default(runtime, agent)
+
+
+def explain_default(runtime: Runtime, agent: AgentInfo) -> None:
+    """Say why an agent that took the default provider got this one (when it is not the
+    offline fallback, which explains itself)."""
+    if agent.spec.follows_default and agent.spec.provider != "scripted":
+        from orchestration.providers.registry import default_model_ref
+
+        why = default_model_ref(runtime.settings)[2]
+        note(f"{agent.spec.provider} is the default provider: {why}")
 
 
 def _names(listed: str) -> list[str]:

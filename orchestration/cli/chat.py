@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from orchestration.cli.agents import explain_default
 from orchestration.cli.agents import history as print_history
 from orchestration.cli.output import console, note, print_error
 from orchestration.cli.streaming import print_turn
@@ -39,8 +40,7 @@ def chat(
             note(f"started the orchestration daemon on port {runtime.settings.admin_port}")
         agent = _agent(runtime, name)
         note(f"chatting with {agent.spec.name} on {agent.spec.model_ref}. {HELP}")
-        if agent.spec.follows_default and agent.spec.provider != "scripted":
-            note(f"{agent.spec.provider} is the default provider: {_why_default(runtime)}")
+        explain_default(runtime, agent)
         if agent.spec.provider == "scripted":
             note(OFFLINE_HINT.format(name=agent.spec.name))
         for line in _lines(runtime):
@@ -69,13 +69,6 @@ def _agent(runtime: Runtime, name: str | None) -> AgentInfo:
     if name is None:
         return runtime.spawn(DEFAULT_AGENT, exist_ok=True).agent
     return runtime.resolve(name).agent
-
-
-def _why_default(runtime: Runtime) -> str:
-    """Why the daemon picks this provider by default (credentials found, or a setting)."""
-    from orchestration.providers.registry import default_model_ref
-
-    return default_model_ref(runtime.settings)[2]
 
 
 def _lines(runtime: Runtime) -> Iterator[str]:
