@@ -249,7 +249,22 @@ class Runtime:
         given, or when closed."""
         target = self._root if name is None else self.resolve(name).router
         conversation = None if name is None else direct_conversation(name)
-        return Subscription(self._asys, target, conversation, timeout)
+        return Subscription(self._asys, [(target, conversation)], timeout)
+
+    def observe(self, name: str, *, timeout: float | None = None) -> Subscription:
+        """Everything that happens in agent ``name``'s conversation from now on: its messages,
+        the streamed replies (`TurnDelta`, then `TurnFinished` or `TurnFailed`), and the
+        supervision events about the agent (a restart mid-conversation, say)."""
+        conversation = direct_conversation(name)
+        router = self.resolve(name).router
+
+        def about_this_agent(message: Any) -> bool:
+            if isinstance(message, Envelope) and message.conversation == EVENTS_CONVERSATION:
+                return message.data.get("agent") == name
+            return True
+
+        feeds = [(router, conversation), (self._root, None)]
+        return Subscription(self._asys, feeds, timeout, keep=about_this_agent)
 
     def stop_daemon(self, *, grace: float = 5.0) -> list[int]:
         """Stop every agent gracefully, then the actor system; make sure no process is left.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from thespian.actors import ActorSystem
@@ -156,25 +157,36 @@ class TurnStream:
         raise OrchestrationError("internal", "the turn ended without a result")
 
 
+Feed = tuple[Any, str | None]
+"""An actor to subscribe to, and the conversation (None: every supervision event)."""
+
+
 class Subscription:
-    """A live feed from a router or the root; subscribed (and acknowledged) on creation."""
+    """A live feed from one or more routers or the root, on one endpoint; subscribed (and
+    acknowledged) on creation. ``keep`` drops what the reader does not want."""
 
     POLL = 0.25
 
     def __init__(
-        self, asys: ActorSystem, target: Any, conversation: str | None, timeout: float | None
+        self,
+        asys: ActorSystem,
+        feeds: list[Feed],
+        timeout: float | None,
+        keep: Callable[[Any], bool] | None = None,
     ):
-        self._target = target
-        self._conversation = conversation
+        self._feeds: list[Feed] = []
+        self._keep = keep
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._ready: deque[Any] = deque()
         self._ledger = DeltaLedger()
         self._context: Any = asys.private()
         self._endpoint = self._context.__enter__()
-        reply = self._endpoint.ask(target, Subscribe(conversation=conversation), ASK_TIMEOUT)
-        if not isinstance(reply, Ok):
-            self.close()
-            raise DaemonError(f"subscribing to {conversation or 'events'} failed: {reply!r}")
+        for target, conversation in feeds:
+            reply = self._endpoint.ask(target, Subscribe(conversation=conversation), ASK_TIMEOUT)
+            if not isinstance(reply, Ok):
+                self.close()
+                raise DaemonError(f"subscribing to {conversation or 'events'} failed: {reply!r}")
+            self._feeds.append((target, conversation))
 
     def __iter__(self) -> Subscription:
         return self
@@ -187,7 +199,7 @@ class Subscription:
                 if wait <= 0:
                     break
             message = self._endpoint.listen(wait)
-            if message is not None:
+            if message is not None and (self._keep is None or self._keep(message)):
                 self._ready.extend(self._ledger.accept(message))
         if self._ready:
             return self._ready.popleft()
@@ -203,6 +215,7 @@ class Subscription:
     def close(self) -> None:
         """Unsubscribe and release the endpoint (idempotent)."""
         if self._context is not None:
-            self._endpoint.tell(self._target, Unsubscribe(conversation=self._conversation))
+            for target, conversation in self._feeds:
+                self._endpoint.tell(target, Unsubscribe(conversation=conversation))
             self._context.__exit__(None, None, None)
             self._context = None
