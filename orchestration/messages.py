@@ -253,8 +253,6 @@ class Spawn(Message):
     spec: AgentSpec
     exist_ok: bool = False
     under: str = ROOT_SUPERVISOR
-    restart: Restart = "permanent"
-    shutdown: float | Literal["brutal_kill"] = 5.0
 
 
 class Up(Message):
@@ -588,7 +586,6 @@ class InitSupervisor(Message):
     which passes them up."""
 
     node: SupervisorNode
-    parent: str
     routers: dict[str, Any]
     settings: Settings
 

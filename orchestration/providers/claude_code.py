@@ -249,22 +249,25 @@ class ClaudeCodeProvider:
 
     def validate(self) -> None:
         """Raise `AuthError` unless the CLI is there (its login is checked per agent, in
-        `command`, since an agent may keep an API key instead)."""
-        if find_claude(self._settings) is None:
-            raise AuthError("the Claude Code CLI was not found", hint=INSTALL_HINT)
+        `check`, since an agent may keep an API key instead)."""
+        self._claude()
 
     def protocol(self, model: str) -> ProcessProtocol:
         return ClaudeCodeProtocol()
 
+    def check(self, spec: AgentSpec) -> None:
+        """At spawn: raise `AuthError` unless the CLI is there and can sign in for this agent
+        (its own login, or a key the agent keeps)."""
+        claude = self._claude()
+        if any(os.environ.get(name) for name in spec.keep_env):
+            return
+        status = auth_status(claude)
+        if not status.logged_in:
+            raise AuthError(f"Claude Code is not logged in ({status.problem})", hint=LOGIN_HINT)
+
     def command(self, spec: AgentSpec, resume: str | None = None) -> ProcessCommand:
         """The CLI's arguments for this agent, resuming ``resume`` if given."""
-        claude = find_claude(self._settings)
-        if claude is None:
-            raise AuthError("the Claude Code CLI was not found", hint=INSTALL_HINT)
-        kept = [name for name in spec.keep_env if os.environ.get(name)]
-        status = auth_status(claude)
-        if not kept and not status.logged_in:
-            raise AuthError(f"Claude Code is not logged in ({status.problem})", hint=LOGIN_HINT)
+        claude = self._claude()
         argv = [
             claude,
             "-p",
@@ -289,3 +292,9 @@ class ClaudeCodeProvider:
             argv += ["--resume", resume]
         unset = tuple(name for name in CREDENTIAL_VARIABLES if name not in spec.keep_env)
         return ProcessCommand(argv=tuple(argv), cwd=spec.cwd, env=dict(QUIET), unset=unset)
+
+    def _claude(self) -> str:
+        claude = find_claude(self._settings)
+        if claude is None:
+            raise AuthError("the Claude Code CLI was not found", hint=INSTALL_HINT)
+        return claude

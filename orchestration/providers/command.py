@@ -61,6 +61,7 @@ from orchestration.providers.process import (
     ProcessEvent,
     ProcessFailure,
     ProcessProtocol,
+    check_program,
 )
 from orchestration.settings import Settings
 
@@ -276,6 +277,10 @@ class CommandProvider:
     def protocol(self, model: str) -> ProcessProtocol:
         """The wire protocol the model string names."""
         return protocol_for(model)
+
+    def check(self, spec: AgentSpec) -> None:
+        """At spawn: raise `BadRequestError` unless the program can run (see `check_program`)."""
+        check_program(self.command(spec))
 
     def command(self, spec: AgentSpec, resume: str | None = None) -> ProcessCommand:
         """How to start the agent's process: its ``command`` in its ``cwd``. (A program keeps

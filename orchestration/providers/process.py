@@ -6,6 +6,10 @@ starts the process it describes (`ProcessCommand`), writes each turn to its stdi
 into the same events an API provider yields (`TextDelta`, then one `StreamEnd`) or into a
 `ProcessFailure` that fails the turn. Protocols are pure: no I/O, so they are unit-tested on
 bytes alone.
+
+A process provider has, besides ``validate()``: ``check(spec)``, run once when an agent is
+spawned (can its program run?); ``protocol(model)``; and ``command(spec, resume)``, the
+program to start, called at every start of the agent and never slow.
 """
 
 from __future__ import annotations

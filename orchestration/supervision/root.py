@@ -75,7 +75,6 @@ from orchestration.messages import (
 from orchestration.pidfiles import sweep
 from orchestration.processes import die_with_parent
 from orchestration.providers.base import BadRequestError, ProviderError
-from orchestration.providers.process import check_program
 from orchestration.providers.registry import (
     UnknownProviderError,
     create_provider,
@@ -91,7 +90,6 @@ from orchestration.supervision.supervisor import Step, Supervisor
 
 log = logging.getLogger(__name__)
 
-ROOT_NAME = "orchestration.root"
 LIST_DEADLINE = 1.0
 _LIST = "list"
 
@@ -205,13 +203,13 @@ class RootSupervisor(Supervisor):
             self.send(sender, refusals.provider_problem(exc))
             return
         node = AgentNode(spec=spec)
-        routers = {spec.name: self._router_for(spec)}
         if parent is None:
             self._journal().save_agent(spec)
             self._adopt(node, waiter=sender)
             self._advance()
             return
         self._provisional(node, under)
+        routers = {spec.name: self._router_for(spec)}
         self.send(parent.address, AddChild(node=node, routers=routers, reply_to=sender))
 
     def _up(self, message: Up, sender: Any) -> None:
@@ -303,7 +301,7 @@ class RootSupervisor(Supervisor):
         provider.validate()
         if getattr(provider, "process", False):
             provider.protocol(spec.model)  # a bad protocol is refused now, not at start
-            check_program(provider.command(spec))
+            provider.check(spec)
         elif spec.command:
             raise BadRequestError(
                 f"--command runs only with a process provider, not {spec.provider!r}",

@@ -235,9 +235,7 @@ class Supervisor(DispatchActor):
             )
         else:
             child.address = self.createActor(Supervisor)
-            init = InitSupervisor(
-                node=node, parent=self.name, routers=child.routers, settings=self._settings()
-            )
+            init = InitSupervisor(node=node, routers=child.routers, settings=self._settings())
         self.send(child.address, init)
         self._report(child)
 
@@ -285,7 +283,10 @@ class Supervisor(DispatchActor):
 
     def _keep_a_spare(self) -> None:
         """Have a spare agent process ready, once nothing else waits (see the module doc)."""
-        wanted = not self.exiting and any(isinstance(c.node, AgentNode) for c in self.children)
+        wanted = not self.exiting and any(
+            isinstance(c.node, AgentNode) and not runs_a_program(c.node.spec.provider)
+            for c in self.children
+        )
         if wanted and self.spare is None:
             self.spare = self.createActor(AgentActor)
             self.send(self.spare, Standby())

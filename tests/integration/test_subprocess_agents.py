@@ -149,14 +149,17 @@ def test_a_clean_exit_ends_a_transient_agent_and_restarts_a_permanent_one(
 
 
 def test_shutdown_terms_the_program_and_kills_one_that_ignores_it(runtime: Runtime) -> None:
-    polite = spawn_jsonl(runtime, "polite")
-    stubborn = spawn_jsonl(runtime, "stubborn", "--ignore-term")
+    polite = spawn_jsonl(runtime, "polite", "--linger")
+    stubborn = spawn_jsonl(runtime, "stubborn", "--linger", "--ignore-term")
 
     runtime.shutdown("polite", grace=5.0)
     runtime.shutdown("stubborn", grace=0.5)
 
     assert not pid_alive(polite) and not pid_alive(stubborn)
     assert runtime.list() == []
+    logs = [(e.data["agent"], e.content) for e in runtime.events() if e.event == "agent_log"]
+    assert ("polite", "got SIGTERM") in logs, "stdin closed, then SIGTERM: it left on its own"
+    assert ("stubborn", "got SIGTERM") not in logs, "it ignored SIGTERM and was killed"
 
 
 def test_a_killed_actor_leaves_a_stray_that_the_restart_sweeps(

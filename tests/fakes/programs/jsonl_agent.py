@@ -5,6 +5,7 @@ tell one long-lived process from a restarted one). Words in the content script i
 ``crash`` (stderr line, exit 3), ``bye`` (reply, then exit 0), ``garbage`` (a non-JSON line
 first), ``hang`` (never answer), ``log=N`` (N stderr lines first), ``fail`` (an error line).
 A SIGTERM makes it write ``got SIGTERM`` to stderr and exit 0, unless ``--ignore-term``.
+With ``--linger`` it stays after its stdin closes, until a signal ends it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def main() -> None:
         say(type="final", text=f"echo {turns}: {content}")
         if "bye" in words:
             sys.exit(0)
+    if "--linger" in sys.argv:
+        time.sleep(3600)
 
 
 if __name__ == "__main__":
