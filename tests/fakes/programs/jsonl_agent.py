@@ -49,8 +49,8 @@ def main() -> None:
         if "fail" in words:
             say(type="error", error="the model is tired")
             continue
-        for word in f"echo {turns}: {content}".split(" "):
-            say(type="delta", text=word + " ")
+        for index, word in enumerate(f"echo {turns}: {content}".split(" ")):
+            say(type="delta", text=word if index == 0 else " " + word)
         say(type="final", text=f"echo {turns}: {content}")
         if "bye" in words:
             sys.exit(0)
