@@ -64,6 +64,19 @@ EventName = Literal[
     "supervisor_escalated",
     "turn_failed",
     "agent_log",
+    "room_created",
+    "room_paused",
+    "room_resumed",
+    "room_restarted",
+    "room_failed",
+    "topology_changed",
+    "mode_changed",
+    "member_joined",
+    "turn_passed",
+    "approval_needed",
+    "approval_given",
+    "input_needed",
+    "conversation_ended",
 ]
 
 
@@ -86,6 +99,9 @@ class Envelope(Message):
     in_reply_to: str | None = None
     event: EventName | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+    delivered_to: tuple[str, ...] = ()
+    """The members the conversation's topology delivered it to (set by a room's router before
+    it journals the message; empty in direct conversations, where the one agent gets all)."""
 
 
 class Usage(Message):
@@ -333,6 +349,15 @@ class Deliver(Message):
     turn_id: str
     reply_to: Any
     observed: bool = False
+    router: Any = None
+    """Where the turn's end goes (a room's router); None: the agent's own router."""
+    context: tuple[Envelope, ...] = ()
+    """Messages of this conversation the agent heard since its last turn in it, oldest first."""
+    fresh: bool = False
+    """``context`` is the agent's whole view of the conversation (it restarted, or its view
+    was edited): replace what it holds."""
+    instructions: str = ""
+    """Added to the agent's system prompt for this turn (how to pass in a self_select room)."""
 
 
 class Cancel(Message):
@@ -374,13 +399,17 @@ class HistoryPage(Message):
 
 
 class Subscribe(Message):
-    """Receive a conversation's messages and stream messages (``None``: every event)."""
+    """Receive a conversation's messages and stream messages (``None``: every event).
+    ``subscriber`` (default: the Thespian sender) is who receives them, when a parent passes
+    the subscription on to a room's router."""
 
     conversation: str | None = None
+    subscriber: Any = None
 
 
 class Unsubscribe(Message):
     conversation: str | None = None
+    subscriber: Any = None
 
 
 class Status(Message):
@@ -487,6 +516,11 @@ ErrorCode = Literal[
     "invalid_message",
     "journal",
     "internal",
+    "unknown_room",
+    "duplicate_room",
+    "invalid_room",
+    "room_closed",
+    "nothing_pending",
 ]
 
 
@@ -661,3 +695,223 @@ class Publish(Message):
     subscribers."""
 
     event: Envelope
+
+
+# --- rooms: conversations of several members ---------------------------------------------------
+
+ROOM_PREFIX = "room:"
+DEFAULT_HUMAN = "user"
+RespondPolicy = Literal["always", "self_select", "round_robin"]
+HumanMode = Literal["free", "moderated", "prompted"]
+RoomState = Literal["starting", "active", "paused", "ended", "failed"]
+MemberKind = Literal["agent", "human", "system"]
+Role = Literal["member", "orchestrator", "worker"]
+
+
+def room_conversation(room: str) -> str:
+    """The id of room ``room``'s conversation."""
+    return f"{ROOM_PREFIX}{room}"
+
+
+class Member(Message):
+    """One member of a conversation: who it is and where it stands in the team."""
+
+    name: str
+    """The name messages use for it (``sender`` and ``recipients`` of an `Envelope`)."""
+    kind: MemberKind = "agent"
+    """What it is: an LLM ``agent``, a ``human`` at a client, or the ``system`` itself."""
+    role: Role = "member"
+    """Its place in a hierarchy: an ``orchestrator`` sees everything, a ``worker`` (or a plain
+    ``member``) its own scope. Only the ``hierarchical`` topology reads it."""
+    groups: tuple[str, ...] = ()
+    """Names of the groups it belongs to; a message addressed to a group reaches its members
+    (``hierarchical`` topology)."""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not AGENT_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"member name {value!r} is not valid: use 1-63 lowercase letters, digits, '-',"
+                " '_' or '.', starting with a letter or digit"
+            )
+        return value
+
+
+class RoomSpec(Message):
+    """A conversation of several members ("room"): who is in it, who hears what (topology),
+    who answers (respond policy), what the humans control (mode) and when it ends (limits).
+
+    Limits are enforced by the room's router: ``max_turns`` agent turns in all, at least
+    ``cooldown`` seconds between two turns of one agent, ``stop_phrase`` said by any member,
+    and ``idle_timeout`` seconds without a message each end the conversation.
+    """
+
+    name: str
+    members: tuple[Member, ...]
+    topology: str = "broadcast"
+    respond: RespondPolicy = "always"
+    mode: HumanMode = "free"
+    max_turns: int = Field(20, ge=1)
+    cooldown: float = Field(0.0, ge=0)
+    stop_phrase: str | None = None
+    idle_timeout: float | None = Field(None, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not AGENT_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"room name {value!r} is not valid: use 1-63 lowercase letters, digits, '-',"
+                " '_' or '.', starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("members")
+    @classmethod
+    def _valid_members(cls, value: tuple[Member, ...]) -> tuple[Member, ...]:
+        names = [member.name for member in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"members {repeated} appear more than once")
+        if not any(member.kind == "agent" for member in value):
+            raise ValueError("a room needs at least one agent member")
+        return value
+
+    @property
+    def conversation(self) -> str:
+        return room_conversation(self.name)
+
+    @property
+    def agents(self) -> list[str]:
+        """The agent members' names, in member order (the round-robin order)."""
+        return [member.name for member in self.members if member.kind == "agent"]
+
+    @property
+    def humans(self) -> list[str]:
+        return [member.name for member in self.members if member.kind == "human"]
+
+
+class Pending(Message):
+    """A journaled pause of a room: an agent's reply waiting for a human's approval
+    (``approval``, moderated mode) or the agents waiting for human input (``input``,
+    prompted mode). ``id`` is the journaled event that opened it."""
+
+    id: str
+    kind: Literal["approval", "input"]
+    agent: str = ""
+    content: str = ""
+    """The reply awaiting approval, as the agent wrote it."""
+
+
+class RoomInfo(Message):
+    """A room's spec and live state: turns taken, why it ended, what it waits for."""
+
+    spec: RoomSpec
+    state: RoomState
+    turns: int = 0
+    ended_reason: str = ""
+    pending: list[Pending] = Field(default_factory=list)
+    busy: list[str] = Field(default_factory=list)
+    """Agents whose turn is running now."""
+    queued: int = 0
+    """Turns granted but waiting (an agent busy or cooling down, the room paused)."""
+    pid: int | None = None
+
+
+class CreateRoom(Message):
+    """Create room ``spec`` (its agents must exist). Replies `RoomInfo`; ``exist_ok`` returns
+    the running room of the same name instead of an error."""
+
+    spec: RoomSpec
+    exist_ok: bool = False
+    reply_to: Any = None
+
+
+class ListRooms(Message):
+    """Ask for every room. Replies `RoomList`."""
+
+    reply_to: Any = None
+
+
+class RoomList(Message):
+    rooms: list[RoomInfo]
+
+
+RoomAction = Literal["show", "pause", "resume", "stop", "delete", "purge"]
+
+
+class RoomCommand(Message):
+    """Act on room ``room``: ``show`` (replies `RoomInfo`), ``pause`` (no new turns),
+    ``resume`` (go on; an ended room gets a fresh ``max_turns``), ``stop`` (end it now),
+    ``delete`` (remove it; its history stays) or ``purge`` (remove it and its history)."""
+
+    room: str
+    action: RoomAction
+    reply_to: Any = None
+
+
+class SetTopology(Message):
+    """Switch room ``room`` to ``topology`` (and optionally new ``members`` roles/groups) at
+    run time, keeping its history and agents. Replies `RoomInfo`."""
+
+    room: str
+    topology: str
+    reply_to: Any = None
+
+
+class SetMode(Message):
+    """Set the human mode of room ``room``. Replies `RoomInfo`."""
+
+    room: str
+    mode: HumanMode
+    reply_to: Any = None
+
+
+class JoinRoom(Message):
+    """Add human ``human`` to room ``room`` (kept if already a member). Replies `RoomInfo`."""
+
+    room: str
+    human: str
+    reply_to: Any = None
+
+
+class Approve(Message):
+    """A human answers room ``room``'s pending approval: ``approve`` the agent's reply as is,
+    ``edit`` it (then ``content`` replaces it) or ``skip`` it (it is never delivered).
+    ``pending`` names the pause (default: the oldest). Replies `RoomInfo`."""
+
+    room: str
+    action: Literal["approve", "edit", "skip"]
+    content: str = ""
+    pending: str | None = None
+    by: str = DEFAULT_HUMAN
+    reply_to: Any = None
+
+
+class InitRoom(Message):
+    """Conversations supervisor to a new room router: its spec, where its agents are, who
+    subscribed, and whether to rebuild its state from the journal (a restart)."""
+
+    spec: RoomSpec
+    journal_path: str
+    max_message_chars: int
+    agents: dict[str, Any]
+    subscribers: list[Any] = Field(default_factory=list)
+    recover: bool = False
+
+
+class RoomReport(Message):
+    """Room router to its supervisor: its live state changed (so `ListRooms` is answered
+    without asking every router), or its spec did (a new member, topology or mode)."""
+
+    info: RoomInfo
+
+
+class MemberMoved(Message):
+    """Root to the conversations supervisor, and on to the rooms: agent ``name`` is up at
+    ``address``, or down (``None``: its open turn in a room fails and the room moves on)."""
+
+    name: str
+    address: Any
+    reason: str = ""

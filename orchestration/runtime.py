@@ -25,23 +25,40 @@ from thespian.actors import ActorSystem
 
 from orchestration import system
 from orchestration.messages import (
+    DEFAULT_HUMAN,
     DEFAULT_PROVIDER,
     EVENTS_CONVERSATION,
     ROOT_SUPERVISOR,
     AgentInfo,
     AgentList,
     AgentSpec,
+    Approve,
+    CreateRoom,
     DaemonStatus,
     Envelope,
     ErrorReply,
     GetTree,
     History,
     HistoryPage,
+    HumanMode,
+    JoinRoom,
     ListAgents,
+    ListRooms,
+    Member,
     Ok,
     Recovery,
     Resolve,
     Resolved,
+    RespondPolicy,
+    Role,
+    RoomAction,
+    RoomCommand,
+    RoomInfo,
+    RoomList,
+    RoomSpec,
+    Send,
+    SetMode,
+    SetTopology,
     Spawn,
     Spawned,
     Status,
@@ -51,6 +68,7 @@ from orchestration.messages import (
     TreeSnapshot,
     Up,
     direct_conversation,
+    room_conversation,
 )
 from orchestration.pidfiles import sweep
 from orchestration.processes import ProcessId, descendants, pid_alive, wait_gone
@@ -265,6 +283,132 @@ class Runtime:
 
         feeds = [(router, conversation), (self._root, None)]
         return Subscription(self._asys, feeds, timeout, keep=about_this_agent)
+
+    # --- rooms -------------------------------------------------------------------------------
+
+    def create_room(
+        self,
+        name: str,
+        *,
+        agents: Sequence[str],
+        humans: Sequence[str] = (DEFAULT_HUMAN,),
+        topology: str = "broadcast",
+        respond: RespondPolicy = "always",
+        mode: HumanMode = "free",
+        max_turns: int = 20,
+        cooldown: float = 0.0,
+        stop_phrase: str | None = None,
+        idle_timeout: float | None = None,
+        roles: dict[str, Role] | None = None,
+        groups: dict[str, Sequence[str]] | None = None,
+        exist_ok: bool = False,
+    ) -> RoomInfo:
+        """Create a room where ``agents`` (which must exist) and ``humans`` talk; see
+        `RoomSpec` for the policy and the limits. ``roles`` and ``groups`` place members in a
+        ``hierarchical`` topology."""
+        roles, groups = roles or {}, groups or {}
+        try:
+            members = [
+                Member(
+                    name=n, kind=kind, role=roles.get(n, "member"), groups=tuple(groups.get(n, ()))
+                )
+                for names, kind in ((agents, "agent"), (humans, "human"))
+                for n in names
+            ]
+            spec = RoomSpec(
+                name=name,
+                members=tuple(members),
+                topology=topology,
+                respond=respond,
+                mode=mode,
+                max_turns=max_turns,
+                cooldown=cooldown,
+                stop_phrase=stop_phrase,
+                idle_timeout=idle_timeout,
+            )
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise OrchestrationError(
+                "invalid_room",
+                f"{where}: {str(problem['msg']).removeprefix('Value error, ')}",
+                "e.g. orchestration room create standup --agents planner,critic",
+            ) from None
+        return self.create_room_from(spec, exist_ok=exist_ok)
+
+    def create_room_from(self, spec: RoomSpec, *, exist_ok: bool = False) -> RoomInfo:
+        """Create the room ``spec`` describes (``exist_ok``: keep a running one of that name)."""
+        return self._ask(CreateRoom(spec=spec, exist_ok=exist_ok), RoomInfo)
+
+    def rooms(self) -> list[RoomInfo]:
+        """Every room with its live state."""
+        return self._ask(ListRooms(), RoomList).rooms
+
+    def room(self, name: str, action: RoomAction = "show") -> RoomInfo:
+        """Show room ``name``, or act on it: ``pause``, ``resume``, ``stop``, ``delete`` (its
+        history stays) or ``purge`` (its history goes too). Returns its state after."""
+        return self._ask(RoomCommand(room=name, action=action), RoomInfo)
+
+    def say(
+        self, room: str, text: str, *, sender: str = DEFAULT_HUMAN, to: Sequence[str] = ()
+    ) -> Envelope:
+        """Say ``text`` in ``room`` as member ``sender`` (addressed ``to`` some members, or to
+        all); returns the journaled message, whose ``delivered_to`` says who got it. The agents
+        answer by the room's policy: follow them with `observe_room`."""
+        self._check_text(text)
+        message = Envelope(
+            conversation=room_conversation(room), sender=sender, content=text, recipients=tuple(to)
+        )
+        return self._ask(Send(message=message), Envelope)
+
+    def set_topology(self, room: str, topology: str) -> RoomInfo:
+        """Switch ``room`` to ``topology`` now, keeping its history and agents."""
+        return self._ask(SetTopology(room=room, topology=topology), RoomInfo)
+
+    def set_mode(self, room: str, mode: HumanMode) -> RoomInfo:
+        """Set how the humans of ``room`` take part: ``free``, ``moderated`` or ``prompted``."""
+        return self._ask(SetMode(room=room, mode=mode), RoomInfo)
+
+    def join_room(self, room: str, human: str = DEFAULT_HUMAN) -> RoomInfo:
+        """Make ``human`` a member of ``room`` (already one: nothing changes)."""
+        return self._ask(JoinRoom(room=room, human=human), RoomInfo)
+
+    def approve(
+        self,
+        room: str,
+        action: str = "approve",
+        *,
+        content: str = "",
+        pending: str | None = None,
+        by: str = DEFAULT_HUMAN,
+    ) -> RoomInfo:
+        """Answer ``room``'s oldest pending approval (or ``pending``): ``approve`` the agent's
+        reply, ``edit`` it to ``content``, or ``skip`` it."""
+        if action == "edit":
+            self._check_text(content)
+        request = Approve(room=room, action=action, content=content, pending=pending, by=by)  # type: ignore[arg-type]
+        return self._ask(request, RoomInfo)
+
+    def room_history(self, room: str, *, limit: int = 1000, after_seq: int = 0) -> list[Envelope]:
+        """The journaled messages and events of ``room``, oldest first (also after it was
+        deleted, until it is purged)."""
+        request = History(conversation=room_conversation(room), limit=limit, after_seq=after_seq)
+        return self._ask(request, HistoryPage).messages
+
+    def observe_room(self, room: str, *, timeout: float | None = None) -> Subscription:
+        """Everything that happens in ``room`` from now on: its messages and events
+        (`Envelope`), the agents' streamed replies (`TurnDelta`, then `TurnFinished` or
+        `TurnFailed`; an agent's reply is then journaled and arrives as an `Envelope` too, with
+        ``data["turn_id"]``), and the supervision events about its agents."""
+        agents = set(self.room(room).spec.agents)
+
+        def about_this_room(message: Any) -> bool:
+            if isinstance(message, Envelope) and message.conversation == EVENTS_CONVERSATION:
+                return message.data.get("agent") in agents
+            return True
+
+        feeds = [(self._root, room_conversation(room)), (self._root, None)]
+        return Subscription(self._asys, feeds, timeout, keep=about_this_room)
 
     def stop_daemon(self, *, grace: float = 5.0) -> list[int]:
         """Stop every agent gracefully, then the actor system; make sure no process is left.

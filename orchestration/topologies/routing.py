@@ -22,8 +22,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Sequence
 
-from orchestration.messages import Envelope
-from orchestration.topologies.members import Member
+from orchestration.messages import Envelope, Member
 
 Topology = Callable[[Envelope, Sequence[Member]], Iterable[str]]
 """Picks the names of the members who receive ``message``; see the module docstring."""

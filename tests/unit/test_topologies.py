@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from orchestration.messages import Envelope
-from orchestration.topologies.members import Member
+from orchestration.messages import Member
 from orchestration.topologies.routing import (
     BUILT_IN,
     Topology,
