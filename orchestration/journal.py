@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
-from .messages import AgentSpec, Envelope, SupervisorNode
+from .messages import AgentSpec, Envelope, RoomSpec, SupervisorNode
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 
@@ -73,11 +73,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0004_deliveries",
+        "ALTER TABLE messages ADD COLUMN delivered_to TEXT NOT NULL DEFAULT '[]';",
+    ),
+    (
+        "0005_rooms",
+        """
+        CREATE TABLE rooms (
+            name TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            removed_at TEXT
+        );
+        """,
+    ),
 ]
 
 # One column per `Envelope` field: a new field fails loudly here until a migration adds it.
 _FIELDS = tuple(Envelope.model_fields)
-_JSON_FIELDS = ("recipients", "data", "topology")
+_JSON_FIELDS = ("recipients", "data", "topology", "delivered_to")
 # Not ``ON CONFLICT(id) DO NOTHING``: with AUTOINCREMENT that burns a seq on every repeat.
 _INSERT = (
     f"INSERT INTO messages ({', '.join(_FIELDS)}) SELECT {', '.join(':' + f for f in _FIELDS)}"
@@ -208,6 +223,26 @@ class Journal:
             rows = self._db.execute(sql, {"conversation": conversation, "agent": agent})
             return [_envelope(row[1:]) for row in rows]
 
+    def room_view(self, conversation: str, member: str) -> list[Envelope]:
+        """The chat messages of room ``conversation`` that ``member`` sent or was delivered."""
+        sql = (
+            f"{_SELECT} WHERE conversation = :conversation AND kind = 'chat' AND ("
+            " sender = :member"
+            " OR EXISTS (SELECT 1 FROM json_each(delivered_to) WHERE value = :member)"
+            ") ORDER BY seq"
+        )
+        with self._guard():
+            rows = self._db.execute(sql, {"conversation": conversation, "member": member})
+            return [_envelope(row[1:]) for row in rows]
+
+    def purge(self, conversation: str) -> int:
+        """Delete every message of ``conversation`` for good; how many there were."""
+        with self._guard():
+            cursor = self._db.execute(
+                "DELETE FROM messages WHERE conversation = ?", (conversation,)
+            )
+            return cursor.rowcount
+
     def last_seq(self, conversation: str) -> int:
         """The seq of the latest message of ``conversation``; 0 when it has none."""
         sql = "SELECT max(seq) FROM messages WHERE conversation = ?"
@@ -266,6 +301,29 @@ class Journal:
         sql = "SELECT node FROM trees WHERE removed_at IS NULL ORDER BY created_at, rowid"
         with self._guard():
             return [SupervisorNode.model_validate_json(row[0]) for row in self._db.execute(sql)]
+
+    # --- rooms -------------------------------------------------------------------------------
+
+    def save_room(self, spec: RoomSpec) -> None:
+        """Record room ``spec`` (replacing one of the same name); a removed room comes back."""
+        sql = (
+            "INSERT INTO rooms (name, spec, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET spec = excluded.spec, removed_at = NULL"
+        )
+        with self._guard():
+            self._db.execute(sql, (spec.name, spec.model_dump_json(), _now()))
+
+    def remove_room(self, name: str) -> None:
+        """Mark room ``name`` removed; its messages stay until purged."""
+        sql = "UPDATE rooms SET removed_at = ? WHERE name = ? AND removed_at IS NULL"
+        with self._guard():
+            self._db.execute(sql, (_now(), name))
+
+    def rooms(self) -> list[RoomSpec]:
+        """The rooms not removed, oldest first."""
+        sql = "SELECT spec FROM rooms WHERE removed_at IS NULL ORDER BY created_at, rowid"
+        with self._guard():
+            return [RoomSpec.model_validate_json(row[0]) for row in self._db.execute(sql)]
 
     # --- plumbing ------------------------------------------------------------------------------
 

@@ -77,6 +77,7 @@ EventName = Literal[
     "approval_given",
     "input_needed",
     "conversation_ended",
+    "topology_error",
 ]
 
 
@@ -915,3 +916,11 @@ class MemberMoved(Message):
     name: str
     address: Any
     reason: str = ""
+
+
+class InitConversations(Message):
+    """Root to the conversations supervisor, once at boot: open the journal and start the
+    saved rooms (their agents report as they come up, through `MemberMoved`)."""
+
+    journal_path: str
+    max_message_chars: int

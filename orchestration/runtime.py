@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -182,13 +183,16 @@ class Runtime:
             ) from None
         return self._ask(Spawn(spec=spec, exist_ok=exist_ok, under=under), Spawned)
 
-    def up(self, tree: str | os.PathLike[str] | SupervisorNode) -> str:
-        """Start a tree (a tree file, or a `SupervisorNode`) under the root and wait until every
-        child runs; a tree of that name already up is left as it is. Returns the root's answer.
-        Raises `OrchestrationError` (code ``invalid_tree``) for a bad file."""
-        if not isinstance(tree, SupervisorNode):
-            node, problems = load_tree_file(tree)
-            if node is None:
+    def up(self, tree: str | os.PathLike[str] | TreeFile | SupervisorNode) -> str:
+        """Start a tree (a tree file, one `load_tree_file` read, or a `SupervisorNode`) under
+        the root and wait until every child runs, then create the file's conversations; a tree
+        or a room of that name already up is left as it is. Returns the root's answer and a
+        line per room. Raises `OrchestrationError` (code ``invalid_tree``) for a bad file."""
+        if isinstance(tree, SupervisorNode):
+            tree = TreeFile(tree)
+        elif not isinstance(tree, TreeFile):
+            loaded, problems = load_tree_file(tree)
+            if loaded is None:
                 where = "\n".join(
                     f"{path}: {message}" if path else message for path, message in problems
                 )
@@ -197,9 +201,16 @@ class Runtime:
                     f"{os.fspath(tree)}:\n{where}",
                     "orchestration tree validate FILE",
                 )
-            tree = node
-        timeout = ASK_TIMEOUT + START_SECONDS * len(tree.nodes())
-        return self._ask(Up(tree=tree), Ok, timeout=timeout).detail
+            tree = loaded
+        timeout = ASK_TIMEOUT + START_SECONDS * len(tree.supervisor.nodes())
+        lines = [self._ask(Up(tree=tree.supervisor), Ok, timeout=timeout).detail]
+        for spec in tree.rooms:
+            room = self.create_room_from(spec, exist_ok=True)
+            lines.append(
+                f"room {room.spec.name} is {room.state}: {', '.join(room.spec.agents)}"
+                f" ({room.spec.respond}, at most {room.spec.max_turns} turns)"
+            )
+        return "\n".join(lines)
 
     def tree(self) -> TreeSnapshot:
         """The live tree: every supervisor (the root first) and every agent, with states."""
@@ -529,24 +540,35 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+@dataclass(frozen=True)
+class TreeFile:
+    """A tree file as `Runtime.up` starts it: its tree, then the rooms of its
+    ``conversations:``, in file order."""
+
+    supervisor: SupervisorNode
+    rooms: tuple[RoomSpec, ...] = ()
+
+
 def load_tree_file(
     path: str | os.PathLike[str],
-) -> tuple[SupervisorNode | None, list[tuple[str, str]]]:
-    """Read a tree file offline: ``(tree, [])``, or ``(None, problems)`` where each problem is
-    ``(path in the file, message)``, with an empty path for the whole file."""
+) -> tuple[TreeFile | None, list[tuple[str, str]]]:
+    """Read a tree file offline: ``(tree file, [])``, or ``(None, problems)`` where each
+    problem is ``(path in the file, message)``, with an empty path for the whole file."""
     from orchestration.supervision.tree import TreeConfigError, load_tree
 
     try:
-        return load_tree(path).to_node(Path(path).resolve().parent), []
+        config = load_tree(path)
     except TreeConfigError as exc:
         return None, list(exc.problems)
+    return TreeFile(config.to_node(Path(path).resolve().parent), config.to_rooms()), []
 
 
 def validate_tree_file(path: str | os.PathLike[str]) -> tuple[str, list[tuple[str, str]]]:
     """Check a tree config file offline (no daemon): ``(summary, problems)``.
 
-    The summary counts the tree (``2 supervisors, 5 agents``) and is empty when there are
-    problems; each problem is ``(path in the file, message)``, with an empty path for the file.
+    The summary counts the tree and its conversations (``2 supervisors, 5 agents, 1
+    conversation``) and is empty when there are problems; each problem is ``(path in the
+    file, message)``, with an empty path for the file.
     """
     from orchestration.supervision.tree import TreeConfigError, load_tree
 

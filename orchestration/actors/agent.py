@@ -75,6 +75,8 @@ class ActiveTurn:
     reply_to: Any
     worker: TurnWorker | None
     observed: bool
+    router: Any
+    view: list[ChatTurn]
     pending: str = ""
     last_flush: float = 0.0
     flush_scheduled: bool = False
@@ -90,7 +92,8 @@ class AgentActor(DispatchActor):
         self.provider: LLMProvider | None = None
         self.router: Any = None
         self.supervisor: Any = None
-        self.view: list[ChatTurn] = []
+        self.views: dict[str, list[ChatTurn]] = {}
+        """The agent's view of each conversation it is in (its direct one, and rooms)."""
         self.state: AgentState = "starting"
         self.turns = 0
         self.last_activity = None
@@ -123,7 +126,7 @@ class AgentActor(DispatchActor):
         settings = message.settings.model_copy(update=message.spec.settings)
         self.provider = create_provider(message.spec.provider, settings)
         self.channel = EventChannel()
-        self.view = render_view(message.spec.name, message.history)
+        self.views = {message.spec.conversation: render_view(message.spec.name, message.history)}
         self.state = "idle"
         self.send(sender, AgentReady(name=message.spec.name, pid=os.getpid()))
 
@@ -159,6 +162,9 @@ class AgentActor(DispatchActor):
 
     def _deliver(self, message: Deliver, sender: Any) -> None:
         assert self.spec is not None and self.provider is not None, "Deliver before InitAgent"
+        if self._superseded(message):
+            self._end_turn()  # its router restarted and asks again: nobody waits for the old one
+            self.state = "idle"
         if self.turn is not None or self.state != "idle":
             self.send(
                 message.reply_to,
@@ -172,13 +178,18 @@ class AgentActor(DispatchActor):
                 ),
             )
             return
-        self.view.append(to_turn(self._name, message.message))
-        request = ProviderRequest(
-            model=self.spec.model, system=self.spec.system, messages=tuple(self.view)
-        )
+        view = self._view_for(message)
+        system = "\n\n".join(part for part in (self.spec.system, message.instructions) if part)
+        request = ProviderRequest(model=self.spec.model, system=system, messages=tuple(view))
         worker = self._begin(message.turn_id, request)
         self.turn = ActiveTurn(
-            message.turn_id, message.message, message.reply_to, worker, message.observed
+            message.turn_id,
+            message.message,
+            message.reply_to,
+            worker,
+            message.observed,
+            message.router or self.router,
+            view,
         )
         self.state = "processing"
         self.last_activity = utc_now()
@@ -192,6 +203,28 @@ class AgentActor(DispatchActor):
                 pid=os.getpid(),
             ),
         )
+
+    def _superseded(self, message: Deliver) -> bool:
+        """Whether the current turn belongs to a room router that has since been replaced
+        (the new one sends ``message`` for the same conversation)."""
+        turn = self.turn
+        return (
+            turn is not None
+            and message.router is not None
+            and turn.message.conversation == message.message.conversation
+            and turn.router != message.router
+        )
+
+    def _view_for(self, message: Deliver) -> list[ChatTurn]:
+        """The conversation's view with what the agent heard since its last turn and the
+        message to answer (all of it, when the router sends the whole view afresh)."""
+        conversation = message.message.conversation
+        view = self.views.setdefault(conversation, [])
+        if message.fresh:
+            view.clear()
+        view.extend(to_turn(self._name, heard) for heard in message.context)
+        view.append(to_turn(self._name, message.message))
+        return view
 
     def _begin(self, turn_id: str, request: ProviderRequest) -> TurnWorker | None:
         """Start producing the turn's reply: a worker thread streams the provider's answer."""
@@ -241,7 +274,7 @@ class AgentActor(DispatchActor):
         turn.last_flush = time.monotonic()
         self.send(turn.reply_to, delta)
         if turn.observed:
-            self.send(self.router, delta)
+            self.send(turn.router, delta)
 
     def _on_wakeup(self, message: WakeupMessage, sender: Any) -> None:
         turn = self.turn
@@ -262,7 +295,7 @@ class AgentActor(DispatchActor):
     def _finish(self, end: StreamEnd) -> None:
         turn = self._end_turn()
         text = end.text or "".join(turn.text)
-        self.view.append(ChatTurn(role="assistant", content=text))
+        turn.view.append(ChatTurn(role="assistant", content=text))
         self.turns += 1
         reply = Envelope(
             conversation=turn.message.conversation,
@@ -278,7 +311,7 @@ class AgentActor(DispatchActor):
             },
         )
         self.send(
-            self.router,
+            turn.router,
             TurnFinished(
                 turn_id=turn.turn_id,
                 agent=self._name,
@@ -304,7 +337,7 @@ class AgentActor(DispatchActor):
     ) -> None:
         turn = self._end_turn()
         self.send(
-            self.router,
+            turn.router,
             TurnFailed(
                 turn_id=turn.turn_id,
                 agent=self._name,

@@ -117,7 +117,7 @@ class SubprocessAgent(AgentActor):
         self.channel = EventChannel()
         self.resuming = resume_session(message.history)
         self._start_program()
-        self.view = render_view(spec.name, message.history)
+        self.views = {spec.conversation: render_view(spec.name, message.history)}
         self.state = "idle"
         assert self.session is not None
         self.send(sender, AgentReady(name=spec.name, pid=os.getpid(), process_pid=self.session.pid))

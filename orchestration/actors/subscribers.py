@@ -16,13 +16,23 @@ class Subscribers:
         self._addresses: list[Any] = []
 
     def handle(self, actor: Actor, message: Subscribe | Unsubscribe, sender: Any) -> None:
-        """Add or remove ``sender``; a subscription is acknowledged with `Ok`."""
+        """Add or remove the subscriber (``message.subscriber``, or else ``sender``); a
+        subscription is acknowledged with `Ok`."""
+        subscriber = message.subscriber or sender
         if isinstance(message, Subscribe):
-            if sender not in self._addresses:
-                self._addresses.append(sender)
-            actor.send(sender, Ok(detail="subscribed"))
-        elif sender in self._addresses:
-            self._addresses.remove(sender)
+            self.add(subscriber)
+            actor.send(subscriber, Ok(detail="subscribed"))
+        elif subscriber in self._addresses:
+            self._addresses.remove(subscriber)
+
+    def add(self, address: Any) -> None:
+        """Add a subscriber without acknowledging it (one carried over from a restart)."""
+        if address not in self._addresses:
+            self._addresses.append(address)
+
+    def addresses(self) -> list[Any]:
+        """The subscribers, in the order they came."""
+        return list(self._addresses)
 
     def count(self, *, skip: Any = None) -> int:
         """How many subscribers there are, not counting ``skip``."""

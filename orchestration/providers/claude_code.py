@@ -48,6 +48,8 @@ from orchestration.providers.process import (
     ProcessFailure,
     ProcessLog,
     ProcessProtocol,
+    new_input,
+    unseen_turns,
 )
 from orchestration.settings import Settings
 
@@ -142,9 +144,10 @@ class ClaudeCodeProtocol(ProcessProtocol):
         self.announced = False
 
     def encode(self, request: ProviderRequest) -> bytes:
-        content = request.messages[-1].content if request.messages else ""
-        if self.replay and len(request.messages) > 1:
-            earlier = "\n".join(f"{turn.role}: {turn.content}" for turn in request.messages[:-1])
+        content = new_input(request)
+        earlier_turns = request.messages[: len(request.messages) - unseen_turns(request)]
+        if self.replay and earlier_turns:
+            earlier = "\n".join(f"{turn.role}: {turn.content}" for turn in earlier_turns)
             content = f"(Our conversation so far, from the journal:\n{earlier}\n)\n\n{content}"
         self.replay = False
         line = {"type": "user", "message": {"role": "user", "content": content}}

@@ -62,6 +62,7 @@ from orchestration.providers.process import (
     ProcessFailure,
     ProcessProtocol,
     check_program,
+    new_input,
 )
 from orchestration.settings import Settings
 
@@ -71,10 +72,6 @@ JSONL_SHAPE = (
     'e.g. {"type":"delta","text":"Hi"}'
 )
 QUOTE_CHARS = 80
-
-
-def _last_content(request: ProviderRequest) -> str:
-    return request.messages[-1].content if request.messages else ""
 
 
 def _quote(line: bytes) -> str:
@@ -142,7 +139,7 @@ class JsonlProtocol(ProcessProtocol):
         self._text = []
         turn = {
             "type": "turn",
-            "content": _last_content(request),
+            "content": new_input(request),
             "messages": [{"role": t.role, "content": t.content} for t in request.messages],
             "system": request.system,
         }
@@ -200,7 +197,7 @@ class LinesProtocol(ProcessProtocol):
     def encode(self, request: ProviderRequest) -> bytes:
         """The new message flattened to one line; starts a new turn."""
         self._text = []
-        flat = _last_content(request).replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+        flat = new_input(request).replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
         return flat.encode() + b"\n"
 
     def decode(self, line: bytes) -> list[ProcessEvent]:

@@ -102,3 +102,22 @@ def check_program(command: ProcessCommand) -> None:
             hint="give its full path, or install it; the daemon has the PATH of the shell that "
             "started it",
         )
+
+
+def unseen_turns(request: ProviderRequest) -> int:
+    """How many turns at the end of ``request`` a long-lived program has not seen: the user
+    turns after its last reply (in a room, what others said since its last turn, then the
+    message to answer)."""
+    count = 0
+    for turn in reversed(request.messages):
+        if turn.role != "user":
+            break
+        count += 1
+    return count
+
+
+def new_input(request: ProviderRequest) -> str:
+    """The text to write to a long-lived program for this turn: its unseen turns, joined by
+    a blank line."""
+    unseen = request.messages[len(request.messages) - unseen_turns(request) :]
+    return "\n\n".join(turn.content for turn in unseen)

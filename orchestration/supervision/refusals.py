@@ -75,3 +75,14 @@ def provider_problem(exc: Exception) -> ErrorReply:
     assert isinstance(exc, ProviderError)
     code = "invalid_spec" if isinstance(exc, BadRequestError) else "credentials"
     return ErrorReply(code=code, error=exc.args[0], hint=exc.hint)
+
+
+def unknown_room_agents(registry: Registry, room: str, missing: list[str]) -> ErrorReply:
+    """A room names agents that do not exist: name them and say how to create them."""
+    known = ", ".join(sorted(registry.agents)) or "none yet"
+    return ErrorReply(
+        code="unknown_agent",
+        error=f"room {room} names agents that do not exist: {', '.join(missing)}"
+        f" (known agents: {known})",
+        hint=f"spawn them first: orchestration spawn {missing[0]}",
+    )

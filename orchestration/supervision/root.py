@@ -30,23 +30,30 @@ from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
     DEFAULT_PROVIDER,
+    ROOM_PREFIX,
     ROOT_SUPERVISOR,
     AddChild,
     AgentInfo,
     AgentList,
     AgentNode,
     AgentSpec,
+    Approve,
     Boot,
     Cancel,
     ChildNode,
+    CreateRoom,
     DaemonStatus,
     Envelope,
     ErrorReply,
     GetTree,
     History,
     HistoryPage,
+    InitConversations,
     InitRouter,
+    JoinRoom,
     ListAgents,
+    ListRooms,
+    MemberMoved,
     NodeRemoved,
     NodeReport,
     Ok,
@@ -55,7 +62,10 @@ from orchestration.messages import (
     Publish,
     Resolve,
     Resolved,
+    RoomCommand,
     Send,
+    SetMode,
+    SetTopology,
     Spawn,
     Spawned,
     Status,
@@ -84,6 +94,7 @@ from orchestration.providers.registry import (
 from orchestration.settings import Settings, load_settings
 from orchestration.supervision import refusals
 from orchestration.supervision.child import Child
+from orchestration.supervision.conversations import ConversationsSupervisor
 from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.registry import Registry
 from orchestration.supervision.supervisor import Step, Supervisor
@@ -113,6 +124,7 @@ class RootSupervisor(Supervisor):
         self.queries: dict[str, ListQuery] = {}
         self.subscribers = Subscribers()
         self.stop_all_waiters: list[Any] = []
+        self.conversations: Any = None
         self.handlers.update(
             {
                 Boot: self._boot,
@@ -127,13 +139,18 @@ class RootSupervisor(Supervisor):
                 Cancel: self._forward_cancel,
                 History: self._history,
                 Status: self._status,
-                NodeReport: lambda message, sender: self.registry.update(
-                    message.node, message.address
-                ),
+                NodeReport: lambda message, sender: self._record(message.node, message.address),
                 NodeRemoved: lambda message, sender: self._forget(message.name),
                 Publish: lambda message, sender: self._publish(message.event),
-                Subscribe: lambda message, sender: self.subscribers.handle(self, message, sender),
-                Unsubscribe: lambda message, sender: self.subscribers.handle(self, message, sender),
+                Subscribe: self._subscribe,
+                Unsubscribe: self._subscribe,
+                CreateRoom: self._create_room,
+                ListRooms: self._to_rooms,
+                RoomCommand: self._to_rooms,
+                SetTopology: self._to_rooms,
+                SetMode: self._to_rooms,
+                JoinRoom: self._to_rooms,
+                Approve: self._to_rooms,
             }
         )
 
@@ -152,6 +169,14 @@ class RootSupervisor(Supervisor):
             settings = self.settings = load_settings()
             sweep(settings.pid_dir)  # programs a crashed daemon's agents left running
             self.journal = Journal(settings.journal_path)
+            self.conversations = self.createActor(ConversationsSupervisor)
+            self.send(
+                self.conversations,
+                InitConversations(
+                    journal_path=str(settings.journal_path),
+                    max_message_chars=settings.max_message_chars,
+                ),
+            )
             self.node = SupervisorNode(
                 name=ROOT_SUPERVISOR,
                 intensity=settings.restart_intensity,
@@ -377,6 +402,7 @@ class RootSupervisor(Supervisor):
     def _forget(self, name: str) -> None:
         """``name`` left the tree: drop it and what was below it, and stop their routers."""
         for agent in self.registry.remove(name):
+            self._agent_moved(agent, None, "it was shut down")
             router = self.routers.pop(agent, None)
             if router is not None:
                 self.send(router, StopRouter())
@@ -384,7 +410,18 @@ class RootSupervisor(Supervisor):
     # --- supervisor hooks: the root reports to itself and keeps the bus ----------------------
 
     def _report(self, child: Child) -> None:
-        self.registry.update(child.info(ROOT_SUPERVISOR), child.address)
+        self._record(child.info(ROOT_SUPERVISOR), child.address)
+
+    def _record(self, info: AgentInfo | SupervisorInfo, address: Any) -> None:
+        """Keep a node's new state; tell the rooms when an agent moved (up, down, elsewhere)."""
+        before = self.registry.agents.get(info.spec.name) if isinstance(info, AgentInfo) else None
+        self.registry.update(info, address)
+        if isinstance(info, AgentInfo) and (before is None or before.address != address):
+            self._agent_moved(info.spec.name, address, info.last_error or info.state)
+
+    def _agent_moved(self, name: str, address: Any, reason: str) -> None:
+        if self.conversations is not None:
+            self.send(self.conversations, MemberMoved(name=name, address=address, reason=reason))
 
     def _removed(self, name: str) -> None:
         self._journal().remove_agent(name)
@@ -471,6 +508,9 @@ class RootSupervisor(Supervisor):
     def _forward_send(self, message: Send, sender: Any) -> None:
         """Pass a message to its conversation's router; the router answers the sender."""
         conversation = message.message.conversation
+        if conversation.startswith(ROOM_PREFIX):
+            self._to_rooms(message, sender)
+            return
         name = conversation.removeprefix("dm:")  # direct conversations are the only kind yet
         entry = self.registry.agents.get(name)
         router = self.routers.get(name)
@@ -481,6 +521,27 @@ class RootSupervisor(Supervisor):
             self.send(sender, refusals.agent_down(entry.info))  # type: ignore[arg-type]
             return
         self.send(router, message.model_copy(update={"reply_to": message.reply_to or sender}))
+
+    # --- rooms: the conversations supervisor answers the caller ------------------------------
+
+    def _create_room(self, message: CreateRoom, sender: Any) -> None:
+        missing = [name for name in message.spec.agents if name not in self.registry.agents]
+        if missing:
+            self.send(
+                sender, refusals.unknown_room_agents(self.registry, message.spec.name, missing)
+            )
+            return
+        self._to_rooms(message, sender)
+
+    def _to_rooms(self, message: Any, sender: Any) -> None:
+        self.send(self.conversations, message.model_copy(update={"reply_to": sender}))
+
+    def _subscribe(self, message: Subscribe | Unsubscribe, sender: Any) -> None:
+        """The event bus, or a room's feed (which the conversations supervisor keeps)."""
+        if (message.conversation or "").startswith(ROOM_PREFIX):
+            self.send(self.conversations, message.model_copy(update={"subscriber": sender}))
+        else:
+            self.subscribers.handle(self, message, sender)
 
     def _forward_cancel(self, message: Cancel, sender: Any) -> None:
         entry = self.registry.agents.get(message.agent or "")

@@ -12,12 +12,15 @@ tree:                        # the root supervisor (spec.SupervisorSpec)
       system: You find sources.
     - name: reviewers        # a supervisor: it has children (or type: supervisor)
       children: []
+conversations:               # optional: rooms of the tree's agents (spec.ConversationSpec)
+  - name: review
+    agents: [researcher]
 ```
 
 `load_tree` returns a `TreeConfig` or raises `TreeConfigError` with every problem, each with
 its path in the file's terms: ``tree.children[2].restart: expected permanent|transient|temporary,
-got 'always'``. Field problems are all reported together; the tree-wide check (unique names)
-runs once every field is valid.
+got 'always'``. Field problems are all reported together; the file-wide checks (unique names in
+the tree; conversations of its agents, each named once) run once every field is valid.
 """
 
 from __future__ import annotations
@@ -41,10 +44,12 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from orchestration.messages import SupervisorNode
+from orchestration.messages import RoomSpec, SupervisorNode
 from orchestration.settings import Settings
 from orchestration.supervision.spec import (
     AgentChildSpec,
+    ConversationSpec,
+    MemberSpec,
     SupervisorSpec,
     TreeDefaults,
     require_known_provider,
@@ -107,12 +112,13 @@ class SystemSettings(BaseModel):
 
 
 class TreeConfig(BaseModel):
-    """A whole tree file: its settings and its root supervisor."""
+    """A whole tree file: its settings, its root supervisor and its conversations."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     system: SystemSettings = SystemSettings()
     tree: SupervisorSpec
+    conversations: tuple[ConversationSpec, ...] = ()
 
     def to_node(self, base_dir: Path) -> SupervisorNode:
         """The tree as the root starts it, with ``system:`` applied to every agent;
@@ -133,13 +139,34 @@ class TreeConfig(BaseModel):
         )
         return self.tree.to_node(defaults)
 
+    def to_rooms(self) -> tuple[RoomSpec, ...]:
+        """The conversations as the root creates them, once the tree is up, in file order."""
+        return tuple(conversation.to_room() for conversation in self.conversations)
+
+    def clashes(self) -> list[TreeProblem]:
+        """The file-wide checks: names unique in the tree, and conversations of the tree's
+        agents, each under a name of its own."""
+        clashes = self.tree.name_clashes("tree")
+        first: dict[str, str] = {}
+        for index, conversation in enumerate(self.conversations):
+            path = f"conversations[{index}]"
+            name = conversation.name
+            if name in first:
+                clashes.append(
+                    (f"{path}.name", f"duplicate conversation {name!r}, also at {first[name]}")
+                )
+            else:
+                first[name] = f"{path}.name"
+            clashes += conversation.member_clashes(path, self.tree)
+        return [TreeProblem(*clash) for clash in clashes]
+
     def summary(self) -> str:
-        """``2 supervisors, 5 agents``."""
-        supervisors, agents = len(self.tree.supervisors()), len(self.tree.agents())
-        return (
-            f"{supervisors} supervisor{'s' * (supervisors != 1)}, "
-            f"{agents} agent{'s' * (agents != 1)}"
-        )
+        """``2 supervisors, 5 agents``, then ``, 1 conversation`` when the file has some."""
+        counts = [_count(len(self.tree.supervisors()), "supervisor")]
+        counts.append(_count(len(self.tree.agents()), "agent"))
+        if self.conversations:
+            counts.append(_count(len(self.conversations), "conversation"))
+        return ", ".join(counts)
 
 
 def load_tree(path: str | Path) -> TreeConfig:
@@ -152,9 +179,9 @@ def load_tree(path: str | Path) -> TreeConfig:
     except ValidationError as exc:
         problems = [_problem(error) for error in exc.errors(include_url=False)]
         raise TreeConfigError(path, problems) from None
-    clashes = config.tree.name_clashes("tree")
+    clashes = config.clashes()
     if clashes:
-        raise TreeConfigError(path, [TreeProblem(*clash) for clash in clashes])
+        raise TreeConfigError(path, clashes)
     return config
 
 
@@ -220,10 +247,10 @@ def _problem(error: ErrorDetails) -> TreeProblem:
 
 def _path(loc: tuple[int | str, ...]) -> str:
     """``('tree', 'children', 2, 'agent', 'restart')`` -> ``tree.children[2].restart``: list
-    indexes in brackets, without the tag pydantic adds after a child's index."""
+    indexes in brackets, without the tag pydantic adds after a tree child's index."""
     parts: list[str] = []
     for before, part in pairwise((None, *loc)):
-        if isinstance(before, int) and part in ("agent", "supervisor"):
+        if loc[0] == "tree" and isinstance(before, int) and part in ("agent", "supervisor"):
             continue
         parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
     return "".join(parts).lstrip(".")
@@ -236,8 +263,6 @@ def _unknown_field(loc: tuple[int | str, ...]) -> str:
         return _credential(key)
     owner = _owner(loc[:-1])
     allowed = f"allowed: {', '.join(owner.model_fields)}"
-    if owner is TreeConfig and key == "conversations":
-        return f"unknown field 'conversations': conversations come in a later release ({allowed})"
     if owner is SystemSettings and key in Settings.model_fields:
         where = f"orchestration.toml or ORCH_{key.upper()}"
         return f"{key!r} is a daemon setting: set it in {where} ({allowed})"
@@ -255,11 +280,14 @@ def _credential(key: str) -> str:
 
 
 def _owner(loc: tuple[int | str, ...]) -> type[BaseModel]:
-    """The model of the mapping at ``loc``: the file, its ``system``, or a tree node."""
+    """The model of the mapping at ``loc``: the file, its ``system``, a conversation or one of
+    its agents, or a tree node."""
     if not loc:
         return TreeConfig
     if loc[0] == "system":
         return SystemSettings
+    if loc[0] == "conversations":
+        return MemberSpec if "agents" in loc else ConversationSpec
     tags = [part for before, part in pairwise(loc) if isinstance(before, int)]
     return AgentChildSpec if tags and tags[-1] == "agent" else SupervisorSpec
 
@@ -268,3 +296,8 @@ def _shown(value: object) -> str:
     """A value as an error message quotes it: its repr, cut short."""
     shown = repr(value)
     return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _count(count: int, noun: str) -> str:
+    """``1 agent``, ``5 agents``."""
+    return f"{count} {noun}{'s' * (count != 1)}"

@@ -1,0 +1,259 @@
+"""The conversations supervisor: the parent of every room's router.
+
+The root creates it at boot and passes it the room commands and the agents' moves. It creates
+one `RoomRouter` per room, keeps each room's last reported state (so ``room list`` asks no
+router), remembers who subscribed to each room, and restarts a router that dies: the new one
+rebuilds its state from the journal and keeps the subscribers, so an ``observe`` or a ``join``
+in progress goes on. A router that dies more than `ROOM_INTENSITY` times within
+`ROOM_PERIOD` seconds is given up (``room_failed``), like an OTP supervisor's child.
+
+Rooms are saved in the journal's ``rooms`` table, so a restarted daemon starts them again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from thespian.actors import ActorExitRequest, ChildActorExited
+
+from orchestration.actors.dispatch import DispatchActor
+from orchestration.actors.room import SYSTEM_SENDER, RoomRouter
+from orchestration.journal import Journal, JournalError
+from orchestration.messages import (
+    Approve,
+    CreateRoom,
+    Envelope,
+    ErrorReply,
+    InitConversations,
+    InitRoom,
+    JoinRoom,
+    ListRooms,
+    MemberMoved,
+    RoomCommand,
+    RoomInfo,
+    RoomList,
+    RoomReport,
+    RoomSpec,
+    Send,
+    SetMode,
+    SetTopology,
+    Subscribe,
+    Unsubscribe,
+)
+from orchestration.processes import die_with_parent
+from orchestration.supervision.intensity import RestartIntensity
+from orchestration.topologies.routing import TopologyError, load_topology
+
+log = logging.getLogger(__name__)
+
+ROOM_INTENSITY = 3
+ROOM_PERIOD = 10
+
+
+@dataclass
+class Room:
+    """A room as its supervisor knows it."""
+
+    info: RoomInfo
+    address: Any
+    window: RestartIntensity = field(
+        default_factory=lambda: RestartIntensity(ROOM_INTENSITY, ROOM_PERIOD)
+    )
+    subscribers: list[Any] = field(default_factory=list)
+
+    @property
+    def spec(self) -> RoomSpec:
+        return self.info.spec
+
+
+class ConversationsSupervisor(DispatchActor):
+    """Creates, restarts and fronts the rooms' routers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.journal: Journal | None = None
+        self.journal_path = ""
+        self.max_chars = 0
+        self.rooms: dict[str, Room] = {}
+        self.agents: dict[str, Any] = {}
+        self.handlers = {
+            InitConversations: self._init,
+            CreateRoom: self._create,
+            ListRooms: self._list,
+            RoomCommand: self._command,
+            SetTopology: self._forward,
+            SetMode: self._forward,
+            JoinRoom: self._forward,
+            Approve: self._forward,
+            Send: self._forward_send,
+            Subscribe: self._subscribe,
+            Unsubscribe: self._subscribe,
+            RoomReport: self._report,
+            MemberMoved: self._member_moved,
+            ChildActorExited: self._child_exited,
+        }
+
+    def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
+        if isinstance(error, JournalError):
+            reply = ErrorReply(code="journal", error=error.message, hint=error.hint)
+        else:
+            log.exception("conversations failed on %s", type(message).__name__)
+            reply = ErrorReply(
+                code="internal", error=f"the conversations supervisor failed: {error!r}"
+            )
+        self.send(getattr(message, "reply_to", None) or sender, reply)
+
+    def _init(self, message: InitConversations, sender: Any) -> None:
+        die_with_parent()
+        self.journal = Journal(message.journal_path)
+        self.journal_path, self.max_chars = message.journal_path, message.max_message_chars
+        for spec in self.journal.rooms():
+            self._start(spec, recover=True)
+
+    # --- rooms -------------------------------------------------------------------------------
+
+    def _create(self, message: CreateRoom, sender: Any) -> None:
+        caller = message.reply_to or sender
+        spec = message.spec
+        existing = self.rooms.get(spec.name)
+        if existing is not None:
+            if message.exist_ok:
+                self.send(caller, existing.info)
+            else:
+                self.send(
+                    caller,
+                    ErrorReply(
+                        code="duplicate_room",
+                        error=f"room {spec.name} already exists",
+                        hint=f"pick another name, or: orchestration room delete {spec.name}",
+                    ),
+                )
+            return
+        try:
+            load_topology(spec.topology)
+        except TopologyError as exc:
+            self.send(caller, ErrorReply(code="invalid_room", error=exc.message, hint=exc.hint))
+            return
+        self._journal().save_room(spec)
+        room = self._start(spec, recover=False)
+        self.send(caller, room.info)
+
+    def _start(self, spec: RoomSpec, *, recover: bool, room: Room | None = None) -> Room:
+        """Create ``spec``'s router (again, for ``room``) and tell it where its agents are."""
+        address = self.createActor(RoomRouter)
+        if room is None:
+            room = Room(RoomInfo(spec=spec, state="active"), address)
+            self.rooms[spec.name] = room
+        room.address = address
+        self.send(
+            address,
+            InitRoom(
+                spec=spec,
+                journal_path=self.journal_path,
+                max_message_chars=self.max_chars,
+                agents={name: self.agents.get(name) for name in spec.agents},
+                subscribers=list(room.subscribers),
+                recover=recover,
+            ),
+        )
+        return room
+
+    def _list(self, message: ListRooms, sender: Any) -> None:
+        rooms = [room.info for room in self.rooms.values()]
+        self.send(message.reply_to or sender, RoomList(rooms=rooms))
+
+    def _command(self, message: RoomCommand, sender: Any) -> None:
+        caller = message.reply_to or sender
+        room = self._room(message.room, caller)
+        if room is None:
+            return
+        if message.action not in ("delete", "purge"):
+            self.send(room.address, message.model_copy(update={"reply_to": caller}))
+            return
+        del self.rooms[message.room]
+        self.send(room.address, ActorExitRequest())
+        self._journal().remove_room(message.room)
+        if message.action == "purge":
+            self._journal().purge(room.spec.conversation)
+        self.send(caller, room.info.model_copy(update={"state": "ended", "busy": [], "pid": None}))
+
+    def _forward(self, message: SetTopology | SetMode | JoinRoom | Approve, sender: Any) -> None:
+        caller = message.reply_to or sender
+        room = self._room(message.room, caller)
+        if room is not None:
+            self.send(room.address, message.model_copy(update={"reply_to": caller}))
+
+    def _forward_send(self, message: Send, sender: Any) -> None:
+        caller = message.reply_to or sender
+        name = message.message.conversation.removeprefix("room:")
+        room = self._room(name, caller)
+        if room is not None:
+            self.send(room.address, message.model_copy(update={"reply_to": caller}))
+
+    def _subscribe(self, message: Subscribe | Unsubscribe, sender: Any) -> None:
+        subscriber = message.subscriber or sender
+        name = (message.conversation or "").removeprefix("room:")
+        room = self._room(name, subscriber)
+        if room is None:
+            return
+        if isinstance(message, Subscribe) and subscriber not in room.subscribers:
+            room.subscribers.append(subscriber)
+        elif isinstance(message, Unsubscribe) and subscriber in room.subscribers:
+            room.subscribers.remove(subscriber)
+        self.send(room.address, message.model_copy(update={"subscriber": subscriber}))
+
+    def _room(self, name: str, caller: Any) -> Room | None:
+        """Room ``name``, or None after telling ``caller`` there is no such room."""
+        room = self.rooms.get(name)
+        if room is None:
+            known = ", ".join(sorted(self.rooms)) or "none yet"
+            self.send(
+                caller,
+                ErrorReply(
+                    code="unknown_room",
+                    error=f"no room named {name!r} (rooms: {known})",
+                    hint="create it: orchestration room create NAME --agents a,b",
+                ),
+            )
+        return room
+
+    # --- what the routers and the root report ------------------------------------------------
+
+    def _report(self, message: RoomReport, sender: Any) -> None:
+        room = self.rooms.get(message.info.spec.name)
+        if room is not None and room.address == sender:
+            room.info = message.info
+
+    def _member_moved(self, message: MemberMoved, sender: Any) -> None:
+        self.agents[message.name] = message.address
+        for room in self.rooms.values():
+            if message.name in room.spec.agents:
+                self.send(room.address, message)
+
+    def _child_exited(self, message: ChildActorExited, sender: Any) -> None:
+        """A router died: start a new one from the journal, unless it dies too often."""
+        room = next((r for r in self.rooms.values() if r.address == message.childAddress), None)
+        if room is None:
+            return  # a deleted room's router
+        if room.window.add_restart():
+            log.warning("room %s's router died; restarting it from the journal", room.spec.name)
+            self._start(room.spec, recover=True, room=room)
+            return
+        reason = f"its router died more than {ROOM_INTENSITY} times within {ROOM_PERIOD} s"
+        room.info = room.info.model_copy(update={"state": "failed", "ended_reason": reason})
+        self._journal().append(
+            Envelope(
+                conversation=room.spec.conversation,
+                sender=SYSTEM_SENDER,
+                kind="event",
+                event="room_failed",
+                content=f"room {room.spec.name} failed: {reason}",
+                data={"reason": reason},
+            )
+        )
+
+    def _journal(self) -> Journal:
+        assert self.journal is not None, "conversations used before InitConversations"
+        return self.journal
