@@ -410,6 +410,8 @@ class RoomRouter(DispatchActor):
             in_reply_to=running.trigger.id,
             **failure.model_dump(mode="json", exclude={"v"}),
         )
+        if self._spec().respond == "round_robin" and self.state == "active":
+            self._grant(running.trigger)  # the floor goes to the next agent
         self._after_turn()
 
     def _after_turn(self) -> None:

@@ -1,5 +1,6 @@
-"""Tree files run with ``up``: built as written, their ``system:`` applied, rebuilt after a
-crash of the whole daemon, and gone without a trace after ``down``."""
+"""Tree files run with ``up``: built as written, their ``system:`` applied, their
+``conversations:`` opened, rebuilt after a crash of the whole daemon, and gone without a trace
+after ``down``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.journal import Journal
-from orchestration.messages import EVENTS_CONVERSATION
+from orchestration.messages import EVENTS_CONVERSATION, Member, RoomSpec
 from orchestration.processes import ProcessId, descendants, wait_gone
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
@@ -18,6 +19,7 @@ from orchestration.system import DaemonRecord
 from tests.e2e.conftest import EXAMPLES
 
 RESEARCH_TEAM = EXAMPLES / "research-team.yaml"
+STANDUP = EXAMPLES / "standup.yaml"
 
 
 def test_the_research_team_example_comes_up_as_written(runtime: Runtime) -> None:
@@ -65,6 +67,26 @@ def test_a_tree_files_system_section_applies_to_its_agents(
         runtime.send("terse", "x" * 25).result()
     assert refused.value.code == "invalid_message"
     assert runtime.send("terse", "short").result().message.content == "You said: short"
+
+
+def test_up_opens_the_conversations_of_a_tree_file_once_its_agents_run(
+    runtime: Runtime,
+) -> None:
+    tree_line, room_line = runtime.up(STANDUP).splitlines()
+
+    assert tree_line.startswith("supervisor standup-team is up (pid ")
+    assert room_line == "room standup is active: planner, critic (round_robin, at most 6 turns)"
+    assert {a.spec.name: a.state for a in runtime.list()} == {"planner": "idle", "critic": "idle"}
+    [room] = runtime.rooms()
+    assert room.spec == RoomSpec(
+        name="standup",
+        members=(Member(name="planner"), Member(name="critic"), Member(name="user", kind="human")),
+        respond="round_robin",
+        max_turns=6,
+    )
+    assert room.state == "active"
+    assert runtime.up(STANDUP).splitlines() == ["tree standup-team is already up", room_line]
+    assert len(runtime.rooms()) == 1, "up again keeps the room that runs"
 
 
 def test_a_name_already_in_the_tree_is_refused_with_the_clash(runtime: Runtime) -> None:

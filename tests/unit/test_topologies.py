@@ -10,8 +10,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 from pydantic import ValidationError
 
-from orchestration.messages import Envelope
-from orchestration.messages import Member
+from orchestration.messages import Envelope, Member
 from orchestration.topologies.routing import (
     BUILT_IN,
     Topology,

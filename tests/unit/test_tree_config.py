@@ -265,12 +265,9 @@ def test_yaml_and_toml_forms_of_one_tree_give_equal_specs(tmp_path: Path) -> Non
         ),
         pytest.param(
             "t.yaml",
-            "tree: {name: t}\nconversations: []",
-            [
-                "conversations: unknown field 'conversations': conversations come in a later "
-                "release (allowed: system, tree)"
-            ],
-            id="conversations",
+            "tree: {name: t}\nrooms: []",
+            ["rooms: unknown field 'rooms' (allowed: system, tree, conversations)"],
+            id="unknown top-level field",
         ),
         pytest.param(
             "t.yaml",
