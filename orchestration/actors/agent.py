@@ -180,7 +180,12 @@ class AgentActor(DispatchActor):
             return
         view = self._view_for(message)
         system = "\n\n".join(part for part in (self.spec.system, message.instructions) if part)
-        request = ProviderRequest(model=self.spec.model, system=system, messages=tuple(view))
+        request = ProviderRequest(
+            model=self.spec.model,
+            system=system,
+            messages=tuple(view),
+            new_turns=_new_turns(view) if message.fresh else len(message.context) + 1,
+        )
         worker = self._begin(message.turn_id, request)
         self.turn = ActiveTurn(
             message.turn_id,
@@ -394,3 +399,14 @@ class AgentActor(DispatchActor):
     @property
     def _name(self) -> str:
         return self.spec.name if self.spec else "?"
+
+
+def _new_turns(view: list[ChatTurn]) -> int:
+    """The turns after the agent's last reply in ``view`` (a view sent afresh: what it said
+    before is in a program's own transcript already)."""
+    count = 0
+    for turn in reversed(view):
+        if turn.role != "user":
+            break
+        count += 1
+    return count

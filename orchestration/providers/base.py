@@ -33,6 +33,10 @@ class ProviderRequest(BaseModel):
     messages: tuple[ChatTurn, ...]
     system: str = ""
     max_tokens: int = 4096
+    new_turns: int = 1
+    """How many turns at the end of ``messages`` are new for this turn (in a room: what the
+    agent heard since its last turn, then the message to answer). A long-lived program that
+    keeps its own transcript is sent only these."""
 
 
 class TextDelta(BaseModel):

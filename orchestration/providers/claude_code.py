@@ -49,7 +49,6 @@ from orchestration.providers.process import (
     ProcessLog,
     ProcessProtocol,
     new_input,
-    unseen_turns,
 )
 from orchestration.settings import Settings
 
@@ -145,7 +144,7 @@ class ClaudeCodeProtocol(ProcessProtocol):
 
     def encode(self, request: ProviderRequest) -> bytes:
         content = new_input(request)
-        earlier_turns = request.messages[: len(request.messages) - unseen_turns(request)]
+        earlier_turns = request.messages[: len(request.messages) - request.new_turns]
         if self.replay and earlier_turns:
             earlier = "\n".join(f"{turn.role}: {turn.content}" for turn in earlier_turns)
             content = f"(Our conversation so far, from the journal:\n{earlier}\n)\n\n{content}"

@@ -104,20 +104,8 @@ def check_program(command: ProcessCommand) -> None:
         )
 
 
-def unseen_turns(request: ProviderRequest) -> int:
-    """How many turns at the end of ``request`` a long-lived program has not seen: the user
-    turns after its last reply (in a room, what others said since its last turn, then the
-    message to answer)."""
-    count = 0
-    for turn in reversed(request.messages):
-        if turn.role != "user":
-            break
-        count += 1
-    return count
-
-
 def new_input(request: ProviderRequest) -> str:
-    """The text to write to a long-lived program for this turn: its unseen turns, joined by
-    a blank line."""
-    unseen = request.messages[len(request.messages) - unseen_turns(request) :]
-    return "\n\n".join(turn.content for turn in unseen)
+    """The text to write to a long-lived program for this turn: the request's new turns,
+    joined by a blank line."""
+    new = request.messages[len(request.messages) - request.new_turns :]
+    return "\n\n".join(turn.content for turn in new)
