@@ -449,11 +449,13 @@ class RoomRouter(DispatchActor):
 
     def _hold(self, agent: str, reply: Envelope) -> None:
         """Moderated: keep ``reply`` as a draft until a human approves, edits or skips it."""
-        pending = Pending(id=new_id(), kind="approval", agent=agent, content=reply.content)
+        opened = new_id()  # the pause is known by the id of the event that opens it
+        pending = Pending(id=opened, kind="approval", agent=agent, content=reply.content)
         self.pending.append(pending)
         self._event(
             "approval_needed",
             f"{agent}'s reply waits for approval: {reply.content}",
+            record_id=opened,
             pending=pending.model_dump(mode="json"),
             reply=reply.model_dump(mode="json"),
         )
@@ -622,9 +624,13 @@ class RoomRouter(DispatchActor):
 
     # --- reports -----------------------------------------------------------------------------
 
-    def _event(self, event: EventName, content: str, **data: Any) -> Envelope:
+    def _event(
+        self, event: EventName, content: str, *, record_id: str | None = None, **data: Any
+    ) -> Envelope:
         """Journal an event of the room, then publish it."""
         record = self._record(event, content, **data)
+        if record_id is not None:
+            record = record.model_copy(update={"id": record_id})
         self._journal().append(record)
         self.subscribers.publish(self, record)
         return record

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from orchestration.cli import agents, chat, config, daemon, events, observe, tree
+from orchestration.cli import agents, chat, config, daemon, events, join, observe, rooms, tree
 from orchestration.cli.output import print_error
 from orchestration.runtime import OrchestrationError
 from orchestration.settings import SettingsError
@@ -20,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (daemon, agents, chat, observe, events, config, tree):
+for group in (daemon, agents, chat, rooms, join, observe, events, config, tree):
     group.register(app)
 
 
