@@ -11,7 +11,15 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from orchestration.messages import AgentInfo, DaemonStatus, Envelope, Spawned, StreamMessage
+from orchestration.messages import (
+    AgentInfo,
+    DaemonStatus,
+    Envelope,
+    RoomAction,
+    RoomInfo,
+    Spawned,
+    StreamMessage,
+)
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
 
@@ -52,6 +60,33 @@ class AsyncRuntime:
         async for event in _iterate_in_thread(subscription):
             yield event
 
+    async def create_room(self, name: str, **options: Any) -> RoomInfo:
+        return await asyncio.to_thread(self.runtime.create_room, name, **options)
+
+    async def rooms(self) -> list[RoomInfo]:
+        return await asyncio.to_thread(self.runtime.rooms)
+
+    async def room(self, name: str, action: RoomAction = "show") -> RoomInfo:
+        return await asyncio.to_thread(self.runtime.room, name, action)
+
+    async def say(self, room: str, text: str, **options: Any) -> Envelope:
+        return await asyncio.to_thread(self.runtime.say, room, text, **options)
+
+    async def approve(self, room: str, action: str = "approve", **options: Any) -> RoomInfo:
+        return await asyncio.to_thread(self.runtime.approve, room, action, **options)
+
+    async def set_topology(self, room: str, topology: str) -> RoomInfo:
+        return await asyncio.to_thread(self.runtime.set_topology, room, topology)
+
+    async def room_history(self, room: str, **options: Any) -> list[Envelope]:
+        return await asyncio.to_thread(self.runtime.room_history, room, **options)
+
+    async def observe_room(self, room: str, **options: Any) -> AsyncIterator[Any]:
+        """Subscribe to the room now; iterate the result for its messages, events and streamed
+        replies as they happen (so what is said after this call is never missed)."""
+        subscription = await asyncio.to_thread(self.runtime.observe_room, room, **options)
+        return _iterate_in_thread(subscription)
+
     async def close(self) -> None:
         await asyncio.to_thread(self.runtime.close)
 
@@ -65,16 +100,26 @@ async def _iterate_in_thread(iterator: Iterator[Any]) -> AsyncIterator[Any]:
     queue: asyncio.Queue[Any] = asyncio.Queue()
     stop = threading.Event()
 
+    def hand_over(item: Any) -> bool:
+        """Queue ``item`` for the loop; False once the loop is gone (the reader left)."""
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the event loop is closed
+            return False
+        return True
+
     def pump() -> None:
         try:
             for item in iterator:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-                if stop.is_set():
+                if not hand_over(item) or stop.is_set():
                     break
         except Exception as exc:
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
+            hand_over(exc)
         finally:
-            loop.call_soon_threadsafe(queue.put_nowait, _END)
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()  # in this thread, which owns the subscription's endpoint
+            hand_over(_END)
 
     worker = threading.Thread(target=pump, daemon=True)
     worker.start()

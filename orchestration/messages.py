@@ -29,6 +29,29 @@ DEFAULT_PROVIDER = "default"
 """The provider an agent names when it takes the daemon's default (resolved by the root)."""
 
 
+def check_name(kind: str, value: str) -> str:
+    """``value`` if it is a valid name for an agent, member or room; else a `ValueError` that
+    says what a name may be."""
+    if not AGENT_NAME_PATTERN.match(value):
+        raise ValueError(
+            f"{kind} name {value!r} is not valid: use 1-63 lowercase letters, digits, '-', '_'"
+            " or '.', starting with a letter or digit"
+        )
+    return value
+
+
+def content_problem(text: str, limit: int) -> tuple[str, str] | None:
+    """What is wrong with a message's text, and the fix: empty, or over ``limit`` characters."""
+    if not text.strip():
+        return "the message is empty", "type some text"
+    if len(text) > limit:
+        return (
+            f"the message has {len(text):,} characters; the limit is {limit:,}",
+            "shorten it, or raise ORCH_MAX_MESSAGE_CHARS",
+        )
+    return None
+
+
 def new_id() -> str:
     """A fresh message or turn id: 32 hex digits, time-ordered like a UUIDv7.
 
@@ -159,12 +182,7 @@ class AgentSpec(Message):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not AGENT_NAME_PATTERN.match(value):
-            raise ValueError(
-                f"agent name {value!r} is not valid: use 1-63 lowercase letters, digits, '-', '_'"
-                " or '.', starting with a letter or digit"
-            )
-        return value
+        return check_name("agent", value)
 
     @property
     def model_ref(self) -> str:
@@ -731,12 +749,7 @@ class Member(Message):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not AGENT_NAME_PATTERN.match(value):
-            raise ValueError(
-                f"member name {value!r} is not valid: use 1-63 lowercase letters, digits, '-',"
-                " '_' or '.', starting with a letter or digit"
-            )
-        return value
+        return check_name("member", value)
 
 
 class RoomSpec(Message):
@@ -761,12 +774,7 @@ class RoomSpec(Message):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not AGENT_NAME_PATTERN.match(value):
-            raise ValueError(
-                f"room name {value!r} is not valid: use 1-63 lowercase letters, digits, '-',"
-                " '_' or '.', starting with a letter or digit"
-            )
-        return value
+        return check_name("room", value)
 
     @field_validator("members")
     @classmethod

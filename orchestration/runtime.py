@@ -68,6 +68,7 @@ from orchestration.messages import (
     SupervisorNode,
     TreeSnapshot,
     Up,
+    content_problem,
     direct_conversation,
     room_conversation,
 )
@@ -444,15 +445,9 @@ class Runtime:
     # --- plumbing ----------------------------------------------------------------------------
 
     def _check_text(self, text: str) -> None:
-        if not text.strip():
-            raise OrchestrationError("invalid_message", "the message is empty", "type some text")
-        limit = self.settings.max_message_chars
-        if len(text) > limit:
-            raise OrchestrationError(
-                "invalid_message",
-                f"the message has {len(text):,} characters; the limit is {limit:,}",
-                "shorten it, or raise ORCH_MAX_MESSAGE_CHARS",
-            )
+        problem = content_problem(text, self.settings.max_message_chars)
+        if problem is not None:
+            raise OrchestrationError("invalid_message", *problem)
 
     def _ask(self, message: Any, expected: type, *, timeout: float = ASK_TIMEOUT) -> Any:
         if self._asys is None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,9 @@ class AgentActor(DispatchActor):
         self.turns = 0
         self.last_activity = None
         self.turn: ActiveTurn | None = None
+        self.backlog: deque[Deliver] = deque()
+        """Turns its routers granted while another ran (one per conversation at most: each
+        router grants the agent one turn at a time)."""
         self.channel: EventChannel | None = None
         self.handlers = {
             InitAgent: self._init,
@@ -165,7 +169,10 @@ class AgentActor(DispatchActor):
         if self._superseded(message):
             self._end_turn()  # its router restarted and asks again: nobody waits for the old one
             self.state = "idle"
-        if self.turn is not None or self.state != "idle":
+        if self.turn is not None and self.state == "processing":
+            self.backlog.append(message)  # another conversation's turn: after this one
+            return
+        if self.state != "idle":
             self.send(
                 message.reply_to,
                 TurnFailed(
@@ -366,8 +373,10 @@ class AgentActor(DispatchActor):
     def _after_turn(self) -> None:
         if self.state == "stopping":
             self._exit()
-        else:
-            self.state = "idle"
+            return
+        self.state = "idle"
+        if self.backlog:
+            self._deliver(self.backlog.popleft(), None)
 
     # --- queries -----------------------------------------------------------------------------
 

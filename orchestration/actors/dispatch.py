@@ -13,6 +13,9 @@ from typing import Any
 
 from thespian.actors import Actor, ThespianWatch
 
+from orchestration.journal import JournalError
+from orchestration.messages import ErrorReply
+
 Handler = Callable[[Any, Any], None]
 
 
@@ -39,3 +42,11 @@ class DispatchActor(Actor):
     def watch(self) -> ThespianWatch | None:
         """The descriptors to keep watching after every message (none by default)."""
         return None
+
+
+def error_reply(error: Exception, actor: str) -> ErrorReply:
+    """What to answer a command whose handler raised ``error``: the journal's problem and fix,
+    or an internal failure of ``actor``."""
+    if isinstance(error, JournalError):
+        return ErrorReply(code="journal", error=error.message, hint=error.hint)
+    return ErrorReply(code="internal", error=f"{actor} failed: {error!r}")

@@ -33,7 +33,7 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from orchestration.actors.dispatch import DispatchActor
+from orchestration.actors.dispatch import DispatchActor, error_reply
 from orchestration.actors.room_replay import replay
 from orchestration.actors.subscribers import Subscribers
 from orchestration.actors.turn_policy import (
@@ -67,6 +67,7 @@ from orchestration.messages import (
     TurnFailed,
     TurnFinished,
     Unsubscribe,
+    content_problem,
     new_id,
 )
 from orchestration.processes import die_with_parent
@@ -131,13 +132,10 @@ class RoomRouter(DispatchActor):
         }
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
-        if isinstance(error, JournalError):
-            reply = ErrorReply(code="journal", error=error.message, hint=error.hint)
-        else:
+        if not isinstance(error, JournalError):
             log.exception("room %s failed on %s", self._name, type(message).__name__)
-            reply = ErrorReply(code="internal", error=f"the room's router failed: {error!r}")
         caller = getattr(message, "reply_to", None) or sender
-        self.send(caller, reply)
+        self.send(caller, error_reply(error, f"room {self._name}'s router"))
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -221,17 +219,9 @@ class RoomRouter(DispatchActor):
                 error=f"{unknown} are not members or groups of room {spec.name}",
                 hint=f"address members: {', '.join(sorted(names))}",
             )
-        if not envelope.content.strip():
-            return ErrorReply(
-                code="invalid_message", error="the message is empty", hint="type some text"
-            )
-        if len(envelope.content) > self.max_chars:
-            return ErrorReply(
-                code="invalid_message",
-                error=f"the message has {len(envelope.content):,} characters; "
-                f"the limit is {self.max_chars:,}",
-                hint="shorten it, or raise ORCH_MAX_MESSAGE_CHARS",
-            )
+        problem = content_problem(envelope.content, self.max_chars)
+        if problem is not None:
+            return ErrorReply(code="invalid_message", error=problem[0], hint=problem[1])
         return None
 
     def _address(self, envelope: Envelope) -> Envelope:

@@ -37,6 +37,7 @@ from orchestration.messages import (
     TurnFailed,
     TurnFinished,
     Unsubscribe,
+    content_problem,
     new_id,
 )
 from orchestration.processes import die_with_parent
@@ -133,17 +134,9 @@ class ConversationRouter(DispatchActor):
                 code="invalid_message",
                 error=f"message for {envelope.conversation!r} sent to {self.conversation!r}",
             )
-        if not envelope.content.strip():
-            return ErrorReply(
-                code="invalid_message", error="the message is empty", hint="type some text"
-            )
-        if len(envelope.content) > self.max_chars:
-            return ErrorReply(
-                code="invalid_message",
-                error=f"the message has {len(envelope.content):,} characters; "
-                f"the limit is {self.max_chars:,}",
-                hint="shorten it, or raise ORCH_MAX_MESSAGE_CHARS",
-            )
+        problem = content_problem(envelope.content, self.max_chars)
+        if problem is not None:
+            return ErrorReply(code="invalid_message", error=problem[0], hint=problem[1])
         return None
 
     def _next(self) -> None:

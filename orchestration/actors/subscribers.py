@@ -30,10 +30,6 @@ class Subscribers:
         if address not in self._addresses:
             self._addresses.append(address)
 
-    def addresses(self) -> list[Any]:
-        """The subscribers, in the order they came."""
-        return list(self._addresses)
-
     def count(self, *, skip: Any = None) -> int:
         """How many subscribers there are, not counting ``skip``."""
         return sum(1 for address in self._addresses if address != skip)

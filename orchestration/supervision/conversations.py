@@ -18,7 +18,7 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ChildActorExited
 
-from orchestration.actors.dispatch import DispatchActor
+from orchestration.actors.dispatch import DispatchActor, error_reply
 from orchestration.actors.room import SYSTEM_SENDER, RoomRouter
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
@@ -68,6 +68,15 @@ class Room:
         return self.info.spec
 
 
+@dataclass
+class Leaving:
+    """A deleted room whose router is exiting, and who waits for that."""
+
+    room: Room
+    caller: Any
+    purge: bool
+
+
 class ConversationsSupervisor(DispatchActor):
     """Creates, restarts and fronts the rooms' routers."""
 
@@ -78,6 +87,7 @@ class ConversationsSupervisor(DispatchActor):
         self.max_chars = 0
         self.rooms: dict[str, Room] = {}
         self.agents: dict[str, Any] = {}
+        self.leaving: list[Leaving] = []
         self.handlers = {
             InitConversations: self._init,
             CreateRoom: self._create,
@@ -96,14 +106,10 @@ class ConversationsSupervisor(DispatchActor):
         }
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
-        if isinstance(error, JournalError):
-            reply = ErrorReply(code="journal", error=error.message, hint=error.hint)
-        else:
+        if not isinstance(error, JournalError):
             log.exception("conversations failed on %s", type(message).__name__)
-            reply = ErrorReply(
-                code="internal", error=f"the conversations supervisor failed: {error!r}"
-            )
-        self.send(getattr(message, "reply_to", None) or sender, reply)
+        caller = getattr(message, "reply_to", None) or sender
+        self.send(caller, error_reply(error, "the conversations supervisor"))
 
     def _init(self, message: InitConversations, sender: Any) -> None:
         die_with_parent()
@@ -173,11 +179,17 @@ class ConversationsSupervisor(DispatchActor):
             self.send(room.address, message.model_copy(update={"reply_to": caller}))
             return
         del self.rooms[message.room]
-        self.send(room.address, ActorExitRequest())
         self._journal().remove_room(message.room)
-        if message.action == "purge":
+        self.leaving.append(Leaving(room, caller, purge=message.action == "purge"))
+        self.send(room.address, ActorExitRequest())
+
+    def _left(self, leaving: Leaving) -> None:
+        """A deleted room's router has exited: purge its history if asked, then answer."""
+        room = leaving.room
+        if leaving.purge:
             self._journal().purge(room.spec.conversation)
-        self.send(caller, room.info.model_copy(update={"state": "ended", "busy": [], "pid": None}))
+        gone = room.info.model_copy(update={"state": "ended", "busy": [], "pid": None})
+        self.send(leaving.caller, gone)
 
     def _forward(self, message: SetTopology | SetMode | JoinRoom | Approve, sender: Any) -> None:
         caller = message.reply_to or sender
@@ -234,9 +246,14 @@ class ConversationsSupervisor(DispatchActor):
 
     def _child_exited(self, message: ChildActorExited, sender: Any) -> None:
         """A router died: start a new one from the journal, unless it dies too often."""
+        leaving = next((x for x in self.leaving if x.room.address == message.childAddress), None)
+        if leaving is not None:
+            self.leaving.remove(leaving)
+            self._left(leaving)
+            return
         room = next((r for r in self.rooms.values() if r.address == message.childAddress), None)
         if room is None:
-            return  # a deleted room's router
+            return
         if room.window.add_restart():
             log.warning("room %s's router died; restarting it from the journal", room.spec.name)
             self._start(room.spec, recover=True, room=room)

@@ -25,6 +25,7 @@ from typing import Any
 
 from thespian.actors import WakeupMessage
 
+from orchestration.actors.dispatch import error_reply
 from orchestration.actors.router import ConversationRouter
 from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
@@ -44,7 +45,6 @@ from orchestration.messages import (
     CreateRoom,
     DaemonStatus,
     Envelope,
-    ErrorReply,
     GetTree,
     History,
     HistoryPage,
@@ -155,11 +155,9 @@ class RootSupervisor(Supervisor):
         )
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
-        if isinstance(error, JournalError):
-            self.send(sender, ErrorReply(code="journal", error=error.message, hint=error.hint))
-            return
-        log.exception("root failed on %s", type(message).__name__)
-        self.send(sender, ErrorReply(code="internal", error=f"root failed: {error!r}"))
+        if not isinstance(error, JournalError):
+            log.exception("root failed on %s", type(message).__name__)
+        self.send(sender, error_reply(error, "root"))
 
     # --- start-up ----------------------------------------------------------------------------
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from orchestration.messages import TurnFailed, TurnStarted
@@ -11,25 +9,6 @@ from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from tests.fakes import FakeLLMServer
 from tests.support import kill_and_await_restart
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def claude(
-    fake: FakeLLMServer, daemon_guard: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Runtime]:
-    """A daemon whose environment points Anthropic and OpenAI at the fake server."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-test")
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
-    with Runtime.connect(Settings()) as runtime:
-        yield runtime
 
 
 def test_the_default_agent_talks_to_claude_with_its_instructions_and_history(

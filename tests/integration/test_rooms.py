@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +16,6 @@ from orchestration.streams import Subscription
 from tests.fakes import Directive, FakeLLMServer
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server
-
-
-@pytest.fixture
-def claude(
-    fake: FakeLLMServer, daemon_guard: Settings, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Runtime]:
-    """A daemon whose Anthropic and OpenAI providers talk to the fake server."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-test")
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
-    with Runtime.connect(Settings()) as runtime:
-        yield runtime
-
-
 def until_event(feed: Subscription, event: str) -> list[Any]:
     """What ``feed`` brings up to and including the first ``event`` (it has a deadline)."""
     seen: list[Any] = []
@@ -44,6 +24,17 @@ def until_event(feed: Subscription, event: str) -> list[Any]:
         if isinstance(message, Envelope) and message.event == event:
             return seen
     raise AssertionError(f"no {event} before the deadline; saw {seen}")
+
+
+def turns_finished(feed: Subscription, count: int) -> list[TurnFinished]:
+    """The next ``count`` turns that end in ``feed``."""
+    finished: list[TurnFinished] = []
+    for message in feed:
+        if isinstance(message, TurnFinished):
+            finished.append(message)
+            if len(finished) == count:
+                return finished
+    raise AssertionError(f"{len(finished)} of {count} turns finished before the deadline")
 
 
 def chat(messages: list[Envelope]) -> list[tuple[str, str]]:
@@ -160,12 +151,7 @@ def test_cooldown_spaces_an_agents_turns_and_queued_messages_are_never_dropped(
     with claude.observe_room("cool", timeout=30) as feed:
         for text in ("one", "two", "three"):
             claude.say("cool", text)
-        finished: list[TurnFinished] = []
-        for message in feed:
-            if isinstance(message, TurnFinished):
-                finished.append(message)
-                if len(finished) == 2:
-                    break
+        finished = turns_finished(feed, 2)
 
     first, second = (m.message for m in finished)
     assert (second.created_at - first.created_at).total_seconds() >= 0.6
@@ -188,7 +174,7 @@ def test_a_stop_command_ends_the_conversation_and_resume_gives_it_new_turns(
 
     with runtime.observe_room("talk", timeout=30) as feed:
         runtime.say("talk", "chat away")
-        next(m for m in feed if isinstance(m, TurnFinished))  # the first reply has landed
+        turns_finished(feed, 1)  # the first reply has landed
         stopped = runtime.room("talk", "stop")
         until_event(feed, "conversation_ended")
 
@@ -237,7 +223,7 @@ def test_a_human_message_mid_exchange_reaches_every_agents_context(
 
     with claude.observe_room("mix", timeout=30) as feed:
         claude.say("mix", "Plan a launch")
-        next(m for m in feed if isinstance(m, TurnFinished))
+        turns_finished(feed, 1)
         claude.say("mix", "Keep it under budget")
         until_event(feed, "conversation_ended")
 
@@ -397,12 +383,7 @@ def test_a_crashed_router_comes_back_from_the_journal_with_its_state(runtime: Ru
 
     with runtime.observe_room("sturdy", timeout=60) as feed:
         runtime.say("sturdy", "talk")
-        finished: list[TurnFinished] = []
-        for message in feed:
-            if isinstance(message, TurnFinished):
-                finished.append(message)
-                if len(finished) == 2:
-                    break
+        turns_finished(feed, 2)
         before = runtime.room("sturdy")
         assert before.pid is not None
         os.kill(before.pid, signal.SIGKILL)
@@ -476,7 +457,7 @@ def test_pause_holds_turns_and_resume_runs_them(runtime: Runtime) -> None:
 
     with runtime.observe_room("hold", timeout=30) as feed:
         runtime.room("hold", "resume")
-        next(m for m in feed if isinstance(m, TurnFinished))
+        turns_finished(feed, 1)
     assert replies(runtime.room_history("hold")) == ["a"]
 
 
@@ -535,3 +516,21 @@ def test_bad_rooms_and_messages_get_clear_errors(runtime: Runtime) -> None:
     assert "not members or groups" in str(nobody.value)
     runtime.join_room("r", "mallory")
     assert runtime.say("r", "hi", sender="mallory").delivered_to == ("a", "user")
+
+
+def test_an_agent_busy_in_its_direct_conversation_answers_the_room_after(
+    runtime: Runtime,
+) -> None:
+    spawn_scripted(runtime, "shared", model="echo?delay=0.05")
+    runtime.create_room("side", agents=["shared"], max_turns=1)
+
+    direct = runtime.send("shared", "a long direct question")
+    next(iter(direct))  # its direct turn has started
+    with runtime.observe_room("side", timeout=30) as feed:
+        runtime.say("side", "room question")
+        until_event(feed, "conversation_ended")
+
+    assert direct.result().message.content == "You said: a long direct question"
+    history = runtime.room_history("side")
+    assert events(history, "turn_failed") == []
+    assert chat(history)[-1] == ("shared", "You said: room question")

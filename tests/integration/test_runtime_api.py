@@ -77,6 +77,28 @@ def test_the_async_runtime_streams_to_the_event_loop(runtime: Runtime) -> None:
     ]
 
 
+def test_the_async_runtime_runs_a_room_and_follows_it(runtime: Runtime) -> None:
+    async def story() -> tuple[list[str], list[str]]:
+        client = AsyncRuntime(runtime)
+        for name in ("a", "b"):
+            await client.spawn(name, provider="scripted")
+        await client.create_room("duo", agents=["a", "b"], respond="round_robin", max_turns=2)
+        seen: list[str] = []
+        feed = await client.observe_room("duo", timeout=30)
+        await client.say("duo", "hello")
+        async for item in feed:
+            seen.append(type(item).__name__)
+            if getattr(item, "event", None) == "conversation_ended":
+                break
+        history = await client.room_history("duo")
+        return seen, [m.sender for m in history if m.kind == "chat"]
+
+    seen, speakers = asyncio.run(story())
+
+    assert speakers == ["user", "a", "b"]
+    assert "TurnFinished" in seen
+
+
 def test_two_programs_starting_at_once_share_one_daemon(daemon_guard: object) -> None:
     script = "from orchestration.runtime import Runtime; print(Runtime.connect().status().pid)"
     starters = [

@@ -1,0 +1,30 @@
+"""Fixtures for integration tests: the fake LLM server, and a daemon whose providers use it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from orchestration.runtime import Runtime
+from orchestration.settings import Settings
+from tests.fakes import FakeLLMServer
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def claude(
+    fake: FakeLLMServer, daemon_guard: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Runtime]:
+    """A daemon whose environment points Anthropic and OpenAI at the fake server."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
+    with Runtime.connect(Settings()) as runtime:
+        yield runtime
