@@ -195,7 +195,7 @@ class RoomBroadcast:
     """Room ``fanout-SIZE`` of agents ``fan000``...: rounds of one human message, each until
     every agent answered. Spawns the agents that do not exist yet."""
 
-    def __init__(self, runtime: Any, size: int, rounds: int) -> None:
+    def __init__(self, runtime: Any, size: int, rounds: int, topology: str, stream: bool) -> None:
         self.runtime, self.room = runtime, f"fanout-{size}"
         self.names = agent_names(size)
         self.agents = frozenset(self.names)
@@ -207,17 +207,20 @@ class RoomBroadcast:
             agents=self.names,
             respond="always",
             mode="prompted",
+            topology=topology,
             max_turns=size * (rounds + WARMUP) + size,
         )
         self.conversation = room_conversation(self.room)
         self.answered_turns: set[str] = set()
         self.rounds = 0
+        self.stream = stream
 
     def __call__(self) -> list[float]:
         """One round: seconds from the say until every agent's reply has arrived."""
         self.rounds += 1
         answered: set[str] = set()
-        with self.runtime.observe_room(self.room, timeout=ROUND_TIMEOUT) as feed:
+        feed = self.runtime.observe_room(self.room, timeout=ROUND_TIMEOUT, stream=self.stream)
+        with feed:
             start = time.perf_counter()
             self.runtime.say(self.room, f"hello {self.rounds}")
             for message in feed:
@@ -237,6 +240,8 @@ class RoomBroadcast:
     def _check(self, message: Any) -> None:
         if isinstance(message, TurnFailed) and message.agent in self.agents:
             raise RuntimeError(f"room round {self.rounds}: {message.agent}: {message.error}")
+        if isinstance(message, Envelope) and message.event == "turn_failed":
+            raise RuntimeError(f"room round {self.rounds}: {message.content}")
         if isinstance(message, Envelope) and message.event == "conversation_ended":
             raise RuntimeError(f"room round {self.rounds}: the room ended: {message.content}")
 
@@ -292,10 +297,13 @@ class Result:
 
 
 def measure(
-    runtime: Any, asys: ActorSystem, endpoint: Any, size: int, rounds: int, raw_only: bool
+    runtime: Any, asys: ActorSystem, endpoint: Any, size: int, args: argparse.Namespace
 ) -> Result:
     """Fan-out to ``size`` members: raw and room rounds alternated, then memory."""
-    room = None if raw_only else RoomBroadcast(runtime, size, rounds)
+    rounds = args.rounds
+    room = None
+    if not args.raw_only:
+        room = RoomBroadcast(runtime, size, rounds, args.topology, args.stream)
     raw = RawFanout(asys, endpoint, size)  # after an error, stopping the daemon stops it
     loops: dict[str, Callable[[], list[float]]] = {"raw": raw}
     if room is not None:
@@ -401,12 +409,24 @@ def main(argv: Sequence[str] = ()) -> None:
     parser.add_argument(
         "--raw-only", action="store_true", help="measure only the raw Thespian fan-out"
     )
+    parser.add_argument(
+        "--topology",
+        default="broadcast",
+        help="the room's topology: broadcast (every agent hears every reply) or hierarchical"
+        " (the agents as workers: only the human hears their replies)",
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="the observer also takes the turns' stream (TurnStarted, deltas, TurnFinished)",
+    )
     args = parser.parse_args(list(argv))
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
     print(
         "fanout: one message to N members, all N replies: raw Thespian vs a room broadcast"
-        " (multiprocTCPBase, one daemon)"
+        f" (multiprocTCPBase, one daemon; topology {args.topology},"
+        f" observer {'with' if args.stream else 'without'} the stream)"
     )
     free_before = mem_available()
     results = []
@@ -416,9 +436,7 @@ def main(argv: Sequence[str] = ()) -> None:
         try:
             with asys.private() as endpoint:
                 for size in args.sizes:
-                    results.append(
-                        measure(runtime, asys, endpoint, size, args.rounds, args.raw_only)
-                    )
+                    results.append(measure(runtime, asys, endpoint, size, args))
         finally:
             asys._systemBase.transport.close()  # detach only; shutdown() would stop the daemon
     report(results, free_before)

@@ -73,6 +73,12 @@ class Message(BaseModel):
 
     v: int = PROTOCOL_VERSION
 
+    def __str__(self) -> str:
+        """The type's name only. Thespian formats every message it sends with ``str()`` for
+        its debug log, whatever the log level, and a full rendering of a large message (a room
+        of 200 members) costs more than sending it; ``repr()`` still shows every field."""
+        return type(self).__name__
+
 
 # --- conversation envelope -------------------------------------------------------------------
 
@@ -357,7 +363,8 @@ class Send(Message):
 
 
 class Deliver(Message):
-    """Router to agent: a journaled message to answer, and who streams the reply.
+    """Router to agent: a journaled message to answer, and who streams the reply (``reply_to``
+    gets `TurnStarted` and the deltas; None: nobody follows the stream).
 
     ``observed`` says whether the router has subscribers besides ``reply_to``: only then does
     the agent copy its deltas to the router (a subscriber that joins mid-turn gets the rest of
@@ -424,6 +431,17 @@ class Subscribe(Message):
 
     conversation: str | None = None
     subscriber: Any = None
+    stream: bool = True
+    """Also the turns' stream (`TurnStarted`, `TurnDelta`, then `TurnFinished` or
+    `TurnFailed`); False: only the journaled messages and events, which costs a busy
+    conversation far fewer messages."""
+
+
+class Batch(Message):
+    """Several messages of a feed, in order, sent as one: a busy room coalesces what its
+    subscribers get (at most one send per `orchestration.actors.subscribers.COALESCE_SECONDS`)."""
+
+    items: list[Any]
 
 
 class Unsubscribe(Message):
@@ -906,7 +924,8 @@ class InitRoom(Message):
     journal_path: str
     max_message_chars: int
     agents: dict[str, Any]
-    subscribers: list[Any] = Field(default_factory=list)
+    subscribers: list[Subscribe] = Field(default_factory=list)
+    """The room's subscriptions so far (each naming its ``subscriber``), kept over a restart."""
     recover: bool = False
 
 

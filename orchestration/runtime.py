@@ -407,11 +407,14 @@ class Runtime:
         request = History(conversation=room_conversation(room), limit=limit, after_seq=after_seq)
         return self._ask(request, HistoryPage).messages
 
-    def observe_room(self, room: str, *, timeout: float | None = None) -> Subscription:
+    def observe_room(
+        self, room: str, *, timeout: float | None = None, stream: bool = True
+    ) -> Subscription:
         """Everything that happens in ``room`` from now on: its messages and events
         (`Envelope`), the agents' streamed replies (`TurnDelta`, then `TurnFinished` or
         `TurnFailed`; an agent's reply is then journaled and arrives as an `Envelope` too, with
-        ``data["turn_id"]``), and the supervision events about its agents."""
+        ``data["turn_id"]``), and the supervision events about its agents. Without
+        ``stream``, only the messages and events: much cheaper for a busy room."""
         agents = set(self.room(room).spec.agents)
 
         def about_this_room(message: Any) -> bool:
@@ -420,7 +423,7 @@ class Runtime:
             return True
 
         feeds = [(self._root, room_conversation(room)), (self._root, None)]
-        return Subscription(self._asys, feeds, timeout, keep=about_this_room)
+        return Subscription(self._asys, feeds, timeout, keep=about_this_room, stream=stream)
 
     def stop_daemon(self, *, grace: float = 5.0) -> list[int]:
         """Stop every agent gracefully, then the actor system; make sure no process is left.

@@ -14,6 +14,7 @@ from typing import Any
 from thespian.actors import ActorSystem
 
 from orchestration.messages import (
+    Batch,
     Cancel,
     Envelope,
     ErrorReply,
@@ -163,7 +164,8 @@ Feed = tuple[Any, str | None]
 
 class Subscription:
     """A live feed from one or more routers or the root, on one endpoint; subscribed (and
-    acknowledged) on creation. ``keep`` drops what the reader does not want."""
+    acknowledged) on creation. ``keep`` drops what the reader does not want; without
+    ``stream`` the turns' stream messages are not even sent."""
 
     POLL = 0.25
 
@@ -173,6 +175,8 @@ class Subscription:
         feeds: list[Feed],
         timeout: float | None,
         keep: Callable[[Any], bool] | None = None,
+        *,
+        stream: bool = True,
     ):
         self._feeds: list[Feed] = []
         self._keep = keep
@@ -182,9 +186,12 @@ class Subscription:
         self._context: Any = asys.private()
         self._endpoint = self._context.__enter__()
         for target, conversation in feeds:
-            reply = self._endpoint.ask(target, Subscribe(conversation=conversation), ASK_TIMEOUT)
+            request = Subscribe(conversation=conversation, stream=stream)
+            reply = self._endpoint.ask(target, request, ASK_TIMEOUT)
             if not isinstance(reply, Ok):
                 self.close()
+                if isinstance(reply, ErrorReply):
+                    raise OrchestrationError.from_reply(reply)
                 raise DaemonError(f"subscribing to {conversation or 'events'} failed: {reply!r}")
             self._feeds.append((target, conversation))
 
@@ -199,8 +206,9 @@ class Subscription:
                 if wait <= 0:
                     break
             message = self._endpoint.listen(wait)
-            if message is not None and (self._keep is None or self._keep(message)):
-                self._ready.extend(self._ledger.accept(message))
+            for item in message.items if isinstance(message, Batch) else [message]:
+                if item is not None and (self._keep is None or self._keep(item)):
+                    self._ready.extend(self._ledger.accept(item))
         if self._ready:
             return self._ready.popleft()
         self.close()

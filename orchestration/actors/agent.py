@@ -174,7 +174,7 @@ class AgentActor(DispatchActor):
             return
         if self.state != "idle":
             self.send(
-                message.reply_to,
+                message.router or self.router,
                 TurnFailed(
                     turn_id=message.turn_id,
                     agent=self._name,
@@ -205,16 +205,17 @@ class AgentActor(DispatchActor):
         )
         self.state = "processing"
         self.last_activity = utc_now()
-        self.send(
-            message.reply_to,
-            TurnStarted(
-                turn_id=message.turn_id,
-                agent=self._name,
-                conversation=message.message.conversation,
-                in_reply_to=message.message.id,
-                pid=os.getpid(),
-            ),
-        )
+        if message.reply_to is not None:
+            self.send(
+                message.reply_to,
+                TurnStarted(
+                    turn_id=message.turn_id,
+                    agent=self._name,
+                    conversation=message.message.conversation,
+                    in_reply_to=message.message.id,
+                    pid=os.getpid(),
+                ),
+            )
 
     def _superseded(self, message: Deliver) -> bool:
         """Whether the current turn belongs to a room router that has since been replaced
@@ -284,7 +285,8 @@ class AgentActor(DispatchActor):
         )
         turn.pending = ""
         turn.last_flush = time.monotonic()
-        self.send(turn.reply_to, delta)
+        if turn.reply_to is not None:
+            self.send(turn.reply_to, delta)
         if turn.observed:
             self.send(turn.router, delta)
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +34,7 @@ from thespian.actors import ActorExitRequest, WakeupMessage
 
 from orchestration.actors.dispatch import DispatchActor, error_reply
 from orchestration.actors.room_replay import replay
-from orchestration.actors.subscribers import Subscribers
+from orchestration.actors.subscribers import FLUSH, Subscriber, Subscribers
 from orchestration.actors.turn_policy import (
     SELF_SELECT_INSTRUCTIONS,
     is_pass,
@@ -66,6 +65,7 @@ from orchestration.messages import (
     TurnDelta,
     TurnFailed,
     TurnFinished,
+    TurnStarted,
     Unsubscribe,
     content_problem,
     new_id,
@@ -78,6 +78,8 @@ log = logging.getLogger(__name__)
 SYSTEM_SENDER = "system"
 _COOLDOWN = "cooldown"
 _IDLE = "idle"
+_REPORT = "report"
+REPORT_SECONDS = 0.2
 
 
 @dataclass
@@ -105,17 +107,20 @@ class RoomRouter(DispatchActor):
         self.pending: list[Pending] = []
         self.addresses: dict[str, Any] = {}
         self.running: dict[str, Running] = {}
-        self.waiting: deque[tuple[str, Envelope]] = deque()
+        self.waiting: dict[str, list[Envelope]] = {}
+        """The messages each agent waits to answer, agents in the order they began waiting."""
         self.heard: dict[str, list[Envelope]] = {}
         self.fresh: set[str] = set()
         self.last_end: dict[str, float] = {}
         self.last_speaker: str | None = None
         self.last_activity = time.monotonic()
         self.cooldown_armed = False
-        self.subscribers = Subscribers()
+        self.report_due = False
+        self.subscribers = Subscribers(coalesce=True)
         self.handlers = {
             InitRoom: self._init,
             Send: self._say,
+            TurnStarted: self._delta,
             TurnDelta: self._delta,
             TurnFinished: self._finished,
             TurnFailed: self._failed,
@@ -149,8 +154,8 @@ class RoomRouter(DispatchActor):
         self.addresses = {name: message.agents.get(name) for name in spec.agents}
         self.heard = {name: [] for name in spec.agents}
         self.turn_limit = spec.max_turns
-        for subscriber in message.subscribers:
-            self.subscribers.add(subscriber)
+        for subscription in message.subscribers:
+            self.subscribers.add(Subscriber(subscription.subscriber, subscription.stream))
         if message.recover:
             self._recover()
         else:
@@ -271,7 +276,7 @@ class RoomRouter(DispatchActor):
         spec = self._spec()
         heard = [a for a in spec.agents if a in message.delivered_to and a != message.sender]
         for agent in responders(spec.respond, heard, spec.agents, self.last_speaker):
-            self.waiting.append((agent, message))
+            self.waiting.setdefault(agent, []).append(message)
             if spec.respond == "round_robin":
                 self.last_speaker = agent
 
@@ -281,7 +286,7 @@ class RoomRouter(DispatchActor):
         """Start every waiting turn that may start now: the room is active, the agent is up,
         free and cooled down, and the turn budget allows it."""
         if self.state == "active":
-            for agent in dict.fromkeys(agent for agent, _ in self.waiting):
+            for agent in list(self.waiting):
                 if self._budget_left() <= 0:
                     break
                 if self._may_start(agent):
@@ -305,9 +310,7 @@ class RoomRouter(DispatchActor):
     def _start(self, agent: str) -> None:
         """Grant ``agent`` one turn on the latest message it waits on (its earlier ones merge
         into that turn's context)."""
-        triggers = [message for name, message in self.waiting if name == agent]
-        self.waiting = deque((n, m) for n, m in self.waiting if n != agent)
-        trigger = triggers[-1]
+        trigger = self.waiting.pop(agent)[-1]
         heard = self.heard[agent]
         index = next((i for i, m in enumerate(heard) if m.id == trigger.id), len(heard))
         context, self.heard[agent] = heard[:index], heard[index + 1 :]
@@ -320,12 +323,13 @@ class RoomRouter(DispatchActor):
             self.fresh.discard(agent)
         turn_id = new_id()
         self.running[agent] = Running(turn_id, trigger)
+        observed = self.subscribers.count(stream=True) > 0
         self.send(
             self.addresses[agent],
             Deliver(
                 message=trigger,
                 turn_id=turn_id,
-                reply_to=self.myAddress,
+                reply_to=self.myAddress if observed else None,
                 router=self.myAddress,
                 context=tuple(context),
                 fresh=fresh,
@@ -341,7 +345,7 @@ class RoomRouter(DispatchActor):
 
     # --- the agents' turns -------------------------------------------------------------------
 
-    def _delta(self, message: TurnDelta, sender: Any) -> None:
+    def _delta(self, message: TurnStarted | TurnDelta, sender: Any) -> None:
         if self._is_running(message.agent, message.turn_id):
             self.subscribers.publish(self, message)
 
@@ -574,7 +578,7 @@ class RoomRouter(DispatchActor):
         """Change the spec, save it, and tell the supervisor (a restart keeps the change)."""
         self.spec = self._spec().model_copy(update=fields)
         self._journal().save_room(self.spec)
-        self._report()
+        self._send_report()
 
     def _end(self, reason: str, detail: str) -> None:
         self.state, self.ended_reason = "ended", reason
@@ -596,6 +600,10 @@ class RoomRouter(DispatchActor):
             self._pump()
         elif message.payload == _IDLE:
             self._idle_check()
+        elif message.payload == _REPORT:
+            self._send_report()
+        elif message.payload == FLUSH:
+            self.subscribers.flush(self)
 
     def _arm_idle(self) -> None:
         timeout = self._spec().idle_timeout
@@ -645,11 +653,19 @@ class RoomRouter(DispatchActor):
             ended_reason=self.ended_reason,
             pending=list(self.pending),
             busy=list(self.running),
-            queued=len(self.waiting),
+            queued=sum(len(messages) for messages in self.waiting.values()),
             pid=os.getpid(),
         )
 
     def _report(self) -> None:
+        """Tell the supervisor the room's state, at most every `REPORT_SECONDS` (a busy room
+        changes state with every turn)."""
+        if not self.report_due:
+            self.report_due = True
+            self.wakeupAfter(REPORT_SECONDS, payload=_REPORT)
+
+    def _send_report(self) -> None:
+        self.report_due = False
         self.send(self.supervisor, RoomReport(info=self._info()))
 
     def _closed(self) -> ErrorReply:

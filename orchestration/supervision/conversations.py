@@ -61,7 +61,7 @@ class Room:
     window: RestartIntensity = field(
         default_factory=lambda: RestartIntensity(ROOM_INTENSITY, ROOM_PERIOD)
     )
-    subscribers: list[Any] = field(default_factory=list)
+    subscribers: list[Subscribe] = field(default_factory=list)
 
     @property
     def spec(self) -> RoomSpec:
@@ -210,11 +210,11 @@ class ConversationsSupervisor(DispatchActor):
         room = self._room(name, subscriber)
         if room is None:
             return
-        if isinstance(message, Subscribe) and subscriber not in room.subscribers:
-            room.subscribers.append(subscriber)
-        elif isinstance(message, Unsubscribe) and subscriber in room.subscribers:
-            room.subscribers.remove(subscriber)
-        self.send(room.address, message.model_copy(update={"subscriber": subscriber}))
+        addressed = message.model_copy(update={"subscriber": subscriber})
+        room.subscribers = [s for s in room.subscribers if s.subscriber != subscriber]
+        if isinstance(addressed, Subscribe):
+            room.subscribers.append(addressed)
+        self.send(room.address, addressed)
 
     def _room(self, name: str, caller: Any) -> Room | None:
         """Room ``name``, or None after telling ``caller`` there is no such room."""
