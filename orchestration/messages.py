@@ -377,8 +377,10 @@ class Deliver(Message):
     observed: bool = False
     router: Any = None
     """Where the turn's end goes (a room's router); None: the agent's own router."""
-    context: tuple[Envelope, ...] = ()
-    """Messages of this conversation the agent heard since its last turn in it, oldest first."""
+    context: tuple[tuple[str, str], ...] = ()
+    """What the agent heard in this conversation since its last turn in it, oldest first, as
+    (sender, content) pairs: all it needs, and far cheaper to send to 200 agents than whole
+    messages."""
     fresh: bool = False
     """``context`` is the agent's whole view of the conversation (it restarted, or its view
     was edited): replace what it holds."""

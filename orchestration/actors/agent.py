@@ -26,7 +26,7 @@ from thespian.actors import ActorExitRequest, ThespianWatch, WakeupMessage, Watc
 
 from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.pump import EventChannel, PumpFailure, TurnWorker
-from orchestration.actors.view import render_view, to_turn
+from orchestration.actors.view import heard_turn, render_view, to_turn
 from orchestration.messages import (
     AgentCrashed,
     AgentEnded,
@@ -235,7 +235,7 @@ class AgentActor(DispatchActor):
         view = self.views.setdefault(conversation, [])
         if message.fresh:
             view.clear()
-        view.extend(to_turn(self._name, heard) for heard in message.context)
+        view.extend(heard_turn(self._name, sender, content) for sender, content in message.context)
         view.append(to_turn(self._name, message.message))
         return view
 

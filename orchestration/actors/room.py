@@ -331,7 +331,7 @@ class RoomRouter(DispatchActor):
                 turn_id=turn_id,
                 reply_to=self.myAddress if observed else None,
                 router=self.myAddress,
-                context=tuple(context),
+                context=tuple((heard.sender, heard.content) for heard in context),
                 fresh=fresh,
                 instructions=SELF_SELECT_INSTRUCTIONS
                 if self._spec().respond == "self_select"

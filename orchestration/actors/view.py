@@ -21,8 +21,13 @@ def render_view(agent: str, messages: Iterable[Envelope]) -> list[ChatTurn]:
 
 def to_turn(agent: str, message: Envelope) -> ChatTurn:
     """One journaled message as the agent sees it."""
-    if message.sender == agent:
-        return ChatTurn(role="assistant", content=message.content)
-    if message.sender == USER:
-        return ChatTurn(role="user", content=message.content)
-    return ChatTurn(role="user", content=f"[{message.sender}] {message.content}")
+    return heard_turn(agent, message.sender, message.content)
+
+
+def heard_turn(agent: str, sender: str, content: str) -> ChatTurn:
+    """What ``sender`` said, as ``agent`` sees it."""
+    if sender == agent:
+        return ChatTurn(role="assistant", content=content)
+    if sender == USER:
+        return ChatTurn(role="user", content=content)
+    return ChatTurn(role="user", content=f"[{sender}] {content}")
