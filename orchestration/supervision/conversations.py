@@ -31,6 +31,7 @@ from orchestration.messages import (
     JoinRoom,
     ListRooms,
     MemberMoved,
+    Ok,
     RoomCommand,
     RoomInfo,
     RoomList,
@@ -175,13 +176,25 @@ class ConversationsSupervisor(DispatchActor):
         room = self._room(message.room, caller)
         if room is None:
             return
-        if message.action not in ("delete", "purge"):
+        failed = room.info.state == "failed"
+        if failed and message.action == "show":
+            self.send(caller, room.info)
+        elif failed and message.action == "resume":
+            room.window = RestartIntensity(ROOM_INTENSITY, ROOM_PERIOD)
+            room.info = room.info.model_copy(update={"state": "starting", "ended_reason": ""})
+            self._start(room.spec, recover=True, room=room)
             self.send(room.address, message.model_copy(update={"reply_to": caller}))
-            return
-        del self.rooms[message.room]
-        self._journal().remove_room(message.room)
-        self.leaving.append(Leaving(room, caller, purge=message.action == "purge"))
-        self.send(room.address, ActorExitRequest())
+        elif message.action not in ("delete", "purge"):
+            self._to_router(room, message, caller)
+        else:
+            del self.rooms[message.room]
+            self._journal().remove_room(message.room)
+            leaving = Leaving(room, caller, purge=message.action == "purge")
+            if failed:  # its router is gone already
+                self._left(leaving)
+            else:
+                self.leaving.append(leaving)
+                self.send(room.address, ActorExitRequest())
 
     def _left(self, leaving: Leaving) -> None:
         """A deleted room's router has exited: purge its history if asked, then answer."""
@@ -195,14 +208,14 @@ class ConversationsSupervisor(DispatchActor):
         caller = message.reply_to or sender
         room = self._room(message.room, caller)
         if room is not None:
-            self.send(room.address, message.model_copy(update={"reply_to": caller}))
+            self._to_router(room, message, caller)
 
     def _forward_send(self, message: Send, sender: Any) -> None:
         caller = message.reply_to or sender
         name = message.message.conversation.removeprefix("room:")
         room = self._room(name, caller)
         if room is not None:
-            self.send(room.address, message.model_copy(update={"reply_to": caller}))
+            self._to_router(room, message, caller)
 
     def _subscribe(self, message: Subscribe | Unsubscribe, sender: Any) -> None:
         subscriber = message.subscriber or sender
@@ -214,7 +227,26 @@ class ConversationsSupervisor(DispatchActor):
         room.subscribers = [s for s in room.subscribers if s.subscriber != subscriber]
         if isinstance(addressed, Subscribe):
             room.subscribers.append(addressed)
-        self.send(room.address, addressed)
+        if room.info.state != "failed":
+            self.send(room.address, addressed)
+        elif isinstance(addressed, Subscribe):  # fed once the room is resumed
+            self.send(subscriber, Ok(detail="subscribed"))
+
+    def _to_router(self, room: Room, message: Any, caller: Any) -> None:
+        """Pass ``message`` on to the room's router, which answers ``caller``; a failed room
+        has none, so ``caller`` hears how to bring it back."""
+        if room.info.state == "failed":
+            name = room.spec.name
+            self.send(
+                caller,
+                ErrorReply(
+                    code="room_closed",
+                    error=f"room {name} failed: {room.info.ended_reason}",
+                    hint=f"orchestration room resume {name} (it restarts from the journal)",
+                ),
+            )
+            return
+        self.send(room.address, message.model_copy(update={"reply_to": caller}))
 
     def _room(self, name: str, caller: Any) -> Room | None:
         """Room ``name``, or None after telling ``caller`` there is no such room."""
@@ -260,16 +292,17 @@ class ConversationsSupervisor(DispatchActor):
             return
         reason = f"its router died more than {ROOM_INTENSITY} times within {ROOM_PERIOD} s"
         room.info = room.info.model_copy(update={"state": "failed", "ended_reason": reason})
-        self._journal().append(
-            Envelope(
-                conversation=room.spec.conversation,
-                sender=SYSTEM_SENDER,
-                kind="event",
-                event="room_failed",
-                content=f"room {room.spec.name} failed: {reason}",
-                data={"reason": reason},
-            )
+        failed = Envelope(
+            conversation=room.spec.conversation,
+            sender=SYSTEM_SENDER,
+            kind="event",
+            event="room_failed",
+            content=f"room {room.spec.name} failed: {reason}",
+            data={"reason": reason},
         )
+        self._journal().append(failed)
+        for subscription in room.subscribers:
+            self.send(subscription.subscriber, failed)
 
     def _journal(self) -> Journal:
         assert self.journal is not None, "conversations used before InitConversations"

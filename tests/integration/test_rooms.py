@@ -534,3 +534,35 @@ def test_an_agent_busy_in_its_direct_conversation_answers_the_room_after(
     history = runtime.room_history("side")
     assert events(history, "turn_failed") == []
     assert chat(history)[-1] == ("shared", "You said: room question")
+
+
+def test_a_router_that_keeps_dying_fails_its_room_until_resumed(runtime: Runtime) -> None:
+    spawn_scripted(runtime, "a")
+    runtime.create_room("fragile", agents=["a"], mode="moderated", max_turns=5)
+    with runtime.observe_room("fragile", timeout=60) as feed:
+        runtime.say("fragile", "draft")
+        until_event(feed, "approval_needed")
+        for _ in range(3):  # ROOM_INTENSITY: 3 restarts within 10 s
+            pid = runtime.room("fragile").pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            until_event(feed, "room_restarted")
+        pid = runtime.room("fragile").pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        until_event(feed, "room_failed")
+
+    failed = runtime.room("fragile")
+    assert failed.state == "failed" and "died more than 3 times" in failed.ended_reason
+    with pytest.raises(OrchestrationError) as closed:
+        runtime.say("fragile", "hello?")
+    assert closed.value.code == "room_closed" and "room resume fragile" in closed.value.hint
+
+    resumed = runtime.room("fragile", "resume")
+    assert resumed.state == "active"
+    assert [p.kind for p in resumed.pending] == ["approval"], "the pause outlived every restart"
+    runtime.approve("fragile")
+    history = runtime.room_history("fragile")
+    assert replies(history) == ["a"]
+    assert len(events(history, "approval_needed")) == 1, "no restart ran the turn again"
+    assert len(events(history, "room_failed")) == 1
