@@ -6,9 +6,10 @@ get it from their subscription, and each agent gets what it heard with its next 
 ``context``), so its view is whole whenever it speaks. Then the respond policy decides which
 agents take a turn on it (see `turn_policy`).
 
-Turns are the router's, never the agents': at most one per agent at a time (more wait, in
-order, and an agent's waiting turns merge into one on its latest message), ``cooldown``
-seconds between two turns of an agent, and ``max_turns`` in all. A stop phrase, an explicit
+Turns are the router's, never the agents' (the bookkeeping is the pure `Floor`): at most one
+per agent at a time (more wait, in order, and an agent's waiting turns merge into one on its
+latest message), ``cooldown`` seconds between two turns of an agent, and ``max_turns`` in
+all. A stop phrase, an explicit
 stop, the turn budget and the idle timeout each end the conversation with a
 ``conversation_ended`` event giving the reason, so two agents that always answer each other
 stop by policy.
@@ -27,20 +28,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from itertools import takewhile
 from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
 from orchestration.actors.dispatch import DispatchActor, error_reply
+from orchestration.actors.floor import Floor, Grant
 from orchestration.actors.room_replay import replay
 from orchestration.actors.subscribers import FLUSH, Subscriber, Subscribers
-from orchestration.actors.turn_policy import (
-    SELF_SELECT_INSTRUCTIONS,
-    is_pass,
-    mentions,
-    responders,
-)
+from orchestration.actors.turn_policy import SELF_SELECT_INSTRUCTIONS, is_pass, mentions
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
     Approve,
@@ -82,14 +79,6 @@ _REPORT = "report"
 REPORT_SECONDS = 0.2
 
 
-@dataclass
-class Running:
-    """A turn an agent is taking now, and the message it answers."""
-
-    turn_id: str
-    trigger: Envelope
-
-
 class RoomRouter(DispatchActor):
     """Journals, routes and grants the turns of one room."""
 
@@ -102,17 +91,9 @@ class RoomRouter(DispatchActor):
         self.max_chars = 0
         self.state = "active"
         self.ended_reason = ""
-        self.turns = 0
-        self.turn_limit = 0
+        self.floor = Floor(agents=(), turn_limit=0)
         self.pending: list[Pending] = []
         self.addresses: dict[str, Any] = {}
-        self.running: dict[str, Running] = {}
-        self.waiting: dict[str, list[Envelope]] = {}
-        """The messages each agent waits to answer, agents in the order they began waiting."""
-        self.heard: dict[str, list[Envelope]] = {}
-        self.fresh: set[str] = set()
-        self.last_end: dict[str, float] = {}
-        self.last_speaker: str | None = None
         self.last_activity = time.monotonic()
         self.cooldown_armed = False
         self.report_due = False
@@ -152,8 +133,7 @@ class RoomRouter(DispatchActor):
         self.journal = Journal(message.journal_path)
         self.max_chars = message.max_message_chars
         self.addresses = {name: message.agents.get(name) for name in spec.agents}
-        self.heard = {name: [] for name in spec.agents}
-        self.turn_limit = spec.max_turns
+        self.floor = Floor(agents=spec.agents, turn_limit=spec.max_turns, cooldown=spec.cooldown)
         for subscription in message.subscribers:
             self.subscribers.add(Subscriber(subscription.subscriber, subscription.stream))
         if message.recover:
@@ -168,20 +148,16 @@ class RoomRouter(DispatchActor):
         whole view, and the last unanswered message gets its turns again."""
         spec = self._spec()
         found = replay(spec, [e for _, e in self._journal().history(spec.conversation)])
-        self.turns, self.turn_limit = found.turns, found.turn_limit
-        self.state, self.ended_reason = found.state, found.ended_reason
-        self.pending, self.last_speaker = found.pending, found.last_speaker
-        self.fresh = set(spec.agents)
+        self.floor.turns, self.floor.turn_limit = found.turns, found.turn_limit
+        self.floor.last_speaker, self.floor.fresh = found.last_speaker, set(spec.agents)
+        self.state, self.ended_reason, self.pending = found.state, found.ended_reason, found.pending
         self._event("room_restarted", f"room {spec.name} restarted; it goes on from the journal")
         if found.unanswered is not None and self.state != "ended":
-            self._grant(found.unanswered)
+            self.floor.grant(spec.respond, found.unanswered)
             self._pump()
 
     def _on_exit(self, message: ActorExitRequest, sender: Any) -> None:
-        for agent, running in self.running.items():
-            address = self.addresses.get(agent)
-            if address is not None:
-                self.send(address, Cancel(turn_id=running.turn_id))
+        self._cancel_running()
         if self.journal is not None:
             self.journal.close()
 
@@ -250,9 +226,7 @@ class RoomRouter(DispatchActor):
         self._journal().append_many([journaled, *extra])
         for record in (journaled, *extra):
             self.subscribers.publish(self, record)
-        for name in delivered:
-            if name in self.heard:
-                self.heard[name].append(journaled)
+        self.floor.hear(journaled)
         self.last_activity = time.monotonic()
         return journaled
 
@@ -268,17 +242,8 @@ class RoomRouter(DispatchActor):
             self._end("stop_phrase", f"{message.sender} said the stop phrase {phrase!r}")
             return
         if spec.mode != "prompted" or from_human:
-            self._grant(message)
+            self.floor.grant(spec.respond, message)
         self._pump()
-
-    def _grant(self, message: Envelope) -> None:
-        """Queue the turns the respond policy gives on ``message``."""
-        spec = self._spec()
-        heard = [a for a in spec.agents if a in message.delivered_to and a != message.sender]
-        for agent in responders(spec.respond, heard, spec.agents, self.last_speaker):
-            self.waiting.setdefault(agent, []).append(message)
-            if spec.respond == "round_robin":
-                self.last_speaker = agent
 
     # --- granting turns ----------------------------------------------------------------------
 
@@ -286,78 +251,54 @@ class RoomRouter(DispatchActor):
         """Start every waiting turn that may start now: the room is active, the agent is up,
         free and cooled down, and the turn budget allows it."""
         if self.state == "active":
-            for agent in list(self.waiting):
-                if self._budget_left() <= 0:
-                    break
-                if self._may_start(agent):
-                    self._start(agent)
+            ready, cooling = self.floor.startable(
+                lambda agent: self.addresses.get(agent) is not None, time.monotonic()
+            )
+            for agent in ready:
+                self._start(self.floor.start(agent))
+            if cooling is not None and not self.cooldown_armed:
+                self.cooldown_armed = True
+                self.wakeupAfter(cooling, payload=_COOLDOWN)
         self._check_quiet()
 
-    def _budget_left(self) -> int:
-        return self.turn_limit - self.turns - len(self.running)
-
-    def _may_start(self, agent: str) -> bool:
-        if agent in self.running or self.addresses.get(agent) is None:
-            return False
-        wait = self.last_end.get(agent, -1e9) + self._spec().cooldown - time.monotonic()
-        if wait > 0:
-            if not self.cooldown_armed:
-                self.cooldown_armed = True
-                self.wakeupAfter(wait, payload=_COOLDOWN)
-            return False
-        return True
-
-    def _start(self, agent: str) -> None:
-        """Grant ``agent`` one turn on the latest message it waits on (its earlier ones merge
-        into that turn's context)."""
-        trigger = self.waiting.pop(agent)[-1]
-        heard = self.heard[agent]
-        index = next((i for i, m in enumerate(heard) if m.id == trigger.id), len(heard))
-        context, self.heard[agent] = heard[:index], heard[index + 1 :]
-        fresh = agent in self.fresh
-        if fresh:
-            spec = self._spec()
-            view = self._journal().room_view(spec.conversation, agent)
-            position = next((i for i, m in enumerate(view) if m.id == trigger.id), len(view))
-            context = view[:position]
-            self.fresh.discard(agent)
-        turn_id = new_id()
-        self.running[agent] = Running(turn_id, trigger)
+    def _start(self, grant: Grant) -> None:
+        """Send the agent its turn, with what it heard before the message (or, afresh, its
+        whole view from the journal's delivery records)."""
+        spec = self._spec()
+        heard = grant.heard
+        if heard is None:
+            view = self._journal().room_view(spec.conversation, grant.agent)
+            heard = list(takewhile(lambda m: m.id != grant.trigger.id, view))
         observed = self.subscribers.count(stream=True) > 0
         self.send(
-            self.addresses[agent],
+            self.addresses[grant.agent],
             Deliver(
-                message=trigger,
-                turn_id=turn_id,
+                message=grant.trigger,
+                turn_id=grant.turn_id,
                 reply_to=self.myAddress if observed else None,
                 router=self.myAddress,
-                context=tuple((heard.sender, heard.content) for heard in context),
-                fresh=fresh,
-                instructions=SELF_SELECT_INSTRUCTIONS
-                if self._spec().respond == "self_select"
-                else "",
+                context=tuple((m.sender, m.content) for m in heard),
+                fresh=grant.heard is None,
+                instructions=SELF_SELECT_INSTRUCTIONS if spec.respond == "self_select" else "",
             ),
         )
         self._report()
 
-    def _instructions(self) -> str:
-        return SELF_SELECT_INSTRUCTIONS if self._spec().respond == "self_select" else ""
-
     # --- the agents' turns -------------------------------------------------------------------
 
     def _delta(self, message: TurnStarted | TurnDelta, sender: Any) -> None:
-        if self._is_running(message.agent, message.turn_id):
+        if self.floor.is_running(message.agent, message.turn_id):
             self.subscribers.publish(self, message)
 
     def _finished(self, message: TurnFinished, sender: Any) -> None:
-        if not self._is_running(message.agent, message.turn_id):
+        if not self.floor.is_running(message.agent, message.turn_id):
             return
-        running = self.running.pop(message.agent)
-        self.last_end[message.agent] = time.monotonic()
         reply = message.message
         spec = self._spec()
+        passed = spec.respond == "self_select" and is_pass(reply.content)
+        running = self.floor.end_turn(message.agent, time.monotonic(), counts=not passed)
         self.subscribers.publish(self, message)
-        if spec.respond == "self_select" and is_pass(reply.content):
+        if passed:
             self._event(
                 "turn_passed",
                 f"{message.agent} passed",
@@ -366,10 +307,8 @@ class RoomRouter(DispatchActor):
                 in_reply_to=running.trigger.id,
             )
         elif spec.mode == "moderated":
-            self.turns += 1
             self._hold(message.agent, reply)
         else:
-            self.turns += 1
             self._speak(reply)
         self._after_turn()
 
@@ -388,15 +327,12 @@ class RoomRouter(DispatchActor):
     def _failed(self, message: TurnFailed, sender: Any) -> None:
         if message.agent_exiting:
             self.addresses[message.agent] = None
-        if not self._is_running(message.agent, message.turn_id):
-            return
-        self._fail_turn(message.agent, message)
+        if self.floor.is_running(message.agent, message.turn_id):
+            self._fail_turn(message.agent, message)
 
     def _fail_turn(self, agent: str, failure: TurnFailed) -> None:
         """Record ``agent``'s turn as failed (it counts as a turn) and move on."""
-        running = self.running.pop(agent)
-        self.last_end[agent] = time.monotonic()
-        self.turns += 1
+        running = self.floor.end_turn(agent, time.monotonic())
         self.subscribers.publish(self, failure)
         self._event(
             "turn_failed",
@@ -405,18 +341,15 @@ class RoomRouter(DispatchActor):
             **failure.model_dump(mode="json", exclude={"v"}),
         )
         if self._spec().respond == "round_robin" and self.state == "active":
-            self._grant(running.trigger)  # the floor goes to the next agent
+            self.floor.grant("round_robin", running.trigger)  # the floor goes to the next agent
         self._after_turn()
 
     def _after_turn(self) -> None:
-        if self.state != "ended" and self.turns >= self.turn_limit and not self.running:
-            self._end("max_turns", f"{self.turns} turns taken (max_turns {self.turn_limit})")
+        floor = self.floor
+        if self.state != "ended" and floor.turns >= floor.turn_limit and not floor.running:
+            self._end("max_turns", f"{floor.turns} turns taken (max_turns {floor.turn_limit})")
         self._pump()
         self._report()
-
-    def _is_running(self, agent: str, turn_id: str) -> bool:
-        running = self.running.get(agent)
-        return running is not None and running.turn_id == turn_id
 
     def _member_moved(self, message: MemberMoved, sender: Any) -> None:
         """An agent came up at a new address (its view there is only its direct one, so its
@@ -425,8 +358,8 @@ class RoomRouter(DispatchActor):
             return
         self.addresses[message.name] = message.address
         if message.address is not None:
-            self.fresh.add(message.name)
-        running = self.running.get(message.name)
+            self.floor.fresh.add(message.name)
+        running = self.floor.running.get(message.name)
         if running is not None and message.address is None:
             failure = TurnFailed(
                 turn_id=running.turn_id,
@@ -473,11 +406,11 @@ class RoomRouter(DispatchActor):
         if message.action == "skip":
             self._journal().append(given)
             self.subscribers.publish(self, given)
-            self.fresh.add(chosen.agent)  # its view holds a reply nobody heard
+            self.floor.fresh.add(chosen.agent)  # its view holds a reply nobody heard
         else:
             content = message.content if message.action == "edit" else chosen.content
             if message.action == "edit":
-                self.fresh.add(chosen.agent)
+                self.floor.fresh.add(chosen.agent)
             moderation = "edited" if message.action == "edit" else "approved"
             approved = reply.model_copy(
                 update={"content": content, "data": {**reply.data, "moderation": moderation}}
@@ -501,8 +434,8 @@ class RoomRouter(DispatchActor):
         if (
             self._spec().mode == "prompted"
             and self.state == "active"
-            and not self.running
-            and not self.waiting
+            and not self.floor.running
+            and not self.floor.waiting
             and not self.pending
         ):
             opened = self._event("input_needed", "the agents wait for a human's message")
@@ -521,16 +454,23 @@ class RoomRouter(DispatchActor):
             self._event("room_paused", f"room {self._name} paused")
         elif message.action == "resume" and self.state in ("paused", "ended"):
             if self.state == "ended":
-                self.turn_limit = self.turns + self._spec().max_turns
+                self.floor.turn_limit = self.floor.turns + self._spec().max_turns
             self.state, self.ended_reason = "active", ""
-            self._event("room_resumed", f"room {self._name} resumed", turn_limit=self.turn_limit)
+            self._event(
+                "room_resumed", f"room {self._name} resumed", turn_limit=self.floor.turn_limit
+            )
             self._pump()
         elif message.action == "stop" and self.state != "ended":
             self._end("stopped", "stopped by a command")
-            for agent, running in self.running.items():
-                self.send(self.addresses[agent], Cancel(turn_id=running.turn_id))
+            self._cancel_running()
         self.send(caller, self._info())
         self._report()
+
+    def _cancel_running(self) -> None:
+        for agent, running in self.floor.running.items():
+            address = self.addresses.get(agent)
+            if address is not None:
+                self.send(address, Cancel(turn_id=running.turn_id))
 
     def _set_topology(self, message: SetTopology, sender: Any) -> None:
         caller = message.reply_to or sender
@@ -582,13 +522,13 @@ class RoomRouter(DispatchActor):
 
     def _end(self, reason: str, detail: str) -> None:
         self.state, self.ended_reason = "ended", reason
-        self.waiting.clear()
+        self.floor.waiting.clear()
         self._close_input()
         self._event(
             "conversation_ended",
             f"conversation ended ({reason}): {detail}",
             reason=reason,
-            turns=self.turns,
+            turns=self.floor.turns,
         )
         self._report()
 
@@ -615,7 +555,7 @@ class RoomRouter(DispatchActor):
         if timeout is None or self.state == "ended":
             return
         quiet = time.monotonic() - self.last_activity
-        if quiet >= timeout and not self.running:
+        if quiet >= timeout and not self.floor.running:
             self._end("idle", f"nothing said for {timeout:g} s")
         else:
             self.wakeupAfter(max(timeout - quiet, 0.05), payload=_IDLE)
@@ -649,11 +589,11 @@ class RoomRouter(DispatchActor):
         return RoomInfo(
             spec=self._spec(),
             state=self.state,  # type: ignore[arg-type]
-            turns=self.turns,
+            turns=self.floor.turns,
             ended_reason=self.ended_reason,
             pending=list(self.pending),
-            busy=list(self.running),
-            queued=sum(len(messages) for messages in self.waiting.values()),
+            busy=list(self.floor.running),
+            queued=self.floor.queued(),
             pid=os.getpid(),
         )
 
