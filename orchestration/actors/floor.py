@@ -54,15 +54,19 @@ class Floor:
     """Agents whose next turn needs their whole view (restarted, or their reply was edited)."""
     last_end: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._agent_set = frozenset(self.agents)  # a room may have hundreds: look up in O(1)
+
     def hear(self, message: Envelope) -> None:
         """``message`` was delivered: each agent among its recipients has heard it."""
         for name in message.delivered_to:
-            if name in self.agents:
+            if name in self._agent_set:
                 self.heard.setdefault(name, []).append(message)
 
     def grant(self, policy: RespondPolicy, message: Envelope) -> None:
         """Queue the turns ``policy`` gives on ``message``."""
-        heard = [a for a in self.agents if a in message.delivered_to and a != message.sender]
+        delivered = set(message.delivered_to)
+        heard = [a for a in self.agents if a in delivered and a != message.sender]
         for agent in responders(policy, heard, self.agents, self.last_speaker):
             self.waiting.setdefault(agent, []).append(message)
             if policy == "round_robin":
