@@ -8,6 +8,7 @@ decide).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from thespian.actors import Actor, ThespianWatch
 
 from orchestration.journal import JournalError
 from orchestration.messages import ErrorReply
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], None]
 
@@ -38,6 +41,14 @@ class DispatchActor(Actor):
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
         """What a handler's exception means for this actor."""
         raise NotImplementedError
+
+    def answer_error(self, error: Exception, message: Any, sender: Any, actor: str) -> None:
+        """Log an unexpected ``error`` (a journal problem is the user's to fix, not a bug) and
+        answer whoever waits for ``message``: its ``reply_to``, or else its sender."""
+        if not isinstance(error, JournalError):
+            log.exception("%s failed on %s", actor, type(message).__name__)
+        caller = getattr(message, "reply_to", None) or sender
+        self.send(caller, error_reply(error, actor))
 
     def watch(self) -> ThespianWatch | None:
         """The descriptors to keep watching after every message (none by default)."""

@@ -33,12 +33,12 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from orchestration.actors.dispatch import DispatchActor, error_reply
+from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.floor import Floor, Grant
 from orchestration.actors.room_replay import replay
 from orchestration.actors.subscribers import FLUSH, Subscriber, Subscribers
 from orchestration.actors.turn_policy import SELF_SELECT_INSTRUCTIONS, is_pass, mentions
-from orchestration.journal import Journal, JournalError
+from orchestration.journal import Journal
 from orchestration.messages import (
     Approve,
     Cancel,
@@ -118,10 +118,7 @@ class RoomRouter(DispatchActor):
         }
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
-        if not isinstance(error, JournalError):
-            log.exception("room %s failed on %s", self._name, type(message).__name__)
-        caller = getattr(message, "reply_to", None) or sender
-        self.send(caller, error_reply(error, f"room {self._name}'s router"))
+        self.answer_error(error, message, sender, f"room {self._name}'s router")
 
     # --- lifecycle ---------------------------------------------------------------------------
 

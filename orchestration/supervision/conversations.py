@@ -18,9 +18,9 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ChildActorExited
 
-from orchestration.actors.dispatch import DispatchActor, error_reply
+from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.room import SYSTEM_SENDER, RoomRouter
-from orchestration.journal import Journal, JournalError
+from orchestration.journal import Journal
 from orchestration.messages import (
     Approve,
     CreateRoom,
@@ -107,10 +107,7 @@ class ConversationsSupervisor(DispatchActor):
         }
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
-        if not isinstance(error, JournalError):
-            log.exception("conversations failed on %s", type(message).__name__)
-        caller = getattr(message, "reply_to", None) or sender
-        self.send(caller, error_reply(error, "the conversations supervisor"))
+        self.answer_error(error, message, sender, "the conversations supervisor")
 
     def _init(self, message: InitConversations, sender: Any) -> None:
         die_with_parent()

@@ -25,10 +25,9 @@ from typing import Any
 
 from thespian.actors import WakeupMessage
 
-from orchestration.actors.dispatch import error_reply
 from orchestration.actors.router import ConversationRouter
 from orchestration.actors.subscribers import Subscribers
-from orchestration.journal import Journal, JournalError
+from orchestration.journal import Journal
 from orchestration.messages import (
     DEFAULT_PROVIDER,
     ROOM_PREFIX,
@@ -155,9 +154,7 @@ class RootSupervisor(Supervisor):
         )
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
-        if not isinstance(error, JournalError):
-            log.exception("root failed on %s", type(message).__name__)
-        self.send(sender, error_reply(error, "root"))
+        self.answer_error(error, message, sender, "root")
 
     # --- start-up ----------------------------------------------------------------------------
 
