@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from thespian.actors import ActorExitRequest, ChildActorExited
+from thespian.actors import ActorExitRequest, ChildActorExited, DeadEnvelope
 
 from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.room import SYSTEM_SENDER, RoomRouter
@@ -63,6 +63,10 @@ class Room:
         default_factory=lambda: RestartIntensity(ROOM_INTENSITY, ROOM_PERIOD)
     )
     subscribers: list[Subscribe] = field(default_factory=list)
+    former: list[Any] = field(default_factory=list)
+    """Addresses of its routers that died (what was sent to them comes back as dead letters)."""
+    held: list[Any] = field(default_factory=list)
+    """Messages that reached a dead router before its restart, for the next one."""
 
     @property
     def spec(self) -> RoomSpec:
@@ -104,6 +108,7 @@ class ConversationsSupervisor(DispatchActor):
             RoomReport: self._report,
             MemberMoved: self._member_moved,
             ChildActorExited: self._child_exited,
+            DeadEnvelope: self._dead_letter,
         }
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
@@ -111,6 +116,7 @@ class ConversationsSupervisor(DispatchActor):
 
     def _init(self, message: InitConversations, sender: Any) -> None:
         die_with_parent()
+        self.handleDeadLetters()
         self.journal = Journal(message.journal_path)
         self.journal_path, self.max_chars = message.journal_path, message.max_message_chars
         for spec in self.journal.rooms():
@@ -151,6 +157,7 @@ class ConversationsSupervisor(DispatchActor):
             room = Room(RoomInfo(spec=spec, state="active"), address)
             self.rooms[spec.name] = room
         room.address = address
+        held, room.held = room.held, []
         self.send(
             address,
             InitRoom(
@@ -162,6 +169,8 @@ class ConversationsSupervisor(DispatchActor):
                 recover=recover,
             ),
         )
+        for message in held:
+            self.send(address, message)
         return room
 
     def _list(self, message: ListRooms, sender: Any) -> None:
@@ -283,12 +292,16 @@ class ConversationsSupervisor(DispatchActor):
         room = next((r for r in self.rooms.values() if r.address == message.childAddress), None)
         if room is None:
             return
+        room.former = [*room.former[-4:], room.address]
         if room.window.add_restart():
             log.warning("room %s's router died; restarting it from the journal", room.spec.name)
             self._start(room.spec, recover=True, room=room)
             return
         reason = f"its router died more than {ROOM_INTENSITY} times within {ROOM_PERIOD} s"
         room.info = room.info.model_copy(update={"state": "failed", "ended_reason": reason})
+        held, room.held = room.held, []
+        for stranded in held:
+            self._redeliver(room, stranded)
         failed = Envelope(
             conversation=room.spec.conversation,
             sender=SYSTEM_SENDER,
@@ -300,6 +313,24 @@ class ConversationsSupervisor(DispatchActor):
         self._journal().append(failed)
         for subscription in room.subscribers:
             self.send(subscription.subscriber, failed)
+
+    def _dead_letter(self, message: DeadEnvelope, sender: Any) -> None:
+        """A message reached a room's router after it died (in the few ms before its exit
+        notice): give it to the router that replaces it, so no caller waits in vain."""
+        dead = message.deadAddress
+        for room in self.rooms.values():
+            if room.address == dead:
+                room.held.append(message.deadMessage)  # its restart is on the way
+            elif dead in room.former:
+                self._redeliver(room, message.deadMessage)
+
+    def _redeliver(self, room: Room, message: Any) -> None:
+        """Send a dead letter on to the room's live router; of a failed room, answer its
+        caller (if it has one) with the fix."""
+        if room.info.state != "failed":
+            self.send(room.address, message)
+        elif getattr(message, "reply_to", None) is not None:
+            self._to_router(room, message, message.reply_to)
 
     def _journal(self) -> Journal:
         assert self.journal is not None, "conversations used before InitConversations"

@@ -568,3 +568,17 @@ def test_a_router_that_keeps_dying_fails_its_room_until_resumed(runtime: Runtime
     assert replies(history) == ["a"]
     assert len(events(history, "approval_needed")) == 1, "no restart ran the turn again"
     assert len(events(history, "room_failed")) == 1
+
+
+def test_commands_sent_while_a_router_dies_reach_its_replacement(runtime: Runtime) -> None:
+    spawn_scripted(runtime, "a")
+    runtime.create_room("relay", agents=["a"], max_turns=10)
+    runtime.room("relay", "pause")
+    for round_ in range(3):
+        pid = runtime.room("relay").pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        said = runtime.say("relay", f"right after the kill {round_}")  # may reach the dead one
+        assert said.delivered_to == ("a",)
+    texts = [c for s, c in chat(runtime.room_history("relay")) if s == "user"]
+    assert texts == [f"right after the kill {n}" for n in range(3)]
