@@ -239,13 +239,17 @@ class Runtime:
 
     def history(self, name: str, *, limit: int = 1000, after_seq: int = 0) -> list[Envelope]:
         """The journaled messages of the agent's conversation, oldest first."""
+        return self.history_page(name, limit=limit, after_seq=after_seq).messages
+
+    def history_page(self, name: str, *, limit: int = 1000, after_seq: int = 0) -> HistoryPage:
+        """A page of `history`; its ``last_seq`` is the ``after_seq`` of the next page."""
         page = self._ask(
             History(conversation=direct_conversation(name), limit=limit, after_seq=after_seq),
             HistoryPage,
         )
         if not page.messages and after_seq == 0:
             self.resolve(name)  # raises for an agent that never existed
-        return page.messages
+        return page
 
     def events(self, *, limit: int = 100) -> list[Envelope]:
         """The last ``limit`` journaled supervision events (agent_started, agent_restarted...),
@@ -404,8 +408,12 @@ class Runtime:
     def room_history(self, room: str, *, limit: int = 1000, after_seq: int = 0) -> list[Envelope]:
         """The journaled messages and events of ``room``, oldest first (also after it was
         deleted, until it is purged)."""
+        return self.room_history_page(room, limit=limit, after_seq=after_seq).messages
+
+    def room_history_page(self, room: str, *, limit: int = 1000, after_seq: int = 0) -> HistoryPage:
+        """A page of `room_history`; its ``last_seq`` is the ``after_seq`` of the next page."""
         request = History(conversation=room_conversation(room), limit=limit, after_seq=after_seq)
-        return self._ask(request, HistoryPage).messages
+        return self._ask(request, HistoryPage)
 
     def observe_room(
         self, room: str, *, timeout: float | None = None, stream: bool = True

@@ -13,11 +13,12 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -74,6 +75,16 @@ class Settings(BaseSettings):
         description="the Claude Code CLI (default: claude on PATH, then claude-agent-sdk's own)",
     )
     provider_max_retries: int = Field(2, ge=0, description="SDK retries of a failed request")
+    api_host: str = Field("127.0.0.1", description="address `serve` binds (not loopback: token)")
+    api_port: int = Field(8765, ge=0, le=65535, description="port `serve` listens on")
+    api_token: SecretStr | None = Field(None, description="bearer token the REST API requires")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins CORS allows, comma-separated (none if empty)"
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1, description="largest REST request body")
+    rate_limit_per_minute: int = Field(
+        600, ge=0, description="REST requests per client per minute (0: no limit)"
+    )
     anthropic_api_key: SecretStr | None = Field(
         None, validation_alias=_env("ORCH_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
     )
@@ -89,6 +100,13 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         None, validation_alias=_env("ORCH_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -7,7 +7,19 @@ import sys
 
 import typer
 
-from orchestration.cli import agents, chat, config, daemon, events, join, observe, rooms, tree
+from orchestration.cli import (
+    agents,
+    chat,
+    config,
+    daemon,
+    events,
+    join,
+    mcp,
+    observe,
+    rooms,
+    serve,
+    tree,
+)
 from orchestration.cli.output import print_error
 from orchestration.runtime import OrchestrationError
 from orchestration.settings import SettingsError
@@ -20,7 +32,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (daemon, agents, chat, rooms, join, observe, events, config, tree):
+for group in (daemon, agents, chat, rooms, join, observe, events, config, tree, serve, mcp):
     group.register(app)
 
 

@@ -1,0 +1,184 @@
+"""``/v1/agents``: create, list, show and stop agents, talk to them (a JSON reply, or the
+reply streamed as Server-Sent Events) and page through their history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestration.aio import AsyncRuntime
+from orchestration.interfaces.problems import Problem, from_error, problem_response
+from orchestration.messages import (
+    DEFAULT_PROVIDER,
+    ROOT_SUPERVISOR,
+    AgentInfo,
+    AgentList,
+    Envelope,
+    HistoryPage,
+    Recovery,
+    Spawned,
+    StreamMessage,
+    TurnDelta,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+)
+from orchestration.runtime import Runtime
+from orchestration.streams import OrchestrationError
+from orchestration.system import DaemonError
+
+SSE_EVENTS: dict[type, str] = {
+    TurnStarted: "started",
+    TurnDelta: "delta",
+    TurnFinished: "finished",
+    TurnFailed: "failed",
+}
+FAILED_TURN_STATUS = {"timeout": 504, "cancelled": 409, "stopped": 409, "internal": 500}
+"""HTTP status of a turn that failed, by `TurnFailed.kind`; the provider's errors are 502."""
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="messages per page")]
+AfterSeq = Annotated[int, Query(ge=0, description="the next_after_seq of the previous page")]
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateAgent(Strict):
+    name: str
+    provider: str = Field(DEFAULT_PROVIDER, description="or provider:model")
+    model: str = ""
+    system_prompt: str = ""
+    recovery: Recovery = "resume"
+    turn_timeout: float | None = Field(None, gt=0)
+    exist_ok: bool = False
+    under: str = ROOT_SUPERVISOR
+
+
+class SendMessage(Strict):
+    content: str
+
+
+class Page(BaseModel):
+    """A page of a conversation, oldest first; pass ``next_after_seq`` as ``after_seq`` for
+    the next one (``has_more``: the page was full, so there may be more now)."""
+
+    messages: list[Envelope]
+    next_after_seq: int
+    has_more: bool
+
+    @classmethod
+    def of(cls, page: HistoryPage, limit: int) -> Page:
+        return cls(
+            messages=page.messages,
+            next_after_seq=page.last_seq,
+            has_more=len(page.messages) == limit,
+        )
+
+
+def agents_router(runtime: Runtime) -> APIRouter:
+    """The agent endpoints, on ``runtime``."""
+    router = APIRouter(prefix="/agents", tags=["agents"])
+    aruntime = AsyncRuntime(runtime)
+
+    @router.post("", status_code=status.HTTP_201_CREATED)
+    def create_agent(body: CreateAgent, response: Response) -> Spawned:
+        """Create an agent (``exist_ok``: keep one of that name, 200)."""
+        spawned = runtime.spawn(
+            body.name,
+            provider=body.provider,
+            model=body.model,
+            system_prompt=body.system_prompt,
+            recovery=body.recovery,
+            turn_timeout=body.turn_timeout,
+            exist_ok=body.exist_ok,
+            under=body.under,
+        )
+        if not spawned.created:
+            response.status_code = status.HTTP_200_OK
+        return spawned
+
+    @router.get("")
+    def list_agents() -> AgentList:
+        """Every agent with its live state."""
+        return AgentList(agents=runtime.list())
+
+    @router.get("/{name}")
+    def get_agent(name: str) -> AgentInfo:
+        return runtime.resolve(name).agent
+
+    @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+    def delete_agent(name: str) -> None:
+        """Stop the agent for good; its history stays in the journal."""
+        runtime.shutdown(name)
+
+    @router.post(
+        "/{name}/messages",
+        response_model=TurnFinished,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def send_message(
+        name: str, body: SendMessage, request: Request, stream: bool = False
+    ) -> TurnFinished | StreamingResponse:
+        """Say ``content`` to the agent and return its finished reply; with ``Accept:
+        text/event-stream`` (or ``stream=true``) stream it as events ``started``, ``delta``...,
+        then ``finished`` or ``failed``."""
+        events = aruntime.send(name, body.content)
+        first = await anext(events)  # an unknown agent or a bad message raises here
+        if stream or "text/event-stream" in request.headers.get("accept", ""):
+            return StreamingResponse(
+                _server_sent(first, events),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        return await _finished(first, events)
+
+    @router.get("/{name}/history")
+    def history(name: str, limit: Limit = 200, after_seq: AfterSeq = 0) -> Page:
+        """The agent's conversation, a page at a time."""
+        page = runtime.history_page(name, limit=limit, after_seq=after_seq)
+        return Page.of(page, limit)
+
+    return router
+
+
+async def _finished(first: StreamMessage, rest: AsyncIterator[StreamMessage]) -> TurnFinished:
+    """The turn's `TurnFinished`; a `TurnFailed` becomes a problem."""
+    event = first
+    while not isinstance(event, TurnFinished | TurnFailed):
+        event = await anext(rest)
+    if isinstance(event, TurnFailed):
+        raise Problem(
+            FAILED_TURN_STATUS.get(event.kind, 502),
+            "turn_failed",
+            event.error,
+            "send again" if event.retryable else "",
+            kind=event.kind,
+            retryable=event.retryable,
+        )
+    return event
+
+
+async def _server_sent(
+    first: StreamMessage, rest: AsyncIterator[StreamMessage]
+) -> AsyncIterator[str]:
+    """The turn as Server-Sent Events; a failure of the stream itself ends it with ``error``."""
+    yield _event(first)
+    try:
+        async for event in rest:
+            yield _event(event)
+    except (OrchestrationError, DaemonError) as exc:
+        body = problem_response(from_error(exc)).body
+        yield f"event: error\ndata: {bytes(body).decode()}\n\n"
+
+
+def _event(message: StreamMessage) -> str:
+    data = json.dumps(message.model_dump(mode="json"), separators=(",", ":"))
+    return f"event: {SSE_EVENTS[type(message)]}\ndata: {data}\n\n"

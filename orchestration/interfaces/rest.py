@@ -1,0 +1,93 @@
+"""The REST API (FastAPI): agents, rooms, the tree and its events under ``/v1``, health at
+``/healthz`` and ``/readyz``, OpenAPI docs at ``/docs``.
+
+It reaches the tree only through a `Runtime`, which the caller owns (closing the app never
+stops the daemon). Errors are RFC 9457 problem+json (`orchestration.interfaces.problems`);
+the token, CORS, body and rate limits are in `orchestration.interfaces.security`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi.middleware.cors import CORSMiddleware
+from pydantic import BaseModel
+
+from orchestration.interfaces import problems
+from orchestration.interfaces.agents_api import agents_router
+from orchestration.interfaces.rooms_api import rooms_router
+from orchestration.interfaces.security import BodyLimit, RateLimiter, TokenGuard
+from orchestration.messages import Envelope, TreeSnapshot
+from orchestration.runtime import Runtime
+from orchestration.settings import Settings
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Events(BaseModel):
+    events: list[Envelope]
+
+
+def create_app(runtime: Runtime, settings: Settings, *, token: str | None) -> FastAPI:
+    """The API on ``runtime``; every ``/v1`` call needs ``token`` as a bearer token unless it
+    is None (decide it with `orchestration.interfaces.security.choose_token`)."""
+    app = FastAPI(
+        title="orchestration",
+        version="1",
+        summary="Supervised teams of LLM agents on an actor runtime.",
+    )
+    problems.install(app)
+    app.include_router(_health_router(runtime))
+    app.include_router(_v1_router(runtime, settings, token))
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+        )
+    return app
+
+
+def _v1_router(runtime: Runtime, settings: Settings, token: str | None) -> APIRouter:
+    guards = []
+    if settings.rate_limit_per_minute:
+        guards.append(Depends(RateLimiter(settings.rate_limit_per_minute)))
+    if token is not None:
+        guards.append(Depends(TokenGuard(token)))
+    v1 = APIRouter(prefix="/v1", dependencies=guards)
+    v1.include_router(agents_router(runtime))
+    v1.include_router(rooms_router(runtime))
+
+    @v1.get("/tree", tags=["tree"])
+    def tree() -> TreeSnapshot:
+        """The live supervision tree: every supervisor and agent, with states."""
+        return runtime.tree()
+
+    @v1.get("/events", tags=["tree"])
+    def events(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Events:
+        """The last ``limit`` supervision events, oldest first."""
+        return Events(events=runtime.events(limit=limit))
+
+    return v1
+
+
+def _health_router(runtime: Runtime) -> APIRouter:
+    health = APIRouter(tags=["health"])
+
+    @health.get("/healthz")
+    def healthz() -> Health:
+        """The web process is up."""
+        return Health(status="ok")
+
+    @health.get("/readyz")
+    def readyz() -> Health:
+        """The daemon answers (503 problem+json when it does not)."""
+        runtime.status()
+        return Health(status="ready")
+
+    return health

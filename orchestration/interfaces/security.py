@@ -1,0 +1,158 @@
+"""The REST API's guards: the bearer token, the request body limit and the rate limit.
+
+Binding to anything but loopback requires a token (configured, or generated and printed once);
+tokens are compared in constant time and never logged or echoed.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import math
+import secrets
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orchestration.interfaces.problems import Problem, problem_response
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class TokenChoice:
+    """The token a server on some address requires (None: none), and whether it was made up
+    now (then the caller prints it, once)."""
+
+    token: str | None
+    generated: bool = False
+
+
+def choose_token(host: str, configured: SecretStr | None) -> TokenChoice:
+    """A configured token always applies; off loopback, no token means a generated one."""
+    if configured is not None and configured.get_secret_value():
+        return TokenChoice(configured.get_secret_value())
+    if is_loopback(host):
+        return TokenChoice(None)
+    return TokenChoice(secrets.token_urlsafe(32), generated=True)
+
+
+bearer = HTTPBearer(auto_error=False, description="ORCH_API_TOKEN, or the token `serve` printed")
+
+
+class TokenGuard:
+    """A FastAPI dependency: the request carries ``Authorization: Bearer <token>``."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+
+    async def __call__(self, request: Request) -> None:
+        credentials: HTTPAuthorizationCredentials | None = await bearer(request)
+        given = credentials.credentials.encode() if credentials else b""
+        if not hmac.compare_digest(given, self._token):
+            raise Problem(
+                401,
+                "unauthorized",
+                "a valid bearer token is required" if given else "no bearer token was given",
+                "send Authorization: Bearer <ORCH_API_TOKEN>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+
+class RateLimiter:
+    """A FastAPI dependency: a token bucket per client address, ``per_minute`` requests deep,
+    refilled evenly over a minute. Over the limit: 429 with ``Retry-After``."""
+
+    MAX_CLIENTS = 4096
+
+    def __init__(self, per_minute: int) -> None:
+        self._capacity = float(per_minute)
+        self._rate = per_minute / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    async def __call__(self, request: Request) -> None:
+        client = request.client.host if request.client else "unknown"
+        now = time.monotonic()
+        tokens, then = self._buckets.get(client, (self._capacity, now))
+        tokens = min(self._capacity, tokens + (now - then) * self._rate)
+        if tokens < 1:
+            self._buckets[client] = (tokens, now)
+            wait = math.ceil((1 - tokens) / self._rate)
+            raise Problem(
+                429,
+                "rate_limited",
+                f"more than {self._capacity:g} requests a minute",
+                f"retry after {wait} s, or raise ORCH_RATE_LIMIT_PER_MINUTE",
+                headers={"Retry-After": str(wait)},
+            )
+        if len(self._buckets) >= self.MAX_CLIENTS:
+            self._forget_idle(now)
+        self._buckets[client] = (tokens - 1, now)
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop the clients whose buckets have refilled (they are as good as new)."""
+        for client, (tokens, then) in list(self._buckets.items()):
+            if tokens + (now - then) * self._rate >= self._capacity:
+                del self._buckets[client]
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets 413, whether it declares its
+    length or streams it. The body is read (up to the limit) before the app runs."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = Problem(
+            413,
+            "body_too_large",
+            f"the request body is over {self.limit:,} bytes",
+            "send less, or raise ORCH_MAX_BODY_BYTES",
+        )
+        await problem_response(problem)(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands over ``body`` first, then what the client sends next."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replay

@@ -1,0 +1,55 @@
+"""One daemon per test module: the interfaces' tests share it (unique agent names per test)
+rather than pay a daemon start per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from orchestration.runtime import Runtime
+from orchestration.settings import Settings
+from tests.conftest import CREDENTIAL_VARIABLES, free_port, stop_everything
+
+
+@pytest.fixture(scope="module")
+def shared_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The module's ORCH_* environment, set in ``os.environ`` (no credentials, no user settings
+    file) until the module ends, then restored."""
+    base = tmp_path_factory.mktemp("shared")
+    env = {
+        "ORCH_HOME": str(base / "home"),
+        "ORCH_ADMIN_PORT": str(free_port()),
+        "ORCH_CLAUDE_PATH": str(base / "no-claude-here"),
+        "XDG_CONFIG_HOME": str(base / "xdg-config"),
+    }
+    dropped = [*CREDENTIAL_VARIABLES, *(n for n in os.environ if n.startswith("ORCH_"))]
+    saved = {name: os.environ.get(name) for name in {*env, *dropped}}
+    for name in dropped:
+        os.environ.pop(name, None)
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def shared_runtime(shared_env: dict[str, str]) -> Iterator[Runtime]:
+    """A Runtime on a daemon of this module's own, always stopped at the end. The autouse
+    ``clean_environment`` clears ORCH_* inside each test: use ``shared_runtime.settings``
+    (or ``shared_env`` for a subprocess), not a fresh ``Settings()``."""
+    settings = Settings()
+    try:
+        runtime = Runtime.connect(settings)
+        try:
+            yield runtime
+        finally:
+            runtime.close()
+    finally:
+        stop_everything(settings)
