@@ -130,3 +130,6 @@ async def _iterate_in_thread(iterator: Iterator[Any]) -> AsyncIterator[Any]:
             yield item
     finally:
         stop.set()
+        halt = getattr(iterator, "stop", None)
+        if halt is not None:
+            halt()  # a subscription waiting for its next item ends within its poll

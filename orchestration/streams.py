@@ -6,6 +6,7 @@ once in one process (threads included), and both stop at a deadline rather than 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -182,6 +183,7 @@ class Subscription:
         self._keep = keep
         self._deadline = None if timeout is None else time.monotonic() + timeout
         self._ready: deque[Any] = deque()
+        self._stopped = threading.Event()
         self._ledger = DeltaLedger()
         self._context: Any = asys.private()
         self._endpoint = self._context.__enter__()
@@ -199,7 +201,7 @@ class Subscription:
         return self
 
     def __next__(self) -> Any:
-        while not self._ready and self._context is not None:
+        while not self._ready and self._context is not None and not self._stopped.is_set():
             wait = self.POLL
             if self._deadline is not None:
                 wait = min(wait, self._deadline - time.monotonic())
@@ -219,6 +221,11 @@ class Subscription:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def stop(self) -> None:
+        """Make the iteration end within `POLL` seconds; callable from any thread (the
+        iterating thread then unsubscribes and closes, as it must)."""
+        self._stopped.set()
 
     def close(self) -> None:
         """Unsubscribe and release the endpoint (idempotent)."""

@@ -1,4 +1,5 @@
-"""``serve``: the REST API (FastAPI under uvicorn) on the running actor system.
+"""``serve``: the REST API (FastAPI under uvicorn), with the MCP tools at ``/mcp/``, on the
+running actor system.
 
 It attaches to the daemon (starting it if none runs) and only ever closes its own connection:
 stopping or crashing the web server leaves the actor tree running. FastAPI and uvicorn are
@@ -24,7 +25,8 @@ def serve(
         int | None, typer.Option(help="port to listen on (default ORCH_API_PORT, 8765)")
     ] = None,
 ) -> None:
-    """Serve the REST API (docs at /docs) until Ctrl-C or SIGTERM; the daemon keeps running.
+    """Serve the REST API (docs at /docs) and MCP (at /mcp/) until Ctrl-C or SIGTERM; the
+    daemon keeps running.
 
     Off loopback it requires a bearer token: ORCH_API_TOKEN, or one generated and printed once.
     """
@@ -44,6 +46,7 @@ def serve(
             note("send it as: Authorization: Bearer <token>; set ORCH_API_TOKEN to choose it")
         where = f"http://{_url_host(host)}:{port}"
         console.print(f"REST API on {where}/v1, docs at {where}/docs", markup=False)
+        console.print(f"MCP (streamable HTTP) at {where}/mcp/", markup=False)
         uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -42,7 +42,10 @@ FAILED_TURN_STATUS = {"timeout": 504, "cancelled": 409, "stopped": 409, "interna
 """HTTP status of a turn that failed, by `TurnFailed.kind`; the provider's errors are 502."""
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="messages per page")]
-AfterSeq = Annotated[int, Query(ge=0, description="the next_after_seq of the previous page")]
+AfterSeq = Annotated[
+    int, Query(ge=0, le=2**63 - 1, description="the next_after_seq of the previous page")
+]
+"""A journal position (a SQLite INTEGER, so at most 2**63 - 1)."""
 
 
 class Strict(BaseModel):

@@ -166,7 +166,8 @@ def build_server(runtime: Runtime) -> MCPServer:
         agent: Name,
         limit: Annotated[int, Field(ge=1, le=1000, description="at most this many")] = 50,
         after_seq: Annotated[
-            int, Field(ge=0, description="start after this point (a next_after_seq)")
+            int,
+            Field(ge=0, le=2**63 - 1, description="start after this point (a next_after_seq)"),
         ] = 0,
     ) -> Conversation:
         """An agent's conversation as the journal holds it, oldest first, one page at a time."""

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from orchestration.streams import OrchestrationError
@@ -42,6 +43,27 @@ STATUS_BY_CODE: dict[str, int] = {
     "timeout": 504,
 }
 """HTTP status of each `ErrorCode` (and of the streams' ``timeout``); others are 500."""
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error response (RFC 9457), with extension members such as
+    ``errors`` (the invalid fields), ``kind`` and ``retryable`` (a failed turn)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description=f"{PROBLEM_TYPE}<code>")
+    title: str
+    status: int
+    detail: str
+    hint: str = Field("", description="what to do about it, when there is something")
+
+
+_PROBLEM = {"content": {MEDIA_TYPE: {"schema": ProblemDetails.model_json_schema()}}}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": "The request was refused", **_PROBLEM},
+    "5XX": {"description": "The daemon or an agent failed", **_PROBLEM},
+}
+"""The error responses of every operation, for the OpenAPI schema (``FastAPI(responses=)``)."""
 
 
 class Problem(Exception):

@@ -1,5 +1,6 @@
 """The REST API (FastAPI): agents, rooms, the tree and its events under ``/v1``, health at
-``/healthz`` and ``/readyz``, OpenAPI docs at ``/docs``.
+``/healthz`` and ``/readyz``, OpenAPI docs at ``/docs``, and the MCP tools over streamable
+HTTP at ``/mcp/`` (their session manager runs in the app's lifespan).
 
 It reaches the tree only through a `Runtime`, which the caller owns (closing the app never
 stops the daemon). Errors are RFC 9457 problem+json (`orchestration.interfaces.problems`);
@@ -8,16 +9,23 @@ the token, CORS, body and rate limits are in `orchestration.interfaces.security`
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.middleware.cors import CORSMiddleware
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import BaseModel
+from starlette.types import ASGIApp
 
 from orchestration.interfaces import problems
 from orchestration.interfaces.agents_api import agents_router
+from orchestration.interfaces.mcp import build_server
 from orchestration.interfaces.rooms_api import rooms_router
-from orchestration.interfaces.security import BodyLimit, RateLimiter, TokenGuard
+from orchestration.interfaces.security import BodyLimit, RateLimiter, TokenGuard, TokenRequired
+from orchestration.interfaces.ws import ws_router
 from orchestration.messages import Envelope, TreeSnapshot
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
@@ -32,16 +40,22 @@ class Events(BaseModel):
 
 
 def create_app(runtime: Runtime, settings: Settings, *, token: str | None) -> FastAPI:
-    """The API on ``runtime``; every ``/v1`` call needs ``token`` as a bearer token unless it
-    is None (decide it with `orchestration.interfaces.security.choose_token`)."""
+    """The API on ``runtime``, with the MCP tools (`build_server`) over streamable HTTP at
+    ``/mcp/``; every ``/v1`` and ``/mcp`` call needs ``token`` as a bearer token unless it is
+    None (decide it with `orchestration.interfaces.security.choose_token`)."""
+    mcp = build_server(runtime)
     app = FastAPI(
         title="orchestration",
         version="1",
         summary="Supervised teams of LLM agents on an actor runtime.",
+        responses=problems.RESPONSES,
+        lifespan=_mcp_sessions(mcp),
     )
     problems.install(app)
     app.include_router(_health_router(runtime))
     app.include_router(_v1_router(runtime, settings, token))
+    app.include_router(ws_router(runtime, token))
+    app.mount("/mcp", _mcp_app(mcp, token))
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -51,6 +65,29 @@ def create_app(runtime: Runtime, settings: Settings, *, token: str | None) -> Fa
             allow_headers=["Authorization", "Content-Type", "Accept"],
         )
     return app
+
+
+def _mcp_app(mcp: MCPServer, token: str | None) -> ASGIApp:
+    """``mcp``'s streamable HTTP endpoint, at the root of its mount. Without a token the API is
+    on loopback and the SDK's Host and Origin checks stop DNS rebinding; with one, the token
+    does (and the API may be reached by any name)."""
+    if token is None:
+        return mcp.streamable_http_app(streamable_http_path="/")
+    anywhere = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    return TokenRequired(
+        mcp.streamable_http_app(streamable_http_path="/", transport_security=anywhere), token
+    )
+
+
+def _mcp_sessions(mcp: MCPServer) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The app's lifespan: ``mcp``'s session manager runs while the app serves."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with mcp.session_manager.run():
+            yield
+
+    return lifespan
 
 
 def _v1_router(runtime: Runtime, settings: Settings, token: str | None) -> APIRouter:

@@ -71,6 +71,24 @@ class TokenGuard:
             )
 
 
+class TokenRequired:
+    """ASGI middleware for a mounted app that FastAPI dependencies do not reach (the MCP
+    endpoint): each HTTP request passes `TokenGuard`, or gets its 401 problem+json."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._guard = TokenGuard(token)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                await self._guard(Request(scope))
+            except Problem as problem:
+                await problem_response(problem)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class RateLimiter:
     """A FastAPI dependency: a token bucket per client address, ``per_minute`` requests deep,
     refilled evenly over a minute. Over the limit: 429 with ``Retry-After``."""

@@ -1,12 +1,18 @@
 """One daemon per test module: the interfaces' tests share it (unique agent names per test)
-rather than pay a daemon start per test."""
+rather than pay a daemon start per test; `serving` runs an app under a real uvicorn."""
 
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
+import httpx2
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
@@ -53,3 +59,23 @@ def shared_runtime(shared_env: dict[str, str]) -> Iterator[Runtime]:
             runtime.close()
     finally:
         stop_everything(settings)
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[httpx2.Client]:
+    """``app`` under uvicorn on a free port (already listening: requests queue until it
+    serves), and a client on it; the server stops at the end."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    port = sock.getsockname()[1]
+    try:
+        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -3,44 +3,20 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx2
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from pydantic import SecretStr
 
 from orchestration.interfaces.rest import create_app
 from orchestration.interfaces.security import choose_token, is_loopback
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
+from tests.interfaces.conftest import serving
 
 PROBLEM = "application/problem+json"
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[httpx2.Client]:
-    """``app`` under uvicorn on a free port (already listening: requests queue until it
-    serves), and a client on it; the server stops at the end."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    port = sock.getsockname()[1]
-    try:
-        with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def settings_of(runtime: Runtime, **changes: Any) -> Settings:

@@ -1,0 +1,380 @@
+"""WebSocket ``/v1/ws/conversations/{id}``: a conversation live, as JSON frames, and a human
+member's input. ``id`` is ``dm:AGENT`` (an agent's direct conversation) or ``room:NAME``.
+
+Query parameters: ``after`` (a message id: resume after it), ``as`` (the human member the
+client speaks as; default ``user``) and ``token`` (when the server has a token and the client
+cannot send ``Authorization: Bearer``).
+
+Server to client, each a JSON object with a ``type``:
+
+- ``{"type": "message", "id": ID, "cursor": ID, "message": ENVELOPE}``: a message or event of
+  the conversation, or a supervision event about one of its agents (``agent_restarted``...),
+  once each. ``cursor`` is what to pass as ``after`` to resume after this frame: the message's
+  own id for the conversation's journaled messages; for a supervision event (journaled apart,
+  and not replayed) the id of the conversation message before it. Frames carry message ids,
+  not journal seqs: resuming uses ids.
+- ``{"type": "started" | "delta" | "finished" | "failed", ...}``: a turn's stream message
+  (`TurnStarted`, `TurnDelta`, `TurnFinished`, `TurnFailed` as JSON), for every turn of the
+  conversation, whoever started it. A turn always opens with ``started`` (in a direct
+  conversation it is sent when the turn's first output arrives, without ``in_reply_to``), its
+  deltas join to the final text, and a ``finished`` turn's reply follows as a ``message``.
+- ``{"type": "ready", "conversation": ID, "resumed_from": ID | null, "replayed": N}``: the
+  client is subscribed and caught up (``replayed`` messages were sent from the journal first).
+- ``{"type": "pong"}``, the answer to a ping.
+- ``{"type": "error", "problem": PROBLEM}``: an RFC 9457 problem. After a refused frame the
+  connection stays open; otherwise the close follows.
+
+Client to server:
+
+- ``{"type": "say", "content": TEXT, "to": [MEMBER, ...]}``: in a room, said as the ``as``
+  member (to ``to``, or to all); in ``dm:AGENT``, sent to the agent (``to`` is ignored). The
+  message and the reply arrive as frames.
+- ``{"type": "ping"}``.
+
+Resuming: the server subscribes first, then sends the journaled messages after ``after`` (from
+the conversation's history), then the live ones, dropping repeats by message id; a client that
+reconnects passes the ``cursor`` of the last ``message`` frame it got. Close codes: 4401 (no or
+a wrong token), 4404 (unknown conversation, or ``after`` not in it), 1013 (the client reads too
+slowly: more than `QUEUE_LIMIT` frames behind), 1011 (the feed from the daemon failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from pydantic import Field, TypeAdapter, ValidationError
+
+from orchestration.interfaces.agents_api import SSE_EVENTS, Strict
+from orchestration.interfaces.problems import Problem, from_error, problem_response
+from orchestration.messages import (
+    DEFAULT_HUMAN,
+    Envelope,
+    HistoryPage,
+    TurnFinished,
+    TurnStarted,
+    direct_conversation,
+    room_conversation,
+)
+from orchestration.runtime import Runtime
+from orchestration.streams import OrchestrationError, Subscription
+from orchestration.system import DaemonError
+
+QUEUE_LIMIT = 1000
+"""Frames a client may fall behind before it is cut off (close 1013)."""
+HISTORY_PAGE = 500
+RECENT_IDS = 4096
+"""Message ids remembered per connection to send each message once."""
+CLOSE_CODES = {401: 4401, 404: 4404}
+"""Close code of a refusal, by the problem's status; others close with 1011."""
+
+
+class Say(Strict):
+    type: Literal["say"]
+    content: str
+    to: list[str] = Field(default_factory=list)
+
+
+class Ping(Strict):
+    type: Literal["ping"]
+
+
+ClientFrame: TypeAdapter[Say | Ping] = TypeAdapter(
+    Annotated[Say | Ping, Field(discriminator="type")]
+)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation a socket follows: an agent's direct one, or a room."""
+
+    id: str
+    agent: str | None = None
+    room: str | None = None
+
+    @classmethod
+    def parse(cls, id: str) -> Conversation:
+        kind, _, name = id.partition(":")
+        if name and kind == "dm":
+            return cls(direct_conversation(name), agent=name)
+        if name and kind == "room":
+            return cls(room_conversation(name), room=name)
+        raise Problem(
+            404, "unknown_conversation", f"no conversation {id!r}", "dm:AGENT or room:NAME"
+        )
+
+    def observe(self, runtime: Runtime) -> Subscription:
+        if self.agent is not None:
+            return runtime.observe(self.agent)
+        assert self.room is not None
+        return runtime.observe_room(self.room)
+
+    def page(self, runtime: Runtime, after_seq: int) -> HistoryPage:
+        if self.agent is not None:
+            return runtime.history_page(self.agent, limit=HISTORY_PAGE, after_seq=after_seq)
+        assert self.room is not None
+        return runtime.room_history_page(self.room, limit=HISTORY_PAGE, after_seq=after_seq)
+
+    def missed(self, runtime: Runtime, after: str) -> list[Envelope]:
+        """The journaled messages after message ``after``, oldest first (blocking)."""
+        found: list[Envelope] | None = None
+        after_seq = 0
+        while True:
+            page = self.page(runtime, after_seq)
+            if found is not None:
+                found.extend(page.messages)
+            else:
+                ids = [message.id for message in page.messages]
+                if after in ids:
+                    found = page.messages[ids.index(after) + 1 :]
+            if len(page.messages) < HISTORY_PAGE:
+                break
+            after_seq = page.last_seq
+        if found is None:
+            hint = "pass the cursor of a message frame of this conversation, or no after"
+            raise Problem(404, "unknown_message", f"no message {after!r} in {self.id}", hint)
+        return found
+
+    def say(self, runtime: Runtime, frame: Say, sender: str) -> None:
+        """Say the frame's text (blocking: in a direct conversation, until the turn ends; its
+        stream reaches the socket through the subscription)."""
+        if self.room is not None:
+            runtime.say(self.room, frame.content, sender=sender, to=frame.to)
+            return
+        assert self.agent is not None
+        with runtime.send(self.agent, frame.content, sender=sender) as turn:
+            for _ in turn:
+                pass
+
+
+_END = object()
+
+
+class Feed:
+    """A conversation's `Subscription`, opened, iterated and closed by a thread of its own
+    (as Thespian endpoints require), which hands each item to the event loop through a bounded
+    queue. A full queue sets ``overflowed`` and stops the feed: it never stalls the tree."""
+
+    def __init__(self, open_subscription: Callable[[], Subscription], limit: int) -> None:
+        self.items: asyncio.Queue[Any] = asyncio.Queue(limit)
+        self.overflowed = asyncio.Event()
+        self._open = open_subscription
+        self._loop = asyncio.get_running_loop()
+        self._opened: asyncio.Future[None] = self._loop.create_future()
+        self._subscription: Subscription | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        """Subscribe; raises what subscribing raised."""
+        threading.Thread(target=self._pump, name="ws-feed", daemon=True).start()
+        await self._opened
+
+    def stop(self) -> None:
+        """Make the thread close the subscription within `Subscription.POLL` seconds."""
+        self._stopping = True
+        if self._subscription is not None:
+            self._subscription.stop()  # it then ends, and closes, in its own thread
+
+    def _pump(self) -> None:
+        try:
+            subscription = self._open()
+        except Exception as exc:
+            self._call(self._settle, exc)
+            return
+        self._subscription = subscription
+        self._call(self._settle, None)
+        try:
+            for item in subscription:
+                if self._stopping:
+                    break
+                self._call(self._offer, item)
+        except Exception as exc:
+            self._call(self._offer, exc)
+        finally:
+            subscription.close()
+            self._call(self._offer, _END)
+
+    def _call(self, callback: Callable[[Any], None], argument: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the event loop is gone
+            self._loop.call_soon_threadsafe(callback, argument)
+
+    def _settle(self, error: Exception | None) -> None:
+        if error is None:
+            self._opened.set_result(None)
+        else:
+            self._opened.set_exception(error)
+
+    def _offer(self, item: Any) -> None:
+        if self.overflowed.is_set():
+            return
+        try:
+            self.items.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed.set()
+            self.stop()
+
+
+class Frames:
+    """Turns messages and stream messages into frames, each message once (by id)."""
+
+    def __init__(self, conversation: str, cursor: str | None) -> None:
+        self.cursor = cursor
+        self._conversation = conversation
+        self._sent: dict[str, None] = {}
+        self._turns: set[str] = set()
+
+    def of(self, item: Any) -> list[dict[str, Any]]:
+        if isinstance(item, Envelope):
+            return self._message(item)
+        frames = []
+        if item.turn_id not in self._turns and not isinstance(item, TurnStarted):
+            started = {"turn_id": item.turn_id, "agent": item.agent}
+            frames.append({"type": "started", **started, "conversation": self._conversation})
+        self._turns.add(item.turn_id)
+        frames.append({"type": SSE_EVENTS[type(item)], **item.model_dump(mode="json")})
+        if isinstance(item, TurnFinished):
+            frames.extend(self._message(item.message))
+        return frames
+
+    def _message(self, message: Envelope) -> list[dict[str, Any]]:
+        if message.id in self._sent:
+            return []
+        self._sent[message.id] = None
+        if len(self._sent) > RECENT_IDS:
+            del self._sent[next(iter(self._sent))]
+        if message.conversation == self._conversation:
+            self.cursor = message.id
+        body = message.model_dump(mode="json")
+        return [{"type": "message", "id": message.id, "cursor": self.cursor, "message": body}]
+
+
+class Socket:
+    """One client's connection: frames out (one writer at a time), frames in."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self._lock = asyncio.Lock()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        async with self._lock:
+            await self.websocket.send_json(frame)
+
+    async def error(self, problem: Problem) -> None:
+        await self.send({"type": "error", "problem": json.loads(problem_response(problem).body)})
+
+    async def refuse(self, problem: Problem) -> None:
+        """Send the problem, then close with its code."""
+        await self.error(problem)
+        await self.websocket.close(CLOSE_CODES.get(problem.status, 1011), problem.code)
+
+
+def ws_router(runtime: Runtime, token: str | None) -> APIRouter:
+    """The WebSocket endpoint on ``runtime``; with a ``token``, clients must present it."""
+    router = APIRouter(prefix="/v1/ws", tags=["websocket"])
+
+    @router.websocket("/conversations/{id}")
+    async def conversation(
+        websocket: WebSocket,
+        id: str,
+        after: str | None = None,
+        sender: Annotated[str, Query(alias="as")] = DEFAULT_HUMAN,
+    ) -> None:
+        await websocket.accept()
+        socket = Socket(websocket)
+        try:
+            if not _authorized(websocket, token):
+                hint = "send Authorization: Bearer <ORCH_API_TOKEN>, or ?token="
+                await socket.refuse(Problem(401, "unauthorized", "a valid token is required", hint))
+                return
+            await _serve(socket, runtime, Conversation.parse(id), after, sender)
+        except Problem as problem:
+            await socket.refuse(problem)
+        except (OrchestrationError, DaemonError) as exc:
+            await socket.refuse(from_error(exc))
+        except WebSocketDisconnect:
+            pass
+
+    return router
+
+
+def _authorized(websocket: WebSocket, token: str | None) -> bool:
+    """Whether the handshake carries ``token`` (constant-time compare), or none is needed."""
+    if token is None:
+        return True
+    scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
+    given = credentials if scheme.lower() == "bearer" else websocket.query_params.get("token", "")
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+async def _serve(
+    socket: Socket, runtime: Runtime, conversation: Conversation, after: str | None, sender: str
+) -> None:
+    """Subscribe, replay what came after ``after``, then relay both ways until either side
+    ends; the subscription is always stopped."""
+    feed = Feed(lambda: conversation.observe(runtime), QUEUE_LIMIT)
+    await feed.start()
+    saying: set[asyncio.Task[None]] = set()
+    try:
+        frames = Frames(conversation.id, after)
+        missed = (
+            [] if after is None else await asyncio.to_thread(conversation.missed, runtime, after)
+        )
+        for message in missed:
+            for frame in frames.of(message):
+                await socket.send(frame)
+        ready = {"conversation": conversation.id, "resumed_from": after, "replayed": len(missed)}
+        await socket.send({"type": "ready", **ready})
+
+        async def relay() -> None:
+            while (item := await feed.items.get()) is not _END:
+                if isinstance(item, Exception):
+                    raise item
+                for frame in frames.of(item):
+                    await socket.send(frame)
+            raise DaemonError("the conversation's feed from the daemon ended")
+
+        async def listen() -> None:
+            while True:
+                try:
+                    frame = ClientFrame.validate_json(await socket.websocket.receive_text())
+                except ValidationError as exc:
+                    detail = "; ".join(error["msg"] for error in exc.errors())
+                    hint = 'send {"type": "say", "content": "..."} or {"type": "ping"}'
+                    await socket.error(Problem(422, "invalid_frame", detail, hint))
+                    continue
+                if isinstance(frame, Ping):
+                    await socket.send({"type": "pong"})
+                    continue
+                task = asyncio.create_task(_say(socket, runtime, conversation, frame, sender))
+                saying.add(task)
+                task.add_done_callback(saying.discard)
+
+        tasks = [asyncio.create_task(job) for job in (relay(), listen(), feed.overflowed.wait())]
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in [*tasks, *saying]:
+            task.cancel()
+        if tasks[2] in done:
+            reason = f"client too slow: {feed.items.qsize()} messages behind"
+            await socket.websocket.close(1013, reason)
+        else:
+            done.pop().result()  # the client left (WebSocketDisconnect), or the feed failed
+    finally:
+        feed.stop()
+
+
+async def _say(
+    socket: Socket, runtime: Runtime, conversation: Conversation, frame: Say, sender: str
+) -> None:
+    """Say a client's frame; a refusal is an error frame (the connection stays open)."""
+    try:
+        await asyncio.to_thread(conversation.say, runtime, frame, sender)
+    except (OrchestrationError, DaemonError) as exc:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await socket.error(from_error(exc))
