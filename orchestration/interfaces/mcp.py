@@ -104,6 +104,7 @@ def build_server(runtime: Runtime) -> MCPServer:
         "orchestration",
         instructions="Create LLM agents, talk to them, put them in conversations, and watch the"
         " supervision tree of the running orchestration daemon.",
+        log_level="WARNING",  # it configures the root logger: INFO would log every request
     )
 
     @server.tool()

@@ -1,0 +1,255 @@
+"""The remote interfaces' cost: REST and WebSocket against the Runtime and the SDK directly.
+
+One private daemon, the API (`orchestration.interfaces.rest.create_app`) under uvicorn in this
+process, and a fake LLM server on 127.0.0.1; in the same run, alternating:
+
+- REST round trip: ``POST /v1/agents/{name}/messages`` (JSON reply) to a scripted agent, next
+  to ``runtime.send(...).result()`` to the same agent;
+- WebSocket time to first token: a ``say`` frame on ``/v1/ws/conversations/dm:claude`` (an
+  agent on provider ``anthropic``) until the first ``delta`` frame, next to the anthropic SDK
+  called directly against the fake server until its first text delta. Target: at most 5 ms
+  added at the median;
+- fan-out to WebSocket subscribers: 100 clients on one conversation; one message said; when
+  each of them got its ``message`` frame (all must), and the spread from the first to the last.
+
+Run: ``uv run python -m bench gateway [--rounds 5] [--subscribers 100]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from bench._common import Stats, alternate, ms, private_daemon, verdict
+
+TARGET_ADDED = 0.005
+PER_ROUND = 20
+WARMUP = 5
+REPLY = "Hello from the fake model: a short reply, streamed word by word to the caller."
+DELTA_DELAY = 0.001
+MAX_TOKENS = 4096
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` under uvicorn on a free port; its base URL. Stopped at the end."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+# --- REST round trip ---------------------------------------------------------------------------
+
+
+def rest_turns(client: Any, agent: str) -> Callable[[], list[float]]:
+    def loop() -> list[float]:
+        samples = []
+        for index in range(PER_ROUND):
+            start = time.perf_counter()
+            reply = client.post(f"/v1/agents/{agent}/messages", json={"content": f"rest {index}"})
+            samples.append(time.perf_counter() - start)
+            if reply.status_code != 200:
+                raise RuntimeError(f"REST send failed: {reply.status_code} {reply.text}")
+        return samples
+
+    return loop
+
+
+def runtime_turns(runtime: Any, agent: str) -> Callable[[], list[float]]:
+    def loop() -> list[float]:
+        samples = []
+        for index in range(PER_ROUND):
+            start = time.perf_counter()
+            runtime.send(agent, f"runtime {index}").result()
+            samples.append(time.perf_counter() - start)
+        return samples
+
+    return loop
+
+
+# --- time to first token -----------------------------------------------------------------------
+
+
+def sdk_first_token(url: str) -> Callable[[], list[float]]:
+    import anthropic
+
+    client = anthropic.Anthropic(api_key="sk-bench", base_url=url, max_retries=2, timeout=600)
+    history: list[dict[str, str]] = []
+
+    def loop() -> list[float]:
+        samples = []
+        for index in range(PER_ROUND):
+            history.append({"role": "user", "content": f"direct {index}"})
+            start = time.perf_counter()
+            first = None
+            with client.messages.create(
+                model="claude-bench", max_tokens=MAX_TOKENS, messages=list(history), stream=True
+            ) as events:
+                for event in events:
+                    if event.type == "content_block_delta" and first is None:
+                        first = time.perf_counter()
+            if first is None:
+                raise RuntimeError("the SDK stream had no text")
+            samples.append(first - start)
+            history.append({"role": "assistant", "content": REPLY})
+        return samples
+
+    return loop
+
+
+def ws_first_token(base: str, agent: str) -> Callable[[], list[float]]:
+    from websockets.sync.client import connect
+
+    socket_ = connect(f"ws://{base}/v1/ws/conversations/dm:{agent}")
+    _until(socket_, "ready")
+
+    def loop() -> list[float]:
+        samples = []
+        for index in range(PER_ROUND):
+            start = time.perf_counter()
+            socket_.send(json.dumps({"type": "say", "content": f"ws {index}"}))
+            _until(socket_, "delta")
+            samples.append(time.perf_counter() - start)
+            _until(socket_, "finished")
+        return samples
+
+    return loop
+
+
+def _until(socket_: Any, kind: str, timeout: float = 30.0) -> dict[str, Any]:
+    """The next frame of type ``kind`` (frames before it are skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        frame = json.loads(socket_.recv(timeout=max(deadline - time.monotonic(), 0.001)))
+        if frame["type"] == "error":
+            raise RuntimeError(f"WebSocket error frame: {frame['problem']}")
+        if frame["type"] == kind:
+            return frame
+
+
+# --- fan-out to subscribers ----------------------------------------------------------------------
+
+
+async def _subscribers_round(base: str, runtime: Any, agent: str, count: int) -> list[float]:
+    """Arrival times (after the say) of one message at ``count`` subscribers."""
+    from websockets.asyncio.client import connect
+
+    url = f"ws://{base}/v1/ws/conversations/dm:{agent}"
+    sockets = [await connect(url, max_queue=None) for _ in range(count)]
+    try:
+        for each in sockets:
+            while json.loads(await asyncio.wait_for(each.recv(), 30))["type"] != "ready":
+                pass
+        text = f"to all {time.monotonic_ns()}"
+        start = time.perf_counter()
+        await asyncio.to_thread(lambda: runtime.send(agent, text).result())
+        arrivals = await asyncio.gather(*(_arrival(each, text, start) for each in sockets))
+    finally:
+        await asyncio.gather(*(each.close() for each in sockets))
+    return list(arrivals)
+
+
+async def _arrival(socket_: Any, text: str, start: float) -> float:
+    while True:
+        frame = json.loads(await asyncio.wait_for(socket_.recv(), 30))
+        if frame["type"] == "message" and frame["message"]["content"] == text:
+            return time.perf_counter() - start
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] = ()) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench gateway")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--subscribers", type=int, default=100)
+    args = parser.parse_args(list(argv))
+
+    import httpx2
+
+    from orchestration.interfaces.rest import create_app
+    from tests.fakes.fake_llm import Directive, FakeLLMServer
+
+    print("gateway: REST and WebSocket vs the Runtime and the SDK (fake LLM on 127.0.0.1)")
+    with FakeLLMServer(Directive(reply=REPLY, delay=DELTA_DELAY)) as fake:
+        credentials = {"ANTHROPIC_API_KEY": "sk-bench", "ANTHROPIC_BASE_URL": fake.url}
+        with private_daemon(credentials) as runtime:
+            r: Any = runtime
+            r.spawn("echo", provider="scripted", model="echo")
+            r.spawn("claude", provider="anthropic", model="claude-bench")
+            settings = r.settings.model_copy(update={"rate_limit_per_minute": 0})
+            with serving(create_app(r, settings, token=None)) as base:
+                with httpx2.Client(base_url=f"http://{base}", timeout=30) as client:
+                    _report_rest(client, r, args.rounds)
+                    _report_ttft(base, fake.url, args.rounds)
+                _report_fanout(base, r, args.subscribers, args.rounds)
+
+
+def _report_rest(client: Any, runtime: Any, rounds: int) -> None:
+    loops = {"REST POST .../messages": rest_turns(client, "echo")}
+    loops["runtime.send().result()"] = runtime_turns(runtime, "echo")
+    for loop in loops.values():
+        loop()
+    samples = alternate(rounds, loops)
+    stats = {name: Stats.of(values) for name, values in samples.items()}
+    for name, figures in stats.items():
+        print(figures.row(name))
+    rest, direct = stats["REST POST .../messages"], stats["runtime.send().result()"]
+    print(
+        f"  REST / runtime (median): {rest.median / direct.median:.2f}x,"
+        f" +{ms(rest.median - direct.median)}"
+    )
+
+
+def _report_ttft(base: str, url: str, rounds: int) -> None:
+    loops = {"anthropic SDK direct": sdk_first_token(url)}
+    loops["WebSocket say -> first delta"] = ws_first_token(base, "claude")
+    for loop in loops.values():
+        loop()
+    samples = alternate(rounds, loops)
+    stats = {name: Stats.of(values) for name, values in samples.items()}
+    for name, figures in stats.items():
+        print(figures.row(name))
+    added = stats["WebSocket say -> first delta"].median - stats["anthropic SDK direct"].median
+    print(
+        f"  added by the WebSocket path (median): {ms(added)}  target <= 5 ms "
+        f"{verdict(added <= TARGET_ADDED)}"
+    )
+
+
+def _report_fanout(base: str, runtime: Any, count: int, rounds: int) -> None:
+    spreads, lasts = [], []
+    for _ in range(rounds):
+        arrivals = asyncio.run(_subscribers_round(base, runtime, "echo", count))
+        spreads.append(max(arrivals) - min(arrivals))
+        lasts.append(max(arrivals))
+    print(
+        f"  {count} WebSocket subscribers, one message, {rounds} rounds: all received;"
+        f" last arrival median {ms(sorted(lasts)[len(lasts) // 2])},"
+        f" spread first->last median {ms(sorted(spreads)[len(spreads) // 2])}"
+        f" (max {ms(max(spreads))})"
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
