@@ -9,6 +9,8 @@ process, and a fake LLM server on 127.0.0.1; in the same run, alternating:
   agent on provider ``anthropic``) until the first ``delta`` frame, next to the anthropic SDK
   called directly against the fake server until its first text delta. Target: at most 5 ms
   added at the median;
+Every client sets TCP_NODELAY (see `NODELAY`).
+
 - fan-out to WebSocket subscribers: 100 clients on one conversation; one message said; when
   each of them got its ``message`` frame (all must), and the spread from the first to the last.
 
@@ -30,6 +32,9 @@ from typing import Any
 from bench._common import Stats, alternate, ms, private_daemon, verdict
 
 TARGET_ADDED = 0.005
+NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+"""Clients send small writes at once, as curl and browsers do: with Nagle's algorithm on, a
+request body or frame written after its header waits ~40 ms for a delayed ACK."""
 PER_ROUND = 20
 WARMUP = 5
 REPLY = "Hello from the fake model: a short reply, streamed word by word to the caller."
@@ -118,7 +123,10 @@ def sdk_first_token(url: str) -> Callable[[], list[float]]:
 def ws_first_token(base: str, agent: str) -> Callable[[], list[float]]:
     from websockets.sync.client import connect
 
-    socket_ = connect(f"ws://{base}/v1/ws/conversations/dm:{agent}")
+    host, port = base.split(":")
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(*NODELAY)
+    socket_ = connect(f"ws://{base}/v1/ws/conversations/dm:{agent}", sock=sock)
     _until(socket_, "ready")
 
     def loop() -> list[float]:
@@ -197,7 +205,10 @@ def main(argv: Sequence[str] = ()) -> None:
             r.spawn("claude", provider="anthropic", model="claude-bench")
             settings = r.settings.model_copy(update={"rate_limit_per_minute": 0})
             with serving(create_app(r, settings, token=None)) as base:
-                with httpx2.Client(base_url=f"http://{base}", timeout=30) as client:
+                transport = httpx2.HTTPTransport(socket_options=[NODELAY])
+                with httpx2.Client(
+                    base_url=f"http://{base}", timeout=30, transport=transport
+                ) as client:
                     _report_rest(client, r, args.rounds)
                     _report_ttft(base, fake.url, args.rounds)
                 _report_fanout(base, r, args.subscribers, args.rounds)
