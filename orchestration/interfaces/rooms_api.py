@@ -1,7 +1,10 @@
-"""``/v1/rooms``: create, list, show and delete rooms, speak in them, switch their topology
-and page through their history."""
+"""``/v1/rooms``: create, list, show and delete rooms, speak in them, steer them (pause,
+resume, stop, mode, members, approvals), switch their topology and page through their
+history."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import APIRouter, status
 from pydantic import Field
@@ -42,6 +45,25 @@ class Topology(Strict):
     topology: str
 
 
+class Mode(Strict):
+    mode: HumanMode
+
+
+class Join(Strict):
+    human: str = DEFAULT_HUMAN
+
+
+class Answer(Strict):
+    """A human's answer to the reply that waits for approval (moderated mode)."""
+
+    action: Literal["approve", "edit", "skip"] = "approve"
+    content: str = ""
+    """The new text, for ``edit``."""
+    pending: str | None = None
+    """Which waiting reply (default: the oldest)."""
+    by: str = DEFAULT_HUMAN
+
+
 def rooms_router(runtime: Runtime) -> APIRouter:
     """The room endpoints, on ``runtime``."""
     router = APIRouter(prefix="/rooms", tags=["rooms"])
@@ -74,6 +96,37 @@ def rooms_router(runtime: Runtime) -> APIRouter:
     @router.put("/{name}/topology")
     def set_topology(name: str, body: Topology) -> RoomInfo:
         return runtime.set_topology(name, body.topology)
+
+    @router.put("/{name}/mode")
+    def set_mode(name: str, body: Mode) -> RoomInfo:
+        return runtime.set_mode(name, body.mode)
+
+    @router.post("/{name}/members")
+    def join(name: str, body: Join) -> RoomInfo:
+        """Make ``human`` a member (already one: nothing changes)."""
+        return runtime.join_room(name, body.human)
+
+    @router.post("/{name}/approval")
+    def approve(name: str, body: Answer) -> RoomInfo:
+        """Approve, edit or skip the agent reply that waits for a human (moderated mode)."""
+        return runtime.approve(
+            name, body.action, content=body.content, pending=body.pending, by=body.by
+        )
+
+    @router.post("/{name}/pause")
+    def pause(name: str) -> RoomInfo:
+        """No new turns until resumed; what is said meanwhile waits in the journal."""
+        return runtime.room(name, "pause")
+
+    @router.post("/{name}/resume")
+    def resume(name: str) -> RoomInfo:
+        """Go on (an ended conversation gets a fresh ``max_turns``)."""
+        return runtime.room(name, "resume")
+
+    @router.post("/{name}/stop")
+    def stop(name: str) -> RoomInfo:
+        """End the conversation now (running turns are cancelled)."""
+        return runtime.room(name, "stop")
 
     @router.get("/{name}/history")
     def history(name: str, limit: Limit = 200, after_seq: AfterSeq = 0) -> Page:

@@ -282,6 +282,29 @@ def test_a_room_is_created_spoken_in_retopologized_and_deleted(api: httpx2.Clien
     assert_problem(api.get("/v1/rooms/rest-room/history"), 404, "unknown-room")
 
 
+def test_a_room_is_steered_paused_resumed_moderated_and_joined(api: httpx2.Client) -> None:
+    spawn(api, "rest-steer-a")
+    api.post("/v1/rooms", json={"name": "rest-steer", "agents": ["rest-steer-a"]})
+
+    paused = api.post("/v1/rooms/rest-steer/pause")
+    api.post("/v1/rooms/rest-steer/messages", json={"content": "held"})
+    queued = api.get("/v1/rooms/rest-steer").json()
+    moderated = api.put("/v1/rooms/rest-steer/mode", json={"mode": "moderated"})
+    joined = api.post("/v1/rooms/rest-steer/members", json={"human": "alice"})
+    resumed = api.post("/v1/rooms/rest-steer/resume")
+    nothing = api.post("/v1/rooms/rest-steer/approval", json={"action": "skip", "pending": "x"})
+    bad_action = api.post("/v1/rooms/rest-steer/explode")
+    stopped = api.post("/v1/rooms/rest-steer/stop")
+
+    assert paused.json()["state"] == "paused" and queued["queued"] == 1
+    assert moderated.json()["spec"]["mode"] == "moderated", moderated.text
+    assert "alice" in [m["name"] for m in joined.json()["spec"]["members"]]
+    assert resumed.json()["state"] == "active"
+    assert_problem(nothing, 409, "nothing-pending")
+    assert bad_action.status_code in (404, 405)
+    assert stopped.json()["state"] == "ended" and stopped.json()["ended_reason"] == "stopped"
+
+
 def test_room_refusals_are_problems(api: httpx2.Client) -> None:
     no_agent = api.post("/v1/rooms", json={"name": "rest-empty", "agents": ["nobody-at-all"]})
     say = api.post("/v1/rooms/no-such-room/messages", json={"content": "hi"})
