@@ -215,16 +215,27 @@ def main(argv: Sequence[str] = ()) -> None:
                 _report_fanout(base, r, args.subscribers, args.rounds)
 
 
-def _report_rest(client: Any, runtime: Any, rounds: int) -> None:
-    loops = {"REST POST .../messages": rest_turns(client, "echo")}
-    loops["runtime.send().result()"] = runtime_turns(runtime, "echo")
+def _compare(
+    rounds: int,
+    path: tuple[str, Callable[[], list[float]]],
+    baseline: tuple[str, Callable[[], list[float]]],
+) -> tuple[Stats, Stats]:
+    """Warm both loops up, run them alternated, print their rows; (path, baseline) stats."""
+    loops = dict([path, baseline])
     for loop in loops.values():
         loop()
-    samples = alternate(rounds, loops)
-    stats = {name: Stats.of(values) for name, values in samples.items()}
+    stats = {name: Stats.of(values) for name, values in alternate(rounds, loops).items()}
     for name, figures in stats.items():
         print(figures.row(name))
-    rest, direct = stats["REST POST .../messages"], stats["runtime.send().result()"]
+    return stats[path[0]], stats[baseline[0]]
+
+
+def _report_rest(client: Any, runtime: Any, rounds: int) -> None:
+    rest, direct = _compare(
+        rounds,
+        ("REST POST .../messages", rest_turns(client, "echo")),
+        ("runtime.send().result()", runtime_turns(runtime, "echo")),
+    )
     print(
         f"  REST / runtime (median): {rest.median / direct.median:.2f}x,"
         f" +{ms(rest.median - direct.median)}"
@@ -232,15 +243,12 @@ def _report_rest(client: Any, runtime: Any, rounds: int) -> None:
 
 
 def _report_ttft(base: str, url: str, rounds: int) -> None:
-    loops = {"anthropic SDK direct": sdk_first_token(url)}
-    loops["WebSocket say -> first delta"] = ws_first_token(base, "claude")
-    for loop in loops.values():
-        loop()
-    samples = alternate(rounds, loops)
-    stats = {name: Stats.of(values) for name, values in samples.items()}
-    for name, figures in stats.items():
-        print(figures.row(name))
-    added = stats["WebSocket say -> first delta"].median - stats["anthropic SDK direct"].median
+    ws, sdk = _compare(
+        rounds,
+        ("WebSocket say -> first delta", ws_first_token(base, "claude")),
+        ("anthropic SDK direct", sdk_first_token(url)),
+    )
+    added = ws.median - sdk.median
     print(
         f"  added by the WebSocket path (median): {ms(added)}  target <= 5 ms "
         f"{verdict(added <= TARGET_ADDED)}"

@@ -205,17 +205,17 @@ class AgentActor(DispatchActor):
         )
         self.state = "processing"
         self.last_activity = utc_now()
+        started = TurnStarted(
+            turn_id=message.turn_id,
+            agent=self._name,
+            conversation=message.message.conversation,
+            in_reply_to=message.message.id,
+            pid=os.getpid(),
+        )
         if message.reply_to is not None:
-            self.send(
-                message.reply_to,
-                TurnStarted(
-                    turn_id=message.turn_id,
-                    agent=self._name,
-                    conversation=message.message.conversation,
-                    in_reply_to=message.message.id,
-                    pid=os.getpid(),
-                ),
-            )
+            self.send(message.reply_to, started)
+        if message.observed:  # the router's observers see every turn open, as its deltas
+            self.send(message.router or self.router, started)
 
     def _superseded(self, message: Deliver) -> bool:
         """Whether the current turn belongs to a room router that has since been replaced

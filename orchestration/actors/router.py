@@ -36,6 +36,7 @@ from orchestration.messages import (
     TurnDelta,
     TurnFailed,
     TurnFinished,
+    TurnStarted,
     Unsubscribe,
     content_problem,
     new_id,
@@ -76,6 +77,7 @@ class ConversationRouter(DispatchActor):
         self.handlers = {
             InitRouter: self._init,
             Send: self._send,
+            TurnStarted: self._delta,
             TurnDelta: self._delta,
             TurnFinished: self._finished,
             TurnFailed: self._failed,
@@ -186,7 +188,7 @@ class ConversationRouter(DispatchActor):
 
     # --- the agent's stream ------------------------------------------------------------------
 
-    def _delta(self, message: TurnDelta, sender: Any) -> None:
+    def _delta(self, message: TurnStarted | TurnDelta, sender: Any) -> None:
         self.subscribers.publish(
             self, message, skip=self.current.reply_to if self.current else None
         )

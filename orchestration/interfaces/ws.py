@@ -15,9 +15,9 @@ Server to client, each a JSON object with a ``type``:
   not journal seqs: resuming uses ids.
 - ``{"type": "started" | "delta" | "finished" | "failed", ...}``: a turn's stream message
   (`TurnStarted`, `TurnDelta`, `TurnFinished`, `TurnFailed` as JSON), for every turn of the
-  conversation, whoever started it. A turn always opens with ``started`` (in a direct
-  conversation it is sent when the turn's first output arrives, without ``in_reply_to``), its
-  deltas join to the final text, and a ``finished`` turn's reply follows as a ``message``.
+  conversation, whoever started it. A turn opens with ``started`` (a client that joins
+  mid-turn gets the rest of it), its deltas join to the final text, and a ``finished`` turn's
+  reply follows as a ``message``.
 - ``{"type": "ready", "conversation": ID, "resumed_from": ID | null, "replayed": N}``: the
   client is subscribed and caught up (``replayed`` messages were sent from the journal first).
 - ``{"type": "pong"}``, the answer to a ping.
@@ -59,7 +59,6 @@ from orchestration.messages import (
     Envelope,
     HistoryPage,
     TurnFinished,
-    TurnStarted,
     direct_conversation,
     room_conversation,
 )
@@ -228,17 +227,11 @@ class Frames:
         self.cursor = cursor
         self._conversation = conversation
         self._sent: dict[str, None] = {}
-        self._turns: set[str] = set()
 
     def of(self, item: Any) -> list[dict[str, Any]]:
         if isinstance(item, Envelope):
             return self._message(item)
-        frames = []
-        if item.turn_id not in self._turns and not isinstance(item, TurnStarted):
-            started = {"turn_id": item.turn_id, "agent": item.agent}
-            frames.append({"type": "started", **started, "conversation": self._conversation})
-        self._turns.add(item.turn_id)
-        frames.append({"type": SSE_EVENTS[type(item)], **item.model_dump(mode="json")})
+        frames = [{"type": SSE_EVENTS[type(item)], **item.model_dump(mode="json")}]
         if isinstance(item, TurnFinished):
             frames.extend(self._message(item.message))
         return frames
