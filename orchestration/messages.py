@@ -107,6 +107,7 @@ EventName = Literal[
     "input_needed",
     "conversation_ended",
     "topology_error",
+    "gateway_restarted",
 ]
 
 
@@ -479,6 +480,14 @@ class Ok(Message):
     """A command succeeded and has nothing else to say."""
 
     detail: str = ""
+
+
+class Subscribed(Ok):
+    """A `Subscribe` took effect: from now on ``conversation``'s feed (``None``: the event
+    bus) reaches the subscriber."""
+
+    detail: str = "subscribed"
+    conversation: str | None = None
 
 
 # --- stream messages for one turn ------------------------------------------------------------
@@ -953,3 +962,102 @@ class InitConversations(Message):
 
     journal_path: str
     max_message_chars: int
+
+
+# --- the gateway: remote callers' door ---------------------------------------------------------
+#
+# A process that serves remote clients (the REST/WebSocket server, the MCP server) opens one
+# link to the gateway actor; each of its clients follows conversations through that link. The
+# gateway subscribes to a conversation once, whoever follows it, and sends each link one copy.
+
+
+class LocateGateway(Message):
+    """Ask the root where the gateway is. Replies `GatewayAddress`."""
+
+
+class GatewayAddress(Message):
+    address: Any
+
+
+class InitGateway(Message):
+    """Root to a new gateway: how far a link may fall behind, and how long it may stay silent,
+    before it is dropped."""
+
+    window: int
+    link_timeout: float
+
+
+class OpenLink(Message):
+    """A serving process opens its link (the sender's address). Replies `LinkOpened`."""
+
+
+class LinkOpened(Message):
+    link: str
+    window: int
+    """Deliveries the link may leave unacknowledged before it is dropped."""
+    heartbeat: float
+    """How often the link must acknowledge (and the gateway answers `LinkAlive`)."""
+
+
+class Follow(Message):
+    """One client of ``link`` follows ``conversation`` (``None``: the event bus), fed by
+    ``source`` (a router, or the root). Replies `Subscribed` once the feed is live."""
+
+    link: str
+    conversation: str | None
+    source: Any
+    stream: bool = True
+    """Also the turns' stream messages."""
+
+
+class Unfollow(Message):
+    """One client of ``link`` stopped following ``conversation``."""
+
+    link: str
+    conversation: str | None
+
+
+class LinkItems(Message):
+    """Gateway to a link: what ``conversation``'s feed sent (one upstream message, or a
+    `Batch` unpacked), in order."""
+
+    conversation: str | None
+    items: list[Any]
+
+
+class LinkAck(Message):
+    """A link has handled ``received`` deliveries in all; sent at least every heartbeat.
+    Replies `LinkAlive` (or `LinkDropped` when the gateway no longer knows the link)."""
+
+    link: str
+    received: int
+
+
+class LinkAlive(Message):
+    pass
+
+
+class LinkDropped(Message):
+    """The gateway dropped the link and its follows; ``reason`` says why."""
+
+    link: str
+    reason: str
+
+
+class GatewayState(Message):
+    """Ask the gateway what it feeds. Replies `GatewayReport`."""
+
+
+class GatewayFeed(Message):
+    conversation: str | None
+    links: int
+    follows: int
+    stream: bool
+
+
+class GatewayReport(Message):
+    pid: int
+    links: int
+    feeds: list[GatewayFeed]
+    dropped: int
+    """Links dropped since the gateway started (too slow, or silent)."""

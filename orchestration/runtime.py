@@ -16,7 +16,8 @@ import fcntl
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from thespian.actors import ActorSystem
 
 from orchestration import system
+from orchestration.gateway_link import Deliver, End, Follower, GatewayLink
 from orchestration.messages import (
     DEFAULT_HUMAN,
     DEFAULT_PROVIDER,
@@ -38,6 +40,9 @@ from orchestration.messages import (
     DaemonStatus,
     Envelope,
     ErrorReply,
+    GatewayAddress,
+    GatewayReport,
+    GatewayState,
     GetTree,
     History,
     HistoryPage,
@@ -45,6 +50,7 @@ from orchestration.messages import (
     JoinRoom,
     ListAgents,
     ListRooms,
+    LocateGateway,
     Member,
     Ok,
     Recovery,
@@ -75,7 +81,13 @@ from orchestration.messages import (
 from orchestration.pidfiles import sweep
 from orchestration.processes import ProcessId, descendants, pid_alive, wait_gone
 from orchestration.settings import Settings, load_settings
-from orchestration.streams import ASK_TIMEOUT, OrchestrationError, Subscription, TurnStream
+from orchestration.streams import (
+    ASK_TIMEOUT,
+    Feed,
+    OrchestrationError,
+    Subscription,
+    TurnStream,
+)
 from orchestration.system import DaemonError, DaemonRecord
 
 START_SECONDS = 5.0
@@ -93,6 +105,8 @@ class Runtime:
         self.started = started
         self._asys = asys
         self._root = root
+        self._link: GatewayLink | None = None
+        self._link_lock = threading.Lock()
 
     # --- connecting --------------------------------------------------------------------------
 
@@ -117,6 +131,9 @@ class Runtime:
         (``ActorSystem.shutdown()`` would stop the whole system, so this closes only this
         process's endpoint.)
         """
+        if self._link is not None:
+            self._link.close()
+            self._link = None
         if self._asys is not None:
             self._asys._systemBase.transport.close()
             self._asys = None
@@ -289,16 +306,35 @@ class Runtime:
         """Everything that happens in agent ``name``'s conversation from now on: its messages,
         the streamed replies (`TurnDelta`, then `TurnFinished` or `TurnFailed`), and the
         supervision events about the agent (a restart mid-conversation, say)."""
-        conversation = direct_conversation(name)
+        feeds, keep = self._agent_feeds(name)
+        return Subscription(self._asys, feeds, timeout, keep=keep)
+
+    def follow(self, name: str, deliver: Deliver, end: End) -> Follower:
+        """`observe` for a server with many clients: through this process's gateway link, so
+        the agent's router sends each message once, whoever follows it. ``deliver`` and
+        ``end`` run on the link's thread (see `Follower`)."""
+        feeds, keep = self._agent_feeds(name)
+        return self.link().follow(feeds, deliver, end, keep=keep)
+
+    def link(self) -> GatewayLink:
+        """This process's link to the gateway actor (opened on first use, and again after
+        the gateway dropped it)."""
+        with self._link_lock:
+            if self._link is None or not self._link.alive:
+                self._link = GatewayLink(self._asys, self._root)
+            return self._link
+
+    def gateway(self) -> GatewayReport:
+        """What the gateway feeds remote clients: its links, and per conversation how many
+        links and clients follow it."""
+        located = self._ask(LocateGateway(), GatewayAddress)
+        return self._ask(GatewayState(), GatewayReport, to=located.address)
+
+    def _agent_feeds(self, name: str) -> tuple[list[Feed], Callable[[Any], bool]]:
+        """The feeds of agent ``name``'s conversation and a filter for the events about it."""
         router = self.resolve(name).router
-
-        def about_this_agent(message: Any) -> bool:
-            if isinstance(message, Envelope) and message.conversation == EVENTS_CONVERSATION:
-                return message.data.get("agent") == name
-            return True
-
-        feeds = [(router, conversation), (self._root, None)]
-        return Subscription(self._asys, feeds, timeout, keep=about_this_agent)
+        feeds = [(router, direct_conversation(name)), (self._root, None)]
+        return feeds, _about_agents({name})
 
     # --- rooms -------------------------------------------------------------------------------
 
@@ -423,15 +459,20 @@ class Runtime:
         `TurnFailed`; an agent's reply is then journaled and arrives as an `Envelope` too, with
         ``data["turn_id"]``), and the supervision events about its agents. Without
         ``stream``, only the messages and events: much cheaper for a busy room."""
+        feeds, keep = self._room_feeds(room)
+        return Subscription(self._asys, feeds, timeout, keep=keep, stream=stream)
+
+    def follow_room(
+        self, room: str, deliver: Deliver, end: End, *, stream: bool = True
+    ) -> Follower:
+        """`observe_room` through this process's gateway link (see `follow`)."""
+        feeds, keep = self._room_feeds(room)
+        return self.link().follow(feeds, deliver, end, keep=keep, stream=stream)
+
+    def _room_feeds(self, room: str) -> tuple[list[Feed], Callable[[Any], bool]]:
+        """The feeds of ``room`` and a filter for the events about its agents."""
         agents = set(self.room(room).spec.agents)
-
-        def about_this_room(message: Any) -> bool:
-            if isinstance(message, Envelope) and message.conversation == EVENTS_CONVERSATION:
-                return message.data.get("agent") in agents
-            return True
-
-        feeds = [(self._root, room_conversation(room)), (self._root, None)]
-        return Subscription(self._asys, feeds, timeout, keep=about_this_room, stream=stream)
+        return [(self._root, room_conversation(room)), (self._root, None)], _about_agents(agents)
 
     def stop_daemon(self, *, grace: float = 5.0) -> list[int]:
         """Stop every agent gracefully, then the actor system; make sure no process is left.
@@ -460,11 +501,15 @@ class Runtime:
         if problem is not None:
             raise OrchestrationError("invalid_message", *problem)
 
-    def _ask(self, message: Any, expected: type, *, timeout: float = ASK_TIMEOUT) -> Any:
+    def _ask(
+        self, message: Any, expected: type, *, timeout: float = ASK_TIMEOUT, to: Any = None
+    ) -> Any:
+        """Ask the root (or ``to``) and return its reply of type ``expected``; a refusal or
+        no answer raises."""
         if self._asys is None:
             raise DaemonError("this Runtime is closed", hint="call Runtime.connect() again")
         with self._asys.private() as endpoint:
-            reply = endpoint.ask(self._root, message, timeout)
+            reply = endpoint.ask(to or self._root, message, timeout)
         if isinstance(reply, ErrorReply):
             raise OrchestrationError.from_reply(reply)
         if reply is None:
@@ -477,6 +522,18 @@ class Runtime:
                 f"unexpected reply {type(reply).__name__} to {type(message).__name__}"
             )
         return reply
+
+
+def _about_agents(agents: set[str]) -> Callable[[Any], bool]:
+    """Keeps a conversation's own messages, and of the supervision events those about
+    ``agents``."""
+
+    def keep(message: Any) -> bool:
+        if isinstance(message, Envelope) and message.conversation == EVENTS_CONVERSATION:
+            return message.data.get("agent") in agents
+        return True
+
+    return keep
 
 
 def _process(pid: int | None) -> ProcessId | None:

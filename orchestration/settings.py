@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         600, ge=0, description="REST requests per client per minute (0: no limit)"
     )
+    gateway_window: int = Field(
+        2000, ge=1, description="deliveries a serving process may fall behind before it is cut"
+    )
+    gateway_link_timeout: float = Field(
+        10.0, gt=0, description="seconds a serving process may stay silent before it is cut"
+    )
     anthropic_api_key: SecretStr | None = Field(
         None, validation_alias=_env("ORCH_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
     )

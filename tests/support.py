@@ -8,7 +8,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestration.messages import (
     AgentNode,
@@ -33,6 +33,9 @@ QUIET_CLI = {
     "DISABLE_ERROR_REPORTING": "1",
 }
 """What keeps the CLI on 127.0.0.1 and quick to fail in tests."""
+
+
+T = TypeVar("T")
 
 
 def kill_and_await_restart(runtime: Runtime, name: str, timeout: float = 20.0) -> Envelope:
@@ -116,3 +119,14 @@ def wait_for_states(runtime: Runtime, expected: dict[str, str], timeout: float =
         if states == expected:
             return
     raise AssertionError(f"states never became {expected}; last seen: {states}")
+
+
+def wait_until(condition: Callable[[], T | None], what: str, timeout: float = 10.0) -> T:
+    """Poll ``condition`` until it returns something truthy, and return that; fail at the
+    deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := condition():
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"never saw {what} within {timeout:g} s")

@@ -10,8 +10,8 @@ from thespian.actors import Actor
 
 from orchestration.messages import (
     Batch,
-    Ok,
     Subscribe,
+    Subscribed,
     TurnDelta,
     TurnFailed,
     TurnFinished,
@@ -50,12 +50,12 @@ class Subscribers:
 
     def handle(self, actor: Actor, message: Subscribe | Unsubscribe, sender: Any) -> None:
         """Add or remove the subscriber (``message.subscriber``, or else ``sender``); a
-        subscription is acknowledged with `Ok`."""
+        subscription is acknowledged with `Subscribed`."""
         address = message.subscriber or sender
         self._subscribers = [s for s in self._subscribers if s.address != address]
         if isinstance(message, Subscribe):
             self._subscribers.append(Subscriber(address, message.stream))
-            actor.send(address, Ok(detail="subscribed"))
+            actor.send(address, Subscribed(conversation=message.conversation))
 
     def add(self, subscriber: Subscriber) -> None:
         """Add a subscriber without acknowledging it (one carried over from a restart)."""

@@ -35,7 +35,8 @@ Resuming: the server subscribes first, then sends the journaled messages after `
 the conversation's history), then the live ones, dropping repeats by message id; a client that
 reconnects passes the ``cursor`` of the last ``message`` frame it got. Close codes: 4401 (no or
 a wrong token), 4404 (unknown conversation, or ``after`` not in it), 1013 (the client reads too
-slowly: more than `QUEUE_LIMIT` frames behind), 1011 (the feed from the daemon failed).
+slowly: more than `QUEUE_LIMIT` frames behind), 1012 (the server's gateway link ended: the
+gateway restarted, or cut this server off; reconnect with ``after``), 1011 (another failure).
 """
 
 from __future__ import annotations
@@ -44,14 +45,15 @@ import asyncio
 import contextlib
 import hmac
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import Field, TypeAdapter, ValidationError
 
+from orchestration.gateway_link import Deliver, End, Follower, LinkLost
 from orchestration.interfaces.agents_api import SSE_EVENTS, Strict
 from orchestration.interfaces.problems import Problem, from_error, problem_response
 from orchestration.messages import (
@@ -63,7 +65,7 @@ from orchestration.messages import (
     room_conversation,
 )
 from orchestration.runtime import Runtime
-from orchestration.streams import OrchestrationError, Subscription
+from orchestration.streams import OrchestrationError
 from orchestration.system import DaemonError
 
 QUEUE_LIMIT = 1000
@@ -109,11 +111,11 @@ class Conversation:
             404, "unknown_conversation", f"no conversation {id!r}", "dm:AGENT or room:NAME"
         )
 
-    def observe(self, runtime: Runtime) -> Subscription:
+    def follow(self, runtime: Runtime, deliver: Deliver, end: End) -> Follower:
         if self.agent is not None:
-            return runtime.observe(self.agent)
+            return runtime.follow(self.agent, deliver, end)
         assert self.room is not None
-        return runtime.observe_room(self.room)
+        return runtime.follow_room(self.room, deliver, end)
 
     def page(self, runtime: Runtime, after_seq: int) -> HistoryPage:
         if self.agent is not None:
@@ -153,62 +155,29 @@ class Conversation:
                 pass
 
 
-_END = object()
-
-
 class Feed:
-    """A conversation's `Subscription`, opened, iterated and closed by a thread of its own
-    (as Thespian endpoints require), which hands each item to the event loop through a bounded
-    queue. A full queue sets ``overflowed`` and stops the feed: it never stalls the tree."""
+    """A conversation followed through the server's gateway link. The link's thread hands
+    each item to the event loop through a bounded queue; a full queue sets ``overflowed`` and
+    the client is cut off: a slow client never makes the link, or the tree, wait."""
 
-    def __init__(self, open_subscription: Callable[[], Subscription], limit: int) -> None:
+    def __init__(self, follow: Callable[[Deliver, End], Follower], limit: int) -> None:
         self.items: asyncio.Queue[Any] = asyncio.Queue(limit)
         self.overflowed = asyncio.Event()
-        self._open = open_subscription
+        self._follow = follow
         self._loop = asyncio.get_running_loop()
-        self._opened: asyncio.Future[None] = self._loop.create_future()
-        self._subscription: Subscription | None = None
-        self._stopping = False
+        self._follower: Follower | None = None
 
     async def start(self) -> None:
-        """Subscribe; raises what subscribing raised."""
-        threading.Thread(target=self._pump, name="ws-feed", daemon=True).start()
-        await self._opened
+        """Follow; returns once the feed is live, raises what following raised."""
+        self._follower = await asyncio.to_thread(self._follow, self._deliver, self._deliver)
 
-    def stop(self) -> None:
-        """Make the thread close the subscription within `Subscription.POLL` seconds."""
-        self._stopping = True
-        if self._subscription is not None:
-            self._subscription.stop()  # it then ends, and closes, in its own thread
+    async def stop(self) -> None:
+        if self._follower is not None:
+            await asyncio.to_thread(self._follower.close)
 
-    def _pump(self) -> None:
-        try:
-            subscription = self._open()
-        except Exception as exc:
-            self._call(self._settle, exc)
-            return
-        self._subscription = subscription
-        self._call(self._settle, None)
-        try:
-            for item in subscription:
-                if self._stopping:
-                    break
-                self._call(self._offer, item)
-        except Exception as exc:
-            self._call(self._offer, exc)
-        finally:
-            subscription.close()
-            self._call(self._offer, _END)
-
-    def _call(self, callback: Callable[[Any], None], argument: Any) -> None:
+    def _deliver(self, item: Any) -> None:  # on the link's thread; an Exception ends the feed
         with contextlib.suppress(RuntimeError):  # the event loop is gone
-            self._loop.call_soon_threadsafe(callback, argument)
-
-    def _settle(self, error: Exception | None) -> None:
-        if error is None:
-            self._opened.set_result(None)
-        else:
-            self._opened.set_exception(error)
+            self._loop.call_soon_threadsafe(self._offer, item)
 
     def _offer(self, item: Any) -> None:
         if self.overflowed.is_set():
@@ -217,7 +186,6 @@ class Feed:
             self.items.put_nowait(item)
         except asyncio.QueueFull:
             self.overflowed.set()
-            self.stop()
 
 
 class Frames:
@@ -289,6 +257,9 @@ def ws_router(runtime: Runtime, token: str | None) -> APIRouter:
             await _serve(socket, runtime, Conversation.parse(id), after, sender)
         except Problem as problem:
             await socket.refuse(problem)
+        except LinkLost as exc:
+            await socket.error(from_error(exc))
+            await websocket.close(1012, str(exc)[:120])  # the client reconnects with after=
         except (OrchestrationError, DaemonError) as exc:
             await socket.refuse(from_error(exc))
         except WebSocketDisconnect:
@@ -311,7 +282,7 @@ async def _serve(
 ) -> None:
     """Subscribe, replay what came after ``after``, then relay both ways until either side
     ends; the subscription is always stopped."""
-    feed = Feed(lambda: conversation.observe(runtime), QUEUE_LIMIT)
+    feed = Feed(partial(conversation.follow, runtime), QUEUE_LIMIT)
     await feed.start()
     saying: set[asyncio.Task[None]] = set()
     try:
@@ -326,12 +297,10 @@ async def _serve(
         await socket.send({"type": "ready", **ready})
 
         async def relay() -> None:
-            while (item := await feed.items.get()) is not _END:
-                if isinstance(item, Exception):
-                    raise item
+            while not isinstance(item := await feed.items.get(), Exception):
                 for frame in frames.of(item):
                     await socket.send(frame)
-            raise DaemonError("the conversation's feed from the daemon ended")
+            raise item
 
         async def listen() -> None:
             while True:
@@ -359,7 +328,7 @@ async def _serve(
         else:
             done.pop().result()  # the client left (WebSocketDisconnect), or the feed failed
     finally:
-        feed.stop()
+        await feed.stop()
 
 
 async def _say(

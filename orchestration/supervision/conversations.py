@@ -31,7 +31,6 @@ from orchestration.messages import (
     JoinRoom,
     ListRooms,
     MemberMoved,
-    Ok,
     RoomCommand,
     RoomInfo,
     RoomList,
@@ -41,7 +40,9 @@ from orchestration.messages import (
     SetMode,
     SetTopology,
     Subscribe,
+    Subscribed,
     Unsubscribe,
+    room_conversation,
 )
 from orchestration.processes import die_with_parent
 from orchestration.supervision.intensity import RestartIntensity
@@ -225,6 +226,12 @@ class ConversationsSupervisor(DispatchActor):
 
     def _subscribe(self, message: Subscribe | Unsubscribe, sender: Any) -> None:
         subscriber = message.subscriber or sender
+        if isinstance(message, Unsubscribe) and message.conversation is None:
+            for name in self.rooms:  # a subscriber that is gone, from every room
+                self._subscribe(
+                    message.model_copy(update={"conversation": room_conversation(name)}), sender
+                )
+            return
         name = (message.conversation or "").removeprefix("room:")
         room = self._room(name, subscriber)
         if room is None:
@@ -236,7 +243,7 @@ class ConversationsSupervisor(DispatchActor):
         if room.info.state != "failed":
             self.send(room.address, addressed)
         elif isinstance(addressed, Subscribe):  # fed once the room is resumed
-            self.send(subscriber, Ok(detail="subscribed"))
+            self.send(subscriber, Subscribed(conversation=addressed.conversation))
 
     def _to_router(self, room: Room, message: Any, caller: Any) -> None:
         """Pass ``message`` on to the room's router, which answers ``caller``; a failed room

@@ -23,13 +23,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from thespian.actors import WakeupMessage
+from thespian.actors import ChildActorExited, WakeupMessage
 
+from orchestration.actors.gateway import GatewayActor
 from orchestration.actors.router import ConversationRouter
 from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal
 from orchestration.messages import (
     DEFAULT_PROVIDER,
+    EVENTS_CONVERSATION,
     ROOM_PREFIX,
     ROOT_SUPERVISOR,
     AddChild,
@@ -44,14 +46,17 @@ from orchestration.messages import (
     CreateRoom,
     DaemonStatus,
     Envelope,
+    GatewayAddress,
     GetTree,
     History,
     HistoryPage,
     InitConversations,
+    InitGateway,
     InitRouter,
     JoinRoom,
     ListAgents,
     ListRooms,
+    LocateGateway,
     MemberMoved,
     NodeRemoved,
     NodeReport,
@@ -124,6 +129,7 @@ class RootSupervisor(Supervisor):
         self.subscribers = Subscribers()
         self.stop_all_waiters: list[Any] = []
         self.conversations: Any = None
+        self.gateway: Any = None
         self.handlers.update(
             {
                 Boot: self._boot,
@@ -138,6 +144,10 @@ class RootSupervisor(Supervisor):
                 Cancel: self._forward_cancel,
                 History: self._history,
                 Status: self._status,
+                LocateGateway: lambda message, sender: self.send(
+                    sender, GatewayAddress(address=self.gateway)
+                ),
+                ChildActorExited: self._child_exited,
                 NodeReport: lambda message, sender: self._record(message.node, message.address),
                 NodeRemoved: lambda message, sender: self._forget(message.name),
                 Publish: lambda message, sender: self._publish(message.event),
@@ -172,6 +182,7 @@ class RootSupervisor(Supervisor):
                     max_message_chars=settings.max_message_chars,
                 ),
             )
+            self.gateway = self._start_gateway()
             self.node = SupervisorNode(
                 name=ROOT_SUPERVISOR,
                 intensity=settings.restart_intensity,
@@ -187,6 +198,38 @@ class RootSupervisor(Supervisor):
             self._start_heartbeat(settings.health_interval)
             self._advance()
         self._status(Status(), sender)
+
+    def _start_gateway(self) -> Any:
+        settings = self._settings()
+        gateway = self.createActor(GatewayActor)
+        init = InitGateway(
+            window=settings.gateway_window, link_timeout=settings.gateway_link_timeout
+        )
+        self.send(gateway, init)
+        return gateway
+
+    def _child_exited(self, message: ChildActorExited, sender: Any) -> None:
+        """The gateway is restarted at once (permanent, no window: it holds no state a
+        restart could not rebuild); other children exit as a supervisor's do."""
+        if message.childAddress != self.gateway:
+            self._exited(message, sender)
+            return
+        gone = Unsubscribe(subscriber=self.gateway)  # from every feed it had
+        self.subscribers.handle(self, gone, self.gateway)
+        for router in self.routers.values():
+            self.send(router, gone)
+        self.send(self.conversations, gone)
+        self.gateway = self._start_gateway()
+        log.warning("the gateway exited; started a new one")
+        self._publish(
+            Envelope(
+                conversation=EVENTS_CONVERSATION,
+                sender=self.name,
+                kind="event",
+                event="gateway_restarted",
+                content="the gateway exited and was restarted; remote clients reconnect",
+            )
+        )
 
     def _status(self, message: Status, sender: Any) -> None:
         self.send(

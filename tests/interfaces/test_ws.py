@@ -7,9 +7,9 @@ import asyncio
 import json
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import httpx2
@@ -19,8 +19,10 @@ from websockets.sync.client import ClientConnection, connect
 
 from orchestration.interfaces.rest import create_app
 from orchestration.interfaces.ws import Feed
+from orchestration.messages import GatewayFeed
 from orchestration.runtime import Runtime
 from tests.interfaces.conftest import serving
+from tests.support import wait_until
 
 DEADLINE = 20.0
 Frame = dict[str, Any]
@@ -156,44 +158,42 @@ def test_a_restart_event_arrives_after_kill_9_of_the_agent(
     assert frames[-1]["message"]["data"]["agent"] == "ws-kill"
 
 
-def feed_threads() -> set[threading.Thread]:
-    """The threads that drain subscriptions for sockets (the server runs in this process)."""
-    return {thread for thread in threading.enumerate() if thread.name == "ws-feed"}
+def followers(runtime: Runtime, conversation: str) -> GatewayFeed | None:
+    """The gateway's feed of ``conversation``, if it has one."""
+    feeds = [f for f in runtime.gateway().feeds if f.conversation == conversation]
+    return feeds[0] if feeds else None
 
 
-def test_a_client_leaving_closes_its_subscription(api: httpx2.Client) -> None:
+def test_a_client_leaving_stops_the_gateway_feed(
+    api: httpx2.Client, shared_runtime: Runtime
+) -> None:
     spawn(api, "ws-leave")
-    before = feed_threads()
 
     with connect(ws_url(api, "dm:ws-leave")) as ws:
         ready(ws)
-        draining = feed_threads() - before
-    for thread in draining:
-        thread.join(timeout=DEADLINE)
+        while_open = followers(shared_runtime, "dm:ws-leave")
 
-    assert len(draining) == 1
-    assert not any(thread.is_alive() for thread in draining)
+    wait_until(lambda: followers(shared_runtime, "dm:ws-leave") is None, "the feed's end", DEADLINE)
+    assert while_open is not None and (while_open.links, while_open.follows) == (1, 1)
 
 
-def test_a_feed_that_falls_behind_overflows_and_stops(
+def test_a_feed_that_falls_behind_overflows_and_stops_following(
     api: httpx2.Client, shared_runtime: Runtime
 ) -> None:
     spawn(api, "ws-slow")
-    before = feed_threads()
 
     async def story() -> Feed:
-        feed = Feed(lambda: shared_runtime.observe("ws-slow"), limit=2)
+        feed = Feed(partial(shared_runtime.follow, "ws-slow"), limit=2)
         await feed.start()
         await asyncio.to_thread(lambda: shared_runtime.send("ws-slow", "a b c d e f").result())
         await asyncio.wait_for(feed.overflowed.wait(), DEADLINE)
+        await feed.stop()
         return feed
 
     feed = asyncio.run(story())
-    for thread in feed_threads() - before:
-        thread.join(timeout=DEADLINE)
 
     assert feed.items.qsize() == 2
-    assert not feed_threads() - before
+    wait_until(lambda: followers(shared_runtime, "dm:ws-slow") is None, "the unfollow", DEADLINE)
 
 
 # --- rooms ---------------------------------------------------------------------------------------
@@ -215,6 +215,52 @@ def test_a_room_hears_a_say_frame_and_the_agent_replies(
     assert said[0]["message"]["conversation"] == "room:ws-room"
     assert "started" in [f["type"] for f in frames]
     assert "hello room" in frames[-1]["message"]["content"]
+
+
+def test_clients_of_one_room_share_one_gateway_feed(
+    api: httpx2.Client, shared_runtime: Runtime
+) -> None:
+    spawn(api, "ws-shared-agent")
+    shared_runtime.create_room("ws-shared", agents=["ws-shared-agent"])
+    url = ws_url(api, "room:ws-shared")
+
+    with connect(url) as first, connect(url) as second, connect(url) as third:
+        clients = [first, second, third]
+        for ws in clients:
+            ready(ws)
+        feed = followers(shared_runtime, "room:ws-shared")
+        first.send(json.dumps({"type": "say", "content": "one for all"}))
+        heard = [frames_until(ws, reply_from("ws-shared-agent"), "the reply") for ws in clients]
+
+    assert feed is not None and (feed.links, feed.follows) == (1, 3)
+    assert all(contents(frames) == contents(heard[0]) for frames in heard)
+    assert contents(heard[0])[0] == "one for all"
+
+
+def test_a_killed_gateway_is_restarted_and_clients_resume(
+    api: httpx2.Client, shared_runtime: Runtime
+) -> None:
+    spawn(api, "ws-gateway")
+    old = shared_runtime.gateway().pid
+
+    with connect(ws_url(api, "dm:ws-gateway")) as ws:
+        ready(ws)
+        ws.send(json.dumps({"type": "say", "content": "before"}))
+        cursor = frames_until(ws, reply_from("ws-gateway"), "the first reply")[-1]["cursor"]
+        os.kill(old, signal.SIGKILL)
+        code = close_code(ws)
+    shared_runtime.send("ws-gateway", "while away").result()
+    new = wait_until(lambda: shared_runtime.gateway().pid != old, "a new gateway", DEADLINE)
+    with connect(ws_url(api, "dm:ws-gateway", f"after={cursor}")) as ws:
+        replayed = frames_until(ws, lambda f: f["type"] == "ready", "ready")
+        ws.send(json.dumps({"type": "say", "content": "after"}))
+        live = frames_until(ws, reply_from("ws-gateway"), "the reply after")
+
+    assert code == 1012 and new
+    assert contents(replayed) == ["while away", "You said: while away"]
+    assert contents(live) == ["after", "You said: after"]
+    restarted = [e for e in shared_runtime.events() if e.event == "gateway_restarted"]
+    assert len(restarted) == 1
 
 
 # --- refusals ------------------------------------------------------------------------------------
