@@ -19,6 +19,8 @@ from orchestration.messages import (
     RoomInfo,
     Spawned,
     StreamMessage,
+    TurnFailed,
+    TurnFinished,
 )
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
@@ -50,10 +52,18 @@ class AsyncRuntime:
         return await asyncio.to_thread(self.runtime.status)
 
     async def send(self, name: str, text: str, **options: Any) -> AsyncIterator[StreamMessage]:
-        """The turn's stream messages, delivered to the event loop as they arrive."""
+        """The turn's stream messages, delivered to the event loop as they arrive. A reader
+        that leaves before the turn ends (closes the iterator, or is cancelled: a web client
+        that hung up) cancels the turn."""
         stream = await asyncio.to_thread(self.runtime.send, name, text, **options)
-        async for event in _iterate_in_thread(iter(stream)):
-            yield event
+        ended = False
+        try:
+            async for event in _iterate_in_thread(iter(stream)):
+                ended = isinstance(event, TurnFinished | TurnFailed)
+                yield event
+        finally:
+            if not ended:
+                stream.cancel()  # one tell: quick, and safe while the task is cancelled
 
     async def watch(self, name: str | None = None, **options: Any) -> AsyncIterator[Any]:
         subscription = await asyncio.to_thread(self.runtime.watch, name, **options)

@@ -4,7 +4,7 @@ reply streamed as Server-Sent Events) and page through their history."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -170,9 +170,10 @@ async def _finished(first: StreamMessage, rest: AsyncIterator[StreamMessage]) ->
 
 
 async def _server_sent(
-    first: StreamMessage, rest: AsyncIterator[StreamMessage]
+    first: StreamMessage, rest: AsyncGenerator[StreamMessage, None]
 ) -> AsyncIterator[str]:
-    """The turn as Server-Sent Events; a failure of the stream itself ends it with ``error``."""
+    """The turn as Server-Sent Events; a failure of the stream itself ends it with ``error``,
+    and a client that leaves mid-turn cancels the turn."""
     yield _event(first)
     try:
         async for event in rest:
@@ -180,6 +181,8 @@ async def _server_sent(
     except (OrchestrationError, DaemonError) as exc:
         body = problem_response(from_error(exc)).body
         yield f"event: error\ndata: {bytes(body).decode()}\n\n"
+    finally:
+        await rest.aclose()  # a client that hung up mid-turn cancels it
 
 
 def _event(message: StreamMessage) -> str:

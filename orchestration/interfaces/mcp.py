@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Annotated
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -141,8 +141,8 @@ def build_server(runtime: Runtime) -> MCPServer:
         chunk is reported as a progress notification: progress counts the characters so far
         and the message is the new text."""
         received = 0
-        async with _refusals():
-            async for event in aio.send(agent, content):
+        async with _refusals(), aclosing(aio.send(agent, content)) as events:
+            async for event in events:  # a cancelled call closes the stream: the turn stops
                 if isinstance(event, TurnStarted):
                     await ctx.report_progress(0, message=f"{agent} is answering")
                 elif isinstance(event, TurnDelta) and event.text:

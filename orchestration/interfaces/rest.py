@@ -52,9 +52,12 @@ def create_app(runtime: Runtime, settings: Settings, *, token: str | None) -> Fa
         lifespan=_mcp_sessions(mcp),
     )
     problems.install(app)
+    limiter = (
+        RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
+    )
     app.include_router(_health_router(runtime))
-    app.include_router(_v1_router(runtime, settings, token))
-    app.include_router(ws_router(runtime, token))
+    app.include_router(_v1_router(runtime, limiter, token))
+    app.include_router(ws_router(runtime, limiter, token))
     app.mount("/mcp", _mcp_app(mcp, token))
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
@@ -90,10 +93,10 @@ def _mcp_sessions(mcp: MCPServer) -> Callable[[FastAPI], AbstractAsyncContextMan
     return lifespan
 
 
-def _v1_router(runtime: Runtime, settings: Settings, token: str | None) -> APIRouter:
+def _v1_router(runtime: Runtime, limiter: RateLimiter | None, token: str | None) -> APIRouter:
     guards = []
-    if settings.rate_limit_per_minute:
-        guards.append(Depends(RateLimiter(settings.rate_limit_per_minute)))
+    if limiter is not None:
+        guards.append(Depends(limiter))
     if token is not None:
         guards.append(Depends(TokenGuard(token)))
     v1 = APIRouter(prefix="/v1", dependencies=guards)

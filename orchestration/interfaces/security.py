@@ -90,8 +90,9 @@ class TokenRequired:
 
 
 class RateLimiter:
-    """A FastAPI dependency: a token bucket per client address, ``per_minute`` requests deep,
-    refilled evenly over a minute. Over the limit: 429 with ``Retry-After``."""
+    """A token bucket per client address, ``per_minute`` requests deep, refilled evenly over a
+    minute; as a FastAPI dependency, a REST request over the limit gets 429 with
+    ``Retry-After``. WebSocket handshakes and ``say`` frames draw on the same buckets."""
 
     MAX_CLIENTS = 4096
 
@@ -101,7 +102,10 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
 
     async def __call__(self, request: Request) -> None:
-        client = request.client.host if request.client else "unknown"
+        self.take(request.client.host if request.client else "unknown")
+
+    def take(self, client: str) -> None:
+        """Count one request of ``client``; raise the 429 `Problem` when it is over."""
         now = time.monotonic()
         tokens, then = self._buckets.get(client, (self._capacity, now))
         tokens = min(self._capacity, tokens + (now - then) * self._rate)

@@ -31,12 +31,21 @@ Client to server:
   message and the reply arrive as frames.
 - ``{"type": "ping"}``.
 
-Resuming: the server subscribes first, then sends the journaled messages after ``after`` (from
-the conversation's history), then the live ones, dropping repeats by message id; a client that
-reconnects passes the ``cursor`` of the last ``message`` frame it got. Close codes: 4401 (no or
-a wrong token), 4404 (unknown conversation, or ``after`` not in it), 1013 (the client reads too
-slowly: more than `QUEUE_LIMIT` frames behind), 1012 (the server's gateway link ended: the
-gateway restarted, or cut this server off; reconnect with ``after``), 1011 (another failure).
+Resuming: the server follows the conversation first (through the gateway actor), then sends the
+journaled messages after ``after`` (from the conversation's history), then the live ones,
+dropping repeats by message id; a client that reconnects passes the ``cursor`` of the last
+``message`` frame it got.
+
+Close codes:
+
+- 4401: no token, or a wrong one;
+- 4404: an unknown conversation, or ``after`` not in it;
+- 4429: over the rate limit (each handshake and each ``say`` counts as a request; a ``say``
+  over it gets an error frame and the connection stays open);
+- 1013: the client reads too slowly (more than `QUEUE_LIMIT` frames behind);
+- 1012: the server's link to the gateway ended (the gateway restarted, or cut this server off
+  as too slow): reconnect with ``after``;
+- 1011: another failure.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from orchestration.gateway_link import Deliver, End, Follower, LinkLost
 from orchestration.interfaces.agents_api import SSE_EVENTS, Strict
 from orchestration.interfaces.problems import Problem, from_error, problem_response
+from orchestration.interfaces.security import RateLimiter
 from orchestration.messages import (
     DEFAULT_HUMAN,
     Envelope,
@@ -73,7 +83,7 @@ QUEUE_LIMIT = 1000
 HISTORY_PAGE = 500
 RECENT_IDS = 4096
 """Message ids remembered per connection to send each message once."""
-CLOSE_CODES = {401: 4401, 404: 4404}
+CLOSE_CODES = {401: 4401, 404: 4404, 429: 4429}
 """Close code of a refusal, by the problem's status; others close with 1011."""
 
 
@@ -219,9 +229,16 @@ class Frames:
 class Socket:
     """One client's connection: frames out (one writer at a time), frames in."""
 
-    def __init__(self, websocket: WebSocket) -> None:
+    def __init__(self, websocket: WebSocket, limiter: RateLimiter | None) -> None:
         self.websocket = websocket
+        self._limiter = limiter
         self._lock = asyncio.Lock()
+
+    def count_request(self) -> None:
+        """Count a handshake or a ``say`` against the client's rate (raises the 429)."""
+        if self._limiter is not None:
+            client = self.websocket.client
+            self._limiter.take(client.host if client else "unknown")
 
     async def send(self, frame: dict[str, Any]) -> None:
         async with self._lock:
@@ -236,8 +253,9 @@ class Socket:
         await self.websocket.close(CLOSE_CODES.get(problem.status, 1011), problem.code)
 
 
-def ws_router(runtime: Runtime, token: str | None) -> APIRouter:
-    """The WebSocket endpoint on ``runtime``; with a ``token``, clients must present it."""
+def ws_router(runtime: Runtime, limiter: RateLimiter | None, token: str | None) -> APIRouter:
+    """The WebSocket endpoint on ``runtime``; with a ``token``, clients must present it, and
+    with a ``limiter`` each handshake and ``say`` frame counts against the client's rate."""
     router = APIRouter(prefix="/v1/ws", tags=["websocket"])
 
     @router.websocket("/conversations/{id}")
@@ -248,12 +266,13 @@ def ws_router(runtime: Runtime, token: str | None) -> APIRouter:
         sender: Annotated[str, Query(alias="as")] = DEFAULT_HUMAN,
     ) -> None:
         await websocket.accept()
-        socket = Socket(websocket)
+        socket = Socket(websocket, limiter)
         try:
             if not _authorized(websocket, token):
                 hint = "send Authorization: Bearer <ORCH_API_TOKEN>, or ?token="
                 await socket.refuse(Problem(401, "unauthorized", "a valid token is required", hint))
                 return
+            socket.count_request()
             await _serve(socket, runtime, Conversation.parse(id), after, sender)
         except Problem as problem:
             await socket.refuse(problem)
@@ -313,6 +332,11 @@ async def _serve(
                     continue
                 if isinstance(frame, Ping):
                     await socket.send({"type": "pong"})
+                    continue
+                try:
+                    socket.count_request()
+                except Problem as problem:
+                    await socket.error(problem)
                     continue
                 task = asyncio.create_task(_say(socket, runtime, conversation, frame, sender))
                 saying.add(task)

@@ -15,6 +15,7 @@ from orchestration.interfaces.security import choose_token, is_loopback
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
 from tests.interfaces.conftest import serving
+from tests.support import wait_until
 
 PROBLEM = "application/problem+json"
 
@@ -113,6 +114,31 @@ def test_stream_true_in_the_query_streams_too(api: httpx2.Client) -> None:
         names = [name for name, _ in server_sent_events(reply)]
 
     assert names[0] == "started" and names[-1] == "finished"
+
+
+def test_a_client_that_hangs_up_mid_stream_cancels_the_turn(
+    api: httpx2.Client, shared_runtime: Runtime
+) -> None:
+    spawn(api, "rest-sse-leave")
+    slow = "[[scripted: delay=0.5]] " + " ".join(["word"] * 40)  # 20 s if left to run
+
+    with api.stream(
+        "POST", "/v1/agents/rest-sse-leave/messages?stream=true", json={"content": slow}
+    ) as reply:
+        lines = reply.iter_lines()
+        first_delta = next(line for line in lines if line == "event: delta")
+    cancelled = wait_until(
+        lambda: [
+            e
+            for e in shared_runtime.history("rest-sse-leave")
+            if e.event == "turn_failed" and e.data["kind"] == "cancelled"
+        ],
+        "the turn cancelled",
+        timeout=10,
+    )
+
+    assert first_delta and len(cancelled) == 1
+    assert shared_runtime.send("rest-sse-leave", "still here?").result().message.content
 
 
 def test_a_failed_turn_is_a_problem_with_its_kind(api: httpx2.Client) -> None:

@@ -288,6 +288,28 @@ def test_a_token_is_required_when_the_app_has_one(
     assert by_header["type"] == by_query["type"] == "ready"
 
 
+def test_say_frames_and_handshakes_over_the_rate_limit_are_refused(
+    api: httpx2.Client, shared_runtime: Runtime
+) -> None:
+    spawn(api, "ws-rate")
+    settings = shared_runtime.settings.model_copy(update={"rate_limit_per_minute": 3})
+    with serving(create_app(shared_runtime, settings, token=None)) as limited:
+        url = ws_url(limited, "dm:ws-rate")
+        with connect(url) as ws:  # the handshake is request 1
+            ready(ws)
+            for n in (2, 3, 4):
+                ws.send(json.dumps({"type": "say", "content": f"say {n}"}))
+            refused = frames_until(ws, lambda f: f["type"] == "error", "the refusal")[-1]
+            ws.send(json.dumps({"type": "ping"}))
+            still_open = frames_until(ws, lambda f: f["type"] == "pong", "a pong")[-1]
+        with connect(url) as ws:
+            handshake = frames_until(ws, lambda f: f["type"] == "error", "the refusal")[-1]
+            code = close_code(ws)
+
+    assert refused["problem"]["status"] == 429 and still_open["type"] == "pong"
+    assert handshake["problem"]["status"] == 429 and code == 4429
+
+
 def test_an_unknown_conversation_or_message_closes_with_4404(api: httpx2.Client) -> None:
     spawn(api, "ws-known")
     codes = {}
