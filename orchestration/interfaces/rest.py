@@ -26,7 +26,7 @@ from orchestration.interfaces.mcp import build_server
 from orchestration.interfaces.rooms_api import rooms_router
 from orchestration.interfaces.security import BodyLimit, RateLimiter, TokenGuard, TokenRequired
 from orchestration.interfaces.ws import ws_router
-from orchestration.messages import Envelope, TreeSnapshot
+from orchestration.messages import Envelope, GatewayReport, TreeSnapshot
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
 
@@ -112,6 +112,12 @@ def _v1_router(runtime: Runtime, limiter: RateLimiter | None, token: str | None)
     def events(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Events:
         """The last ``limit`` supervision events, oldest first."""
         return Events(events=runtime.events(limit=limit))
+
+    @v1.get("/gateway", tags=["tree"])
+    def gateway() -> GatewayReport:
+        """What the gateway actor feeds remote clients: the serving processes linked to it,
+        and per conversation how many of them, and how many clients, follow it."""
+        return runtime.gateway()
 
     return v1
 

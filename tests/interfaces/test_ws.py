@@ -229,10 +229,12 @@ def test_clients_of_one_room_share_one_gateway_feed(
         for ws in clients:
             ready(ws)
         feed = followers(shared_runtime, "room:ws-shared")
+        over_rest = api.get("/v1/gateway").json()
         first.send(json.dumps({"type": "say", "content": "one for all"}))
         heard = [frames_until(ws, reply_from("ws-shared-agent"), "the reply") for ws in clients]
 
     assert feed is not None and (feed.links, feed.follows) == (1, 3)
+    assert over_rest["links"] == 1 and feed.model_dump(mode="json") in over_rest["feeds"]
     assert all(contents(frames) == contents(heard[0]) for frames in heard)
     assert contents(heard[0])[0] == "one for all"
 
