@@ -13,6 +13,8 @@ Every client sets TCP_NODELAY (see `NODELAY`).
 
 - fan-out to WebSocket subscribers: 100 clients on one conversation; one message said; when
   each of them got its ``message`` frame (all must), and the spread from the first to the last.
+  They follow through the gateway actor (one router subscriber, one copy to the server); next
+  to 100 direct Runtime subscriptions, each a router subscriber of its own.
 
 Run: ``uv run python -m bench gateway [--rounds 5] [--subscribers 100]``.
 """
@@ -121,6 +123,23 @@ def sdk_first_token(url: str) -> Callable[[], list[float]]:
     return loop
 
 
+def runtime_first_token(runtime: Any, agent: str) -> Callable[[], list[float]]:
+    def loop() -> list[float]:
+        samples = []
+        for index in range(PER_ROUND):
+            start = time.perf_counter()
+            with runtime.send(agent, f"runtime {index}") as turn:
+                first = None
+                for event in turn:
+                    if first is None and type(event).__name__ == "TurnDelta":
+                        first = time.perf_counter()
+            assert first is not None, "the turn had no text"
+            samples.append(first - start)
+        return samples
+
+    return loop
+
+
 def ws_first_token(base: str, agent: str) -> Callable[[], list[float]]:
     from websockets.sync.client import connect
 
@@ -183,6 +202,34 @@ async def _arrival(socket_: Any, text: str, start: float) -> float:
             return time.perf_counter() - start
 
 
+def _direct_round(runtime: Any, agent: str, count: int) -> list[float]:
+    """The baseline: ``count`` Runtime subscriptions of their own (each a subscriber of the
+    agent's router, read by a thread); arrival times of one message after the send."""
+    text = f"to all {time.monotonic_ns()}"
+    subscribed = threading.Barrier(count + 1)
+    arrivals: list[float] = []
+    start = [0.0]
+
+    def subscriber() -> None:
+        with runtime.observe(agent, timeout=30) as feed:
+            subscribed.wait()
+            for item in feed:
+                if getattr(item, "content", None) == text:
+                    arrivals.append(time.perf_counter() - start[0])
+                    return
+
+    threads = [threading.Thread(target=subscriber) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    subscribed.wait()
+    start[0] = time.perf_counter()
+    runtime.send(agent, text).result()
+    for thread in threads:
+        thread.join(60)
+    assert len(arrivals) == count, f"only {len(arrivals)} of {count} subscribers got it"
+    return arrivals
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -204,6 +251,7 @@ def main(argv: Sequence[str] = ()) -> None:
             r: Any = runtime
             r.spawn("echo", provider="scripted", model="echo")
             r.spawn("claude", provider="anthropic", model="claude-bench")
+            r.spawn("claude-direct", provider="anthropic", model="claude-bench")
             settings = r.settings.model_copy(update={"rate_limit_per_minute": 0})
             with serving(create_app(r, settings, token=None)) as base:
                 transport = httpx2.HTTPTransport(socket_options=[NODELAY])
@@ -211,23 +259,19 @@ def main(argv: Sequence[str] = ()) -> None:
                     base_url=f"http://{base}", timeout=30, transport=transport
                 ) as client:
                     _report_rest(client, r, args.rounds)
-                    _report_ttft(base, fake.url, args.rounds)
+                    _report_ttft(base, r, fake.url, args.rounds)
                 _report_fanout(base, r, args.subscribers, args.rounds)
 
 
-def _compare(
-    rounds: int,
-    path: tuple[str, Callable[[], list[float]]],
-    baseline: tuple[str, Callable[[], list[float]]],
-) -> tuple[Stats, Stats]:
-    """Warm both loops up, run them alternated, print their rows; (path, baseline) stats."""
-    loops = dict([path, baseline])
+def _compare(rounds: int, *paths: tuple[str, Callable[[], list[float]]]) -> list[Stats]:
+    """Warm the loops up, run them alternated, print their rows; their stats, in order."""
+    loops = dict(paths)
     for loop in loops.values():
         loop()
     stats = {name: Stats.of(values) for name, values in alternate(rounds, loops).items()}
     for name, figures in stats.items():
         print(figures.row(name))
-    return stats[path[0]], stats[baseline[0]]
+    return [stats[name] for name, _ in paths]
 
 
 def _report_rest(client: Any, runtime: Any, rounds: int) -> None:
@@ -242,31 +286,46 @@ def _report_rest(client: Any, runtime: Any, rounds: int) -> None:
     )
 
 
-def _report_ttft(base: str, url: str, rounds: int) -> None:
-    ws, sdk = _compare(
+def _report_ttft(base: str, runtime: Any, url: str, rounds: int) -> None:
+    ws, runtime_path, sdk = _compare(
         rounds,
         ("WebSocket say -> first delta", ws_first_token(base, "claude")),
+        ("runtime.send() -> first delta", runtime_first_token(runtime, "claude-direct")),
         ("anthropic SDK direct", sdk_first_token(url)),
     )
     added = ws.median - sdk.median
     print(
         f"  added by the WebSocket path (median): {ms(added)}  target <= 5 ms "
-        f"{verdict(added <= TARGET_ADDED)}"
+        f"{verdict(added <= TARGET_ADDED)}; of which the actor tree (runtime.send):"
+        f" {ms(runtime_path.median - sdk.median)}"
     )
 
 
 def _report_fanout(base: str, runtime: Any, count: int, rounds: int) -> None:
-    spreads, lasts = [], []
+    paths = {
+        f"{count} WebSockets (gateway)": lambda: asyncio.run(
+            _subscribers_round(base, runtime, "echo", count)
+        ),
+        f"{count} direct subscriptions": lambda: _direct_round(runtime, "echo", count),
+    }
+    for run in paths.values():
+        run()  # warm-up
+    lasts: dict[str, list[float]] = {name: [] for name in paths}
+    spreads: dict[str, list[float]] = {name: [] for name in paths}
     for _ in range(rounds):
-        arrivals = asyncio.run(_subscribers_round(base, runtime, "echo", count))
-        spreads.append(max(arrivals) - min(arrivals))
-        lasts.append(max(arrivals))
-    print(
-        f"  {count} WebSocket subscribers, one message, {rounds} rounds: all received;"
-        f" last arrival median {ms(sorted(lasts)[len(lasts) // 2])},"
-        f" spread first->last median {ms(sorted(spreads)[len(spreads) // 2])}"
-        f" (max {ms(max(spreads))})"
-    )
+        for name, run in paths.items():
+            arrivals = run()
+            lasts[name].append(max(arrivals))
+            spreads[name].append(max(arrivals) - min(arrivals))
+    for name in paths:
+        last, spread = Stats.of(lasts[name]), Stats.of(spreads[name])
+        print(
+            f"  {name}, one message, {rounds} rounds: all received; last arrival median"
+            f" {ms(last.median)} (max {ms(max(lasts[name]))}), spread first->last median"
+            f" {ms(spread.median)} (max {ms(max(spreads[name]))})"
+        )
+    gateway, direct = (Stats.of(lasts[name]).median for name in paths)
+    print(f"  gateway / direct (last arrival, median): {gateway / direct:.2f}x")
 
 
 if __name__ == "__main__":

@@ -63,14 +63,14 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import Field, TypeAdapter, ValidationError
 
 from orchestration.gateway_link import Deliver, End, Follower, LinkLost
-from orchestration.interfaces.agents_api import SSE_EVENTS, Strict
+from orchestration.interfaces.agents_api import Strict
 from orchestration.interfaces.problems import Problem, from_error, problem_response
 from orchestration.interfaces.security import RateLimiter
+from orchestration.interfaces.ws_frames import FEED, OWN, Frames
 from orchestration.messages import (
     DEFAULT_HUMAN,
     Envelope,
     HistoryPage,
-    TurnFinished,
     direct_conversation,
     room_conversation,
 )
@@ -81,8 +81,6 @@ from orchestration.system import DaemonError
 QUEUE_LIMIT = 1000
 """Frames a client may fall behind before it is cut off (close 1013)."""
 HISTORY_PAGE = 500
-RECENT_IDS = 4096
-"""Message ids remembered per connection to send each message once."""
 CLOSE_CODES = {401: 4401, 404: 4404, 429: 4429}
 """Close code of a refusal, by the problem's status; others close with 1011."""
 
@@ -153,16 +151,24 @@ class Conversation:
             raise Problem(404, "unknown_message", f"no message {after!r} in {self.id}", hint)
         return found
 
-    def say(self, runtime: Runtime, frame: Say, sender: str) -> None:
-        """Say the frame's text (blocking: in a direct conversation, until the turn ends; its
-        stream reaches the socket through the subscription)."""
+    def say(self, runtime: Runtime, frame: Say, sender: str, hand: Deliver) -> None:
+        """Say the frame's text (blocking: in a direct conversation, until the turn ends, its
+        stream handed to ``hand`` as it comes: the speaker's own reply takes the shortest
+        path, while the gateway feed brings the same turn to every other client)."""
         if self.room is not None:
             runtime.say(self.room, frame.content, sender=sender, to=frame.to)
             return
         assert self.agent is not None
         with runtime.send(self.agent, frame.content, sender=sender) as turn:
-            for _ in turn:
-                pass
+            for event in turn:
+                hand(event)
+
+
+@dataclass(frozen=True)
+class Own:
+    """An item of the client's own turn, which reaches it straight from the turn's stream."""
+
+    item: Any
 
 
 class Feed:
@@ -189,6 +195,10 @@ class Feed:
         with contextlib.suppress(RuntimeError):  # the event loop is gone
             self._loop.call_soon_threadsafe(self._offer, item)
 
+    def own(self, item: Any) -> None:
+        """Queue an item of the client's own turn (from any thread)."""
+        self._deliver(Own(item))
+
     def _offer(self, item: Any) -> None:
         if self.overflowed.is_set():
             return
@@ -196,34 +206,6 @@ class Feed:
             self.items.put_nowait(item)
         except asyncio.QueueFull:
             self.overflowed.set()
-
-
-class Frames:
-    """Turns messages and stream messages into frames, each message once (by id)."""
-
-    def __init__(self, conversation: str, cursor: str | None) -> None:
-        self.cursor = cursor
-        self._conversation = conversation
-        self._sent: dict[str, None] = {}
-
-    def of(self, item: Any) -> list[dict[str, Any]]:
-        if isinstance(item, Envelope):
-            return self._message(item)
-        frames = [{"type": SSE_EVENTS[type(item)], **item.model_dump(mode="json")}]
-        if isinstance(item, TurnFinished):
-            frames.extend(self._message(item.message))
-        return frames
-
-    def _message(self, message: Envelope) -> list[dict[str, Any]]:
-        if message.id in self._sent:
-            return []
-        self._sent[message.id] = None
-        if len(self._sent) > RECENT_IDS:
-            del self._sent[next(iter(self._sent))]
-        if message.conversation == self._conversation:
-            self.cursor = message.id
-        body = message.model_dump(mode="json")
-        return [{"type": "message", "id": message.id, "cursor": self.cursor, "message": body}]
 
 
 class Socket:
@@ -317,7 +299,8 @@ async def _serve(
 
         async def relay() -> None:
             while not isinstance(item := await feed.items.get(), Exception):
-                for frame in frames.of(item):
+                own = isinstance(item, Own)
+                for frame in frames.of(item.item if own else item, OWN if own else FEED):
                     await socket.send(frame)
             raise item
 
@@ -338,7 +321,8 @@ async def _serve(
                 except Problem as problem:
                     await socket.error(problem)
                     continue
-                task = asyncio.create_task(_say(socket, runtime, conversation, frame, sender))
+                said = partial(conversation.say, runtime, frame, sender, feed.own)
+                task = asyncio.create_task(_say(socket, said))
                 saying.add(task)
                 task.add_done_callback(saying.discard)
 
@@ -355,12 +339,10 @@ async def _serve(
         await feed.stop()
 
 
-async def _say(
-    socket: Socket, runtime: Runtime, conversation: Conversation, frame: Say, sender: str
-) -> None:
+async def _say(socket: Socket, say: Callable[[], None]) -> None:
     """Say a client's frame; a refusal is an error frame (the connection stays open)."""
     try:
-        await asyncio.to_thread(conversation.say, runtime, frame, sender)
+        await asyncio.to_thread(say)
     except (OrchestrationError, DaemonError) as exc:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await socket.error(from_error(exc))
