@@ -9,11 +9,11 @@ the token, CORS, body and rate limits are in `orchestration.interfaces.security`
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
@@ -24,7 +24,7 @@ from orchestration.interfaces import problems
 from orchestration.interfaces.agents_api import agents_router
 from orchestration.interfaces.mcp import build_server
 from orchestration.interfaces.rooms_api import rooms_router
-from orchestration.interfaces.security import BodyLimit, RateLimiter, TokenGuard, TokenRequired
+from orchestration.interfaces.security import BodyLimit, Guarded, RateLimiter, TokenGuard
 from orchestration.interfaces.ws import ws_router
 from orchestration.messages import Envelope, GatewayReport, TreeSnapshot
 from orchestration.runtime import Runtime
@@ -58,7 +58,7 @@ def create_app(runtime: Runtime, settings: Settings, *, token: str | None) -> Fa
     app.include_router(_health_router(runtime))
     app.include_router(_v1_router(runtime, limiter, token))
     app.include_router(ws_router(runtime, limiter, token))
-    app.mount("/mcp", _mcp_app(mcp, token))
+    app.mount("/mcp", _mcp_app(mcp, limiter, token))
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -70,16 +70,20 @@ def create_app(runtime: Runtime, settings: Settings, *, token: str | None) -> Fa
     return app
 
 
-def _mcp_app(mcp: MCPServer, token: str | None) -> ASGIApp:
-    """``mcp``'s streamable HTTP endpoint, at the root of its mount. Without a token the API is
-    on loopback and the SDK's Host and Origin checks stop DNS rebinding; with one, the token
-    does (and the API may be reached by any name)."""
+def _mcp_app(mcp: MCPServer, limiter: RateLimiter | None, token: str | None) -> ASGIApp:
+    """``mcp``'s streamable HTTP endpoint, at the root of its mount, behind the rate limit and
+    the token. Without a token the API is on loopback and the SDK's Host and Origin checks stop
+    DNS rebinding; with one, the token does (and the API may be reached by any name)."""
+    guards: list[Callable[[Request], Awaitable[None]]] = []
+    if limiter is not None:
+        guards.append(limiter)
     if token is None:
-        return mcp.streamable_http_app(streamable_http_path="/")
-    anywhere = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    return TokenRequired(
-        mcp.streamable_http_app(streamable_http_path="/", transport_security=anywhere), token
-    )
+        endpoint = mcp.streamable_http_app(streamable_http_path="/")
+    else:
+        guards.append(TokenGuard(token))
+        anywhere = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+        endpoint = mcp.streamable_http_app(streamable_http_path="/", transport_security=anywhere)
+    return Guarded(endpoint, guards) if guards else endpoint
 
 
 def _mcp_sessions(mcp: MCPServer) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

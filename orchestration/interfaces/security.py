@@ -11,6 +11,7 @@ import ipaddress
 import math
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -71,18 +72,20 @@ class TokenGuard:
             )
 
 
-class TokenRequired:
+class Guarded:
     """ASGI middleware for a mounted app that FastAPI dependencies do not reach (the MCP
-    endpoint): each HTTP request passes `TokenGuard`, or gets its 401 problem+json."""
+    endpoint): each HTTP request passes every guard (`RateLimiter`, `TokenGuard`), or gets the
+    guard's problem+json (429, 401)."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, guards: list[Callable[[Request], Awaitable[None]]]) -> None:
         self.app = app
-        self._guard = TokenGuard(token)
+        self._guards = guards
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             try:
-                await self._guard(Request(scope))
+                for guard in self._guards:
+                    await guard(Request(scope))
             except Problem as problem:
                 await problem_response(problem)(scope, receive, send)
                 return

@@ -72,3 +72,17 @@ def test_with_a_token_mcp_refuses_a_client_without_it(shared_runtime: Runtime) -
     assert raw.status_code == 401 and raw.headers["content-type"] == MEDIA_TYPE
     assert raw.headers["www-authenticate"] == "Bearer" and "s3cret" not in raw.text
     assert "send_message" in tools and 401 not in statuses
+
+
+def test_mcp_requests_count_against_the_client_rate_limit(shared_runtime: Runtime) -> None:
+    settings = shared_runtime.settings.model_copy(update={"rate_limit_per_minute": 2})
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    headers = {"Accept": "application/json, text/event-stream"}
+
+    with serving(create_app(shared_runtime, settings, token=None)) as api:
+        replies = [api.post("/mcp/", json=ping, headers=headers) for _ in range(3)]
+        rest = api.get("/v1/agents")
+
+    assert replies[2].status_code == 429 and replies[2].headers["content-type"] == MEDIA_TYPE
+    assert "retry-after" in replies[2].headers
+    assert rest.status_code == 429  # one budget per client, REST and MCP together
