@@ -21,13 +21,11 @@ from thespian.actors import ActorSystem
 from orchestration.messages import (
     ErrorReply,
     Follow,
-    GatewayAddress,
     LinkAck,
     LinkAlive,
     LinkDropped,
     LinkItems,
     LinkOpened,
-    LocateGateway,
     OpenLink,
     StreamMessage,
     Subscribed,
@@ -96,13 +94,9 @@ class Follower:
 class GatewayLink:
     """One endpoint and one thread that receive this process's deliveries from the gateway."""
 
-    def __init__(self, asys: ActorSystem, root: Any) -> None:
+    def __init__(self, asys: ActorSystem, gateway: Any) -> None:
         self._asys = asys
-        with asys.private() as endpoint:
-            located = endpoint.ask(root, LocateGateway(), ASK_TIMEOUT)
-        if not isinstance(located, GatewayAddress) or located.address is None:
-            raise DaemonError(f"the daemon did not say where its gateway is: {located!r}")
-        self.gateway = located.address
+        self.gateway = gateway
         self.id = ""
         self.heartbeat = 1.0
         self.lost: LinkLost | None = None

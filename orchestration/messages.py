@@ -569,6 +569,7 @@ ErrorCode = Literal[
     "invalid_room",
     "room_closed",
     "nothing_pending",
+    "gateway_failed",
 ]
 
 

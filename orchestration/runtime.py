@@ -321,7 +321,8 @@ class Runtime:
         the gateway dropped it)."""
         with self._link_lock:
             if self._link is None or not self._link.alive:
-                self._link = GatewayLink(self._asys, self._root)
+                gateway = self._ask(LocateGateway(), GatewayAddress).address
+                self._link = GatewayLink(self._asys, gateway)
             return self._link
 
     def gateway(self) -> GatewayReport:

@@ -40,6 +40,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_provider": 400,
     "journal": 503,
     "daemon": 503,
+    "gateway_failed": 503,
     "timeout": 504,
 }
 """HTTP status of each `ErrorCode` (and of the streams' ``timeout``); others are 500."""

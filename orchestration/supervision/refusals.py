@@ -6,6 +6,7 @@ from __future__ import annotations
 from orchestration.messages import ROOT_SUPERVISOR, AgentInfo, ErrorReply
 from orchestration.providers.base import BadRequestError, ProviderError
 from orchestration.providers.registry import UnknownProviderError
+from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.registry import Registry
 
 
@@ -85,4 +86,16 @@ def unknown_room_agents(registry: Registry, room: str, missing: list[str]) -> Er
         error=f"room {room} names agents that do not exist: {', '.join(missing)}"
         f" (known agents: {known})",
         hint=f"spawn them first: orchestration spawn {missing[0]}",
+    )
+
+
+def gateway_failed(window: RestartIntensity) -> ErrorReply:
+    """The root gave the gateway up: say why remote streaming is off and how to restore it."""
+    return ErrorReply(
+        code="gateway_failed",
+        error=(
+            f"the gateway needed more than {window.intensity} restart(s) within"
+            f" {window.period} s and was given up; remote clients cannot follow conversations"
+        ),
+        hint="see the daemon log, then restart the daemon: orchestration down, then up",
     )

@@ -31,7 +31,6 @@ from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal
 from orchestration.messages import (
     DEFAULT_PROVIDER,
-    EVENTS_CONVERSATION,
     ROOM_PREFIX,
     ROOT_SUPERVISOR,
     AddChild,
@@ -106,6 +105,8 @@ from orchestration.supervision.supervisor import Step, Supervisor
 log = logging.getLogger(__name__)
 
 LIST_DEADLINE = 1.0
+GATEWAY = "gateway"
+"""The gateway's name in the events about it."""
 _LIST = "list"
 
 
@@ -130,6 +131,7 @@ class RootSupervisor(Supervisor):
         self.stop_all_waiters: list[Any] = []
         self.conversations: Any = None
         self.gateway: Any = None
+        self.gateway_window = RestartIntensity(0, 1)
         self.handlers.update(
             {
                 Boot: self._boot,
@@ -144,9 +146,7 @@ class RootSupervisor(Supervisor):
                 Cancel: self._forward_cancel,
                 History: self._history,
                 Status: self._status,
-                LocateGateway: lambda message, sender: self.send(
-                    sender, GatewayAddress(address=self.gateway)
-                ),
+                LocateGateway: self._locate_gateway,
                 ChildActorExited: self._child_exited,
                 NodeReport: lambda message, sender: self._record(message.node, message.address),
                 NodeRemoved: lambda message, sender: self._forget(message.name),
@@ -183,6 +183,7 @@ class RootSupervisor(Supervisor):
                 ),
             )
             self.gateway = self._start_gateway()
+            self.gateway_window = self._window()
             self.node = SupervisorNode(
                 name=ROOT_SUPERVISOR,
                 intensity=settings.restart_intensity,
@@ -208,9 +209,16 @@ class RootSupervisor(Supervisor):
         self.send(gateway, init)
         return gateway
 
+    def _locate_gateway(self, message: LocateGateway, sender: Any) -> None:
+        if self.gateway is None:
+            self.send(sender, refusals.gateway_failed(self.gateway_window))
+        else:
+            self.send(sender, GatewayAddress(address=self.gateway))
+
     def _child_exited(self, message: ChildActorExited, sender: Any) -> None:
-        """The gateway is restarted at once (permanent, no window: it holds no state a
-        restart could not rebuild); other children exit as a supervisor's do."""
+        """The gateway is a permanent child with the root's restart window (it holds nothing
+        a restart could not rebuild: its links end and their clients reconnect); other
+        children exit as a supervisor's do."""
         if message.childAddress != self.gateway:
             self._exited(message, sender)
             return
@@ -219,16 +227,19 @@ class RootSupervisor(Supervisor):
         for router in self.routers.values():
             self.send(router, gone)
         self.send(self.conversations, gone)
+        if not self.gateway_window.add_restart():
+            self.gateway = None
+            log.error("the gateway keeps exiting; given up")
+            window = self.gateway_window
+            limit = f"more than {window.intensity} restart(s) within {window.period} s"
+            self._event("restart_limit_exceeded", GATEWAY, f"the gateway needed {limit}; given up")
+            return
         self.gateway = self._start_gateway()
         log.warning("the gateway exited; started a new one")
-        self._publish(
-            Envelope(
-                conversation=EVENTS_CONVERSATION,
-                sender=self.name,
-                kind="event",
-                event="gateway_restarted",
-                content="the gateway exited and was restarted; remote clients reconnect",
-            )
+        self._event(
+            "gateway_restarted",
+            GATEWAY,
+            "the gateway exited and was restarted; remote clients reconnect",
         )
 
     def _status(self, message: Status, sender: Any) -> None:
