@@ -1,7 +1,7 @@
 """The remote interfaces' cost: REST and WebSocket against the Runtime and the SDK directly.
 
-One private daemon, the API (`orchestration.interfaces.rest.create_app`) under uvicorn in this
-process, and a fake LLM server on 127.0.0.1; in the same run, alternating:
+One private daemon, ``orchestration serve`` in a process of its own (as users run it), and a
+fake LLM server on 127.0.0.1; the clients run in this process; in the same run, alternating:
 
 - REST round trip: ``POST /v1/agents/{name}/messages`` (JSON reply) to a scripted agent, next
   to ``runtime.send(...).result()`` to the same agent;
@@ -24,14 +24,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from bench._common import Stats, alternate, ms, private_daemon, verdict
+from bench._common import Stats, alternate, free_port, ms, private_daemon, verdict
 
 TARGET_ADDED = 0.005
 NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -44,27 +47,34 @@ MAX_TOKENS = 4096
 
 
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """``app`` under uvicorn on a free port; its base URL. Stopped at the end."""
-    import uvicorn
+def served() -> Iterator[str]:
+    """``orchestration serve`` as users run it: a process of its own, attached to the private
+    daemon (whose environment it inherits), with no rate limit; its host:port."""
+    import httpx2
 
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on such sockets, and without it a
-    # response written in two parts waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestration.cli", "serve", "--port", str(port)],
+        env={**os.environ, "ORCH_RATE_LIMIT_PER_MINUTE": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"127.0.0.1:{port}"
     try:
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"serve exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+            try:
+                if httpx2.get(f"http://{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("serve did not answer /healthz within 30 s") from None
+        yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
-# --- REST round trip ---------------------------------------------------------------------------
+        process.terminate()
+        process.wait(15)
 
 
 def rest_turns(client: Any, agent: str) -> Callable[[], list[float]]:
@@ -241,7 +251,6 @@ def main(argv: Sequence[str] = ()) -> None:
 
     import httpx2
 
-    from orchestration.interfaces.rest import create_app
     from tests.fakes.fake_llm import Directive, FakeLLMServer
 
     print("gateway: REST and WebSocket vs the Runtime and the SDK (fake LLM on 127.0.0.1)")
@@ -252,8 +261,7 @@ def main(argv: Sequence[str] = ()) -> None:
             r.spawn("echo", provider="scripted", model="echo")
             r.spawn("claude", provider="anthropic", model="claude-bench")
             r.spawn("claude-direct", provider="anthropic", model="claude-bench")
-            settings = r.settings.model_copy(update={"rate_limit_per_minute": 0})
-            with serving(create_app(r, settings, token=None)) as base:
+            with served() as base:
                 transport = httpx2.HTTPTransport(socket_options=[NODELAY])
                 with httpx2.Client(
                     base_url=f"http://{base}", timeout=30, transport=transport
