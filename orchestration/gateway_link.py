@@ -177,7 +177,7 @@ class GatewayLink:
             self.id, self.heartbeat = opened.link, opened.heartbeat
             self._opened.set()
             received = acked = 0
-            ack_every = max(1, opened.window // 4)
+            ack_every = max(1, opened.credits // 2)  # the gateway never waits on a credit
             answered = next_ack = time.monotonic()
             while not self._stopping.is_set():
                 now = time.monotonic()
@@ -198,13 +198,14 @@ class GatewayLink:
                     return
 
     def _hand_out(self, message: LinkItems) -> None:
-        with self._lock:
-            followers = list(self._followers.get(message.conversation, []))
-        for follower in followers:
-            try:
-                follower.take(message.items)
-            except Exception:  # one client's callback must not starve the others
-                log.exception("a follower of %s failed", message.conversation)
+        for conversation, items in message.parts:
+            with self._lock:
+                followers = list(self._followers.get(conversation, []))
+            for follower in followers:
+                try:
+                    follower.take(items)
+                except Exception:  # one client's callback must not starve the others
+                    log.exception("a follower of %s failed", conversation)
 
     def _lose(self, reason: str) -> None:
         log.warning("gateway link %s lost: %s", self.id, reason)

@@ -981,8 +981,8 @@ class GatewayAddress(Message):
 
 
 class InitGateway(Message):
-    """Root to a new gateway: how far a link may fall behind, and how long it may stay silent,
-    before it is dropped."""
+    """Root to a new gateway: how many messages may wait for a link, and how long it may stay
+    silent, before it is dropped."""
 
     window: int
     link_timeout: float
@@ -995,7 +995,9 @@ class OpenLink(Message):
 class LinkOpened(Message):
     link: str
     window: int
-    """Deliveries the link may leave unacknowledged before it is dropped."""
+    """Messages that may wait for the link at the gateway before it is dropped."""
+    credits: int
+    """Deliveries that may be in flight to the link, unacknowledged."""
     heartbeat: float
     """How often the link must acknowledge (and the gateway answers `LinkAlive`)."""
 
@@ -1019,16 +1021,16 @@ class Unfollow(Message):
 
 
 class LinkItems(Message):
-    """Gateway to a link: what ``conversation``'s feed sent (one upstream message, or a
-    `Batch` unpacked), in order."""
+    """Gateway to a link: what the feeds it follows sent since the last delivery, in order, as
+    (conversation, items) parts (``None``: the event bus)."""
 
-    conversation: str | None
-    items: list[Any]
+    parts: list[tuple[str | None, list[Any]]]
 
 
 class LinkAck(Message):
-    """A link has handled ``received`` deliveries in all; sent at least every heartbeat.
-    Replies `LinkAlive` (or `LinkDropped` when the gateway no longer knows the link)."""
+    """A link has handled ``received`` deliveries in all; sent once half its credits are used
+    and at least every heartbeat. Replies `LinkAlive` (or `LinkDropped` when the gateway no longer
+    knows the link)."""
 
     link: str
     received: int

@@ -6,12 +6,17 @@ gateway subscribes to a conversation's feed once, whoever follows it, and sends 
 that follows it one copy of each upstream message (`LinkItems`): a hundred WebSockets on one
 room cost the room's router one subscriber, and the serving process fans out locally.
 
-Backpressure: a link acknowledges what it handled (`LinkAck`, at least every heartbeat). One
-that falls more than ``window`` deliveries behind, or stays silent for ``link_timeout``
-seconds, is dropped (`LinkDropped` with the reason) and its feeds are unsubscribed: a slow or
-dead serving process never makes the tree queue for it. The root supervises the gateway and
-starts a new one if it dies (``gateway_restarted``); the serving processes then see their
-links end and their clients reconnect.
+Backpressure is credit-based. A link acknowledges what it handled (`LinkAck`, once half its
+credits are used and at least every heartbeat), and at most `CREDITS` deliveries are in flight
+to it: what arrives meanwhile waits
+at the gateway and goes as one delivery when a credit frees. A link with more than ``window``
+messages waiting, or silent for ``link_timeout`` seconds, is dropped (`LinkDropped` with the
+reason) and its feeds are unsubscribed. The credits matter because Thespian caps an actor's
+unacknowledged transmits at 20 across *all* targets (``MAX_PENDING_TRANSMITS``) and queues the
+rest behind them: sends to a serving process that stopped reading would otherwise hold up the
+deliveries to every other one. The root supervises the gateway and starts a new one if it dies
+(``gateway_restarted``); the serving processes then see their links end and their clients
+reconnect.
 """
 
 from __future__ import annotations
@@ -58,6 +63,9 @@ log = logging.getLogger(__name__)
 
 HEARTBEATS_PER_TIMEOUT = 10
 """A link acknowledges this many times within ``link_timeout``."""
+CREDITS = 4
+"""Deliveries in flight to one link at most: well below Thespian's 20 pending transmits per
+actor, so a few stuck serving processes cannot hold up the others."""
 
 
 @dataclass
@@ -71,6 +79,9 @@ class Link:
     """Per conversation, one entry per client following it: whether it wants the stream."""
     sent: int = 0
     acked: int = 0
+    waiting: list[tuple[str | None, list[Any]]] = field(default_factory=list)
+    """What waits for a credit, as (conversation, items) parts."""
+    waiting_items: int = 0
 
 
 @dataclass
@@ -132,7 +143,8 @@ class GatewayActor(DispatchActor):
         link = new_id()
         self.links[link] = Link(sender, heard_at=time.monotonic())
         heartbeat = self.link_timeout / HEARTBEATS_PER_TIMEOUT
-        self.send(sender, LinkOpened(link=link, window=self.window, heartbeat=heartbeat))
+        opened = LinkOpened(link=link, window=self.window, credits=CREDITS, heartbeat=heartbeat)
+        self.send(sender, opened)
 
     def _follow(self, message: Follow, sender: Any) -> None:
         link = self.links.get(message.link)
@@ -204,11 +216,19 @@ class GatewayActor(DispatchActor):
             wanted = (items if any(flags) else journaled) if flags else []
             if not wanted:
                 continue
-            self.send(link.address, LinkItems(conversation=conversation, items=wanted))
+            link.waiting.append((conversation, wanted))
+            link.waiting_items += len(wanted)
+            if link.waiting_items > self.window:
+                self._drop(name, f"too slow: {link.waiting_items} messages waiting for it")
+            else:
+                self._deliver(link)
+
+    def _deliver(self, link: Link) -> None:
+        """Send what waits for ``link`` as one delivery, if it has a credit left."""
+        if link.waiting and link.sent - link.acked < CREDITS:
+            self.send(link.address, LinkItems(parts=link.waiting))
             link.sent += 1
-            if link.sent - link.acked > self.window:
-                behind = link.sent - link.acked
-                self._drop(name, f"too slow: {behind} deliveries unacknowledged")
+            link.waiting, link.waiting_items = [], 0
 
     def _ack(self, message: LinkAck, sender: Any) -> None:
         link = self.links.get(message.link)
@@ -218,6 +238,7 @@ class GatewayActor(DispatchActor):
         link.acked = max(link.acked, message.received)
         link.heard_at = time.monotonic()
         self.send(sender, LinkAlive())
+        self._deliver(link)
 
     def _check_links(self, message: WakeupMessage, sender: Any) -> None:
         silent_since = time.monotonic() - self.link_timeout
