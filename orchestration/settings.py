@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         600, ge=0, description="REST requests per client per minute (0: no limit)"
     )
     gateway_window: int = Field(
-        2000, ge=1, description="deliveries a serving process may fall behind before it is cut"
+        2000, ge=1, description="messages that may wait for a slow serving process before it is cut"
     )
     gateway_link_timeout: float = Field(
         10.0, gt=0, description="seconds a serving process may stay silent before it is cut"
