@@ -83,6 +83,7 @@ from orchestration.processes import ProcessId, descendants, pid_alive, wait_gone
 from orchestration.settings import Settings, load_settings
 from orchestration.streams import (
     ASK_TIMEOUT,
+    EndpointPool,
     Feed,
     OrchestrationError,
     Subscription,
@@ -107,6 +108,7 @@ class Runtime:
         self._root = root
         self._link: GatewayLink | None = None
         self._link_lock = threading.Lock()
+        self._endpoints = EndpointPool(asys)
 
     # --- connecting --------------------------------------------------------------------------
 
@@ -134,6 +136,7 @@ class Runtime:
         if self._link is not None:
             self._link.close()
             self._link = None
+        self._endpoints.close()
         if self._asys is not None:
             self._asys._systemBase.transport.close()
             self._asys = None
@@ -252,7 +255,7 @@ class Runtime:
         self._check_text(text)
         message = Envelope(conversation=direct_conversation(name), sender=sender, content=text)
         timeout = timeout or self.settings.turn_timeout
-        return TurnStream(self._asys, self._root, name, message, timeout)
+        return TurnStream(self._asys, self._endpoints, self._root, name, message, timeout)
 
     def history(self, name: str, *, limit: int = 1000, after_seq: int = 0) -> list[Envelope]:
         """The journaled messages of the agent's conversation, oldest first."""
