@@ -8,13 +8,15 @@ fake LLM server on 127.0.0.1; the clients run in this process; in the same run, 
 - WebSocket time to first token: a ``say`` frame on ``/v1/ws/conversations/dm:claude`` (an
   agent on provider ``anthropic``) until the first ``delta`` frame, next to the anthropic SDK
   called directly against the fake server until its first text delta. Target: at most 5 ms
-  added at the median;
-Every client sets TCP_NODELAY (see `NODELAY`).
-
+  added at the median. The row ``runtime.send()`` shows the actor tree's share: a turn of
+  ``claude-direct``, which nobody observes (the WebSocket client observes ``claude``, so each
+  of its streamed messages also goes through the router, the gateway and the server's link);
 - fan-out to WebSocket subscribers: 100 clients on one conversation; one message said; when
   each of them got its ``message`` frame (all must), and the spread from the first to the last.
   They follow through the gateway actor (one router subscriber, one copy to the server); next
   to 100 direct Runtime subscriptions, each a router subscriber of its own.
+
+Every client sets TCP_NODELAY (see `NODELAY`).
 
 Run: ``uv run python -m bench gateway [--rounds 5] [--subscribers 100]``.
 """
