@@ -45,6 +45,18 @@ def shared_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
                 os.environ[name] = value
 
 
+@contextmanager
+def added_env(shared_env: dict[str, str], extra: dict[str, str]) -> Iterator[dict[str, str]]:
+    """``shared_env`` plus ``extra``, set in ``os.environ`` until the end: for a module whose
+    daemon needs settings of its own (override ``shared_env`` with a fixture that uses it)."""
+    os.environ.update(extra)
+    try:
+        yield {**shared_env, **extra}
+    finally:
+        for name in extra:
+            os.environ.pop(name, None)
+
+
 @pytest.fixture(scope="module")
 def shared_runtime(shared_env: dict[str, str]) -> Iterator[Runtime]:
     """A Runtime on a daemon of this module's own, always stopped at the end. The autouse

@@ -25,6 +25,7 @@ from orchestration.messages import (
     TurnFinished,
 )
 from orchestration.runtime import Runtime
+from tests.interfaces.conftest import added_env
 from tests.support import wait_until
 
 WINDOW = 20
@@ -38,12 +39,8 @@ LONG_REPLY = "[[scripted: delay=0.01]] " + " ".join(f"w{n}" for n in range(150))
 def shared_env(shared_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The shared daemon's environment with a small gateway window and link timeout."""
     tight = {"ORCH_GATEWAY_WINDOW": str(WINDOW), "ORCH_GATEWAY_LINK_TIMEOUT": str(LINK_TIMEOUT)}
-    os.environ.update(tight)
-    try:
-        yield {**shared_env, **tight}
-    finally:
-        for name in tight:
-            os.environ.pop(name, None)
+    with added_env(shared_env, tight) as env:
+        yield env
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from orchestration.interfaces.rest import create_app
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError
 from orchestration.system import DaemonError
-from tests.interfaces.conftest import serving
+from tests.interfaces.conftest import added_env, serving
 from tests.support import wait_until
 
 DEADLINE = 20.0
@@ -26,12 +26,8 @@ DEADLINE = 20.0
 def shared_env(shared_env: dict[str, str]) -> Iterator[dict[str, str]]:
     """The shared daemon's environment with a root window of one restart a minute."""
     window = {"ORCH_RESTART_INTENSITY": "1", "ORCH_RESTART_PERIOD": "60"}
-    os.environ.update(window)
-    try:
-        yield {**shared_env, **window}
-    finally:
-        for name in window:
-            os.environ.pop(name, None)
+    with added_env(shared_env, window) as env:
+        yield env
 
 
 def gateway_pid(runtime: Runtime) -> int | None:
