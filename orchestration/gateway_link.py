@@ -31,7 +31,7 @@ from orchestration.messages import (
     Subscribed,
     Unfollow,
 )
-from orchestration.streams import ASK_TIMEOUT, DeltaLedger, OrchestrationError
+from orchestration.streams import ASK_TIMEOUT, DeltaLedger, Feed, OrchestrationError
 from orchestration.system import DaemonError
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Follower:
     def __init__(
         self,
         link: GatewayLink,
-        feeds: list[tuple[Any, str | None]],
+        feeds: list[Feed],
         deliver: Deliver,
         end: End,
         keep: Callable[[Any], bool] | None,
@@ -69,7 +69,7 @@ class Follower:
         self._end = end
         self._keep = keep
         self._ledger = DeltaLedger()
-        self._closed = False
+        self.closed = False
 
     def take(self, items: list[Any]) -> None:
         for item in items:
@@ -80,15 +80,15 @@ class Follower:
                     self._deliver(shown)
 
     def end(self, error: Exception) -> None:
-        if not self._closed:
-            self._closed = True
+        if not self.closed:
+            self.closed = True
             self._end(error)
 
     def close(self) -> None:
         """Stop following (idempotent; blocks for one tell)."""
-        if not self._closed:
-            self._closed = True
-            self._link.release(self)
+        if not self.closed:
+            self.closed = True
+            self._link.release(self, [conversation for _, conversation in self.feeds])
 
 
 class GatewayLink:
@@ -118,7 +118,7 @@ class GatewayLink:
 
     def follow(
         self,
-        feeds: list[tuple[Any, str | None]],
+        feeds: list[Feed],
         deliver: Deliver,
         end: End,
         *,
@@ -133,30 +133,36 @@ class GatewayLink:
                 raise self.lost
             for _, conversation in feeds:
                 self._followers.setdefault(conversation, []).append(follower)
+        registered: list[str | None] = []  # what the gateway may count for this follower
         try:
             with self._asys.private() as endpoint:
                 for source, conversation in feeds:
+                    registered.append(conversation)
                     request = Follow(
                         link=self.id, conversation=conversation, source=source, stream=stream
                     )
                     reply = endpoint.ask(self.gateway, request, ASK_TIMEOUT)
+                    if isinstance(reply, ErrorReply | LinkDropped):
+                        registered.pop()  # refused: the gateway counted nothing
                     if not isinstance(reply, Subscribed):
                         raise _refusal(reply, conversation)
         except BaseException:
-            self.release(follower)
+            follower.closed = True
+            self.release(follower, registered)
             raise
         return follower
 
-    def release(self, follower: Follower) -> None:
-        """Forget ``follower`` and tell the gateway (which unsubscribes what nobody follows)."""
+    def release(self, follower: Follower, conversations: list[str | None]) -> None:
+        """Forget ``follower``, and tell the gateway it no longer follows ``conversations``
+        (the gateway unsubscribes from what nobody follows)."""
         with self._lock:
             for _, conversation in follower.feeds:
                 followers = self._followers.get(conversation, [])
                 if follower in followers:
                     followers.remove(follower)
-        if self.alive:
+        if self.alive and conversations:
             with self._asys.private() as endpoint:
-                for _, conversation in follower.feeds:
+                for conversation in conversations:
                     endpoint.tell(self.gateway, Unfollow(link=self.id, conversation=conversation))
 
     def close(self) -> None:

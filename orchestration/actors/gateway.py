@@ -85,7 +85,7 @@ class Link:
 
 
 @dataclass
-class Feed:
+class Upstream:
     """The gateway's own subscription to one conversation (or the event bus)."""
 
     source: Any
@@ -103,7 +103,7 @@ class GatewayActor(DispatchActor):
         self.window = 2000
         self.link_timeout = 10.0
         self.links: dict[str, Link] = {}
-        self.feeds: dict[str | None, Feed] = {}
+        self.feeds: dict[str | None, Upstream] = {}
         self.dropped = 0
         self.handlers = {
             InitGateway: self._init,
@@ -155,7 +155,7 @@ class GatewayActor(DispatchActor):
         link.follows.setdefault(conversation, []).append(message.stream)
         feed = self.feeds.get(conversation)
         if feed is None:
-            feed = self.feeds[conversation] = Feed(message.source, message.stream)
+            feed = self.feeds[conversation] = Upstream(message.source, message.stream)
             self.send(feed.source, Subscribe(conversation=conversation, stream=feed.stream))
         elif message.stream and not feed.stream:
             feed.stream, feed.live = True, False  # the new Subscribe replaces the old one

@@ -25,6 +25,7 @@ from orchestration.messages import (
     TurnFinished,
 )
 from orchestration.runtime import Runtime
+from orchestration.streams import OrchestrationError
 from tests.interfaces.conftest import added_env
 from tests.support import wait_until
 
@@ -157,3 +158,19 @@ def test_a_follower_hears_why_its_link_ended_and_a_new_link_opens(
 
     assert len(ended) == 1
     assert isinstance(ended[0], LinkLost) and "stopped answering" in str(ended[0])
+
+
+def test_a_refused_follow_leaves_the_other_clients_follows_alone(shared_runtime: Runtime) -> None:
+    shared_runtime.spawn("gw-kept", provider="scripted", model="echo")
+    kept = shared_runtime.follow("gw-kept", lambda item: None, lambda error: None)
+    root = shared_runtime._root
+    try:
+        with pytest.raises(OrchestrationError) as refused:
+            shared_runtime.link().follow([(root, "room:no-such-room"), (root, None)], print, print)
+        feeds = {f.conversation: f.follows for f in shared_runtime.gateway().feeds}
+    finally:
+        kept.close()
+
+    assert refused.value.code == "unknown_room"
+    assert feeds[None] == 1 and feeds["dm:gw-kept"] == 1
+    assert "room:no-such-room" not in feeds
