@@ -249,6 +249,14 @@ class Journal:
         with self._guard():
             return int(self._db.execute(sql, (conversation,)).fetchone()[0] or 0)
 
+    def seq_of(self, message_id: str, conversation: str) -> int | None:
+        """The seq of message ``message_id`` of ``conversation``; None when it has no such
+        message."""
+        sql = "SELECT seq FROM messages WHERE id = ? AND conversation = ?"
+        with self._guard():
+            row = self._db.execute(sql, (message_id, conversation)).fetchone()
+        return None if row is None else int(row[0])
+
     def conversations(self) -> list[str]:
         """Every conversation with a message, in the order of its first message."""
         sql = "SELECT conversation FROM messages GROUP BY conversation ORDER BY min(seq)"

@@ -418,6 +418,9 @@ class History(Message):
     conversation: str
     limit: int = 200
     after_seq: int = 0
+    after_id: str | None = None
+    """Start after this message instead of after ``after_seq`` (a client resuming from the
+    last message it got); an id not in the conversation is refused (``unknown_message``)."""
     newest: bool = False
     """The last ``limit`` messages instead of the first (still oldest first)."""
 
@@ -570,6 +573,7 @@ ErrorCode = Literal[
     "room_closed",
     "nothing_pending",
     "gateway_failed",
+    "unknown_message",
 ]
 
 

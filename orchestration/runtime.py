@@ -261,13 +261,19 @@ class Runtime:
         """The journaled messages of the agent's conversation, oldest first."""
         return self.history_page(name, limit=limit, after_seq=after_seq).messages
 
-    def history_page(self, name: str, *, limit: int = 1000, after_seq: int = 0) -> HistoryPage:
-        """A page of `history`; its ``last_seq`` is the ``after_seq`` of the next page."""
-        page = self._ask(
-            History(conversation=direct_conversation(name), limit=limit, after_seq=after_seq),
-            HistoryPage,
+    def history_page(
+        self, name: str, *, limit: int = 1000, after_seq: int = 0, after_id: str | None = None
+    ) -> HistoryPage:
+        """A page of `history` (after message ``after_id``, if given); its ``last_seq`` is the
+        ``after_seq`` of the next page."""
+        request = History(
+            conversation=direct_conversation(name),
+            limit=limit,
+            after_seq=after_seq,
+            after_id=after_id,
         )
-        if not page.messages and after_seq == 0:
+        page = self._ask(request, HistoryPage)
+        if not page.messages and after_seq == 0 and after_id is None:
             self.resolve(name)  # raises for an agent that never existed
         return page
 
@@ -450,9 +456,17 @@ class Runtime:
         deleted, until it is purged)."""
         return self.room_history_page(room, limit=limit, after_seq=after_seq).messages
 
-    def room_history_page(self, room: str, *, limit: int = 1000, after_seq: int = 0) -> HistoryPage:
-        """A page of `room_history`; its ``last_seq`` is the ``after_seq`` of the next page."""
-        request = History(conversation=room_conversation(room), limit=limit, after_seq=after_seq)
+    def room_history_page(
+        self, room: str, *, limit: int = 1000, after_seq: int = 0, after_id: str | None = None
+    ) -> HistoryPage:
+        """A page of `room_history` (after message ``after_id``, if given); its ``last_seq``
+        is the ``after_seq`` of the next page."""
+        request = History(
+            conversation=room_conversation(room),
+            limit=limit,
+            after_seq=after_seq,
+            after_id=after_id,
+        )
         return self._ask(request, HistoryPage)
 
     def observe_room(

@@ -26,6 +26,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_agent": 404,
     "unknown_room": 404,
     "unknown_supervisor": 404,
+    "unknown_message": 404,
     "duplicate_agent": 409,
     "duplicate_room": 409,
     "tree_conflict": 409,

@@ -125,30 +125,24 @@ class Conversation:
         assert self.room is not None
         return runtime.follow_room(self.room, deliver, end)
 
-    def page(self, runtime: Runtime, after_seq: int) -> HistoryPage:
+    def page(self, runtime: Runtime, after_seq: int, after_id: str | None) -> HistoryPage:
         if self.agent is not None:
-            return runtime.history_page(self.agent, limit=HISTORY_PAGE, after_seq=after_seq)
+            return runtime.history_page(
+                self.agent, limit=HISTORY_PAGE, after_seq=after_seq, after_id=after_id
+            )
         assert self.room is not None
-        return runtime.room_history_page(self.room, limit=HISTORY_PAGE, after_seq=after_seq)
+        return runtime.room_history_page(
+            self.room, limit=HISTORY_PAGE, after_seq=after_seq, after_id=after_id
+        )
 
     def missed(self, runtime: Runtime, after: str) -> list[Envelope]:
-        """The journaled messages after message ``after``, oldest first (blocking)."""
-        found: list[Envelope] | None = None
-        after_seq = 0
-        while True:
-            page = self.page(runtime, after_seq)
-            if found is not None:
-                found.extend(page.messages)
-            else:
-                ids = [message.id for message in page.messages]
-                if after in ids:
-                    found = page.messages[ids.index(after) + 1 :]
-            if len(page.messages) < HISTORY_PAGE:
-                break
-            after_seq = page.last_seq
-        if found is None:
-            hint = "pass the cursor of a message frame of this conversation, or no after"
-            raise Problem(404, "unknown_message", f"no message {after!r} in {self.id}", hint)
+        """The journaled messages after message ``after``, oldest first (blocking; an id not
+        in the conversation raises ``unknown_message``)."""
+        page = self.page(runtime, 0, after)
+        found = list(page.messages)
+        while len(page.messages) == HISTORY_PAGE:
+            page = self.page(runtime, page.last_seq, None)
+            found.extend(page.messages)
         return found
 
     def say(self, runtime: Runtime, frame: Say, sender: str, hand: Deliver) -> None:

@@ -99,3 +99,11 @@ def gateway_failed(window: RestartIntensity) -> ErrorReply:
         ),
         hint="see the daemon log, then restart the daemon: orchestration down, then up",
     )
+
+
+def unknown_message(message_id: str, conversation: str) -> ErrorReply:
+    return ErrorReply(
+        code="unknown_message",
+        error=f"no message {message_id!r} in {conversation}",
+        hint="pass the id of a message of this conversation (a message frame's cursor)",
+    )

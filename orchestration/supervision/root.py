@@ -598,17 +598,21 @@ class RootSupervisor(Supervisor):
             self.send(entry.address, message)
 
     def _history(self, message: History, sender: Any) -> None:
+        after_seq = message.after_seq
+        if message.after_id is not None:
+            found = self._journal().seq_of(message.after_id, message.conversation)
+            if found is None:
+                self.send(sender, refusals.unknown_message(message.after_id, message.conversation))
+                return
+            after_seq = found
         rows = self._journal().history(
-            message.conversation,
-            after_seq=message.after_seq,
-            limit=message.limit,
-            newest=message.newest,
+            message.conversation, after_seq=after_seq, limit=message.limit, newest=message.newest
         )
         self.send(
             sender,
             HistoryPage(
                 messages=[envelope for _, envelope in rows],
-                last_seq=rows[-1][0] if rows else message.after_seq,
+                last_seq=rows[-1][0] if rows else after_seq,
             ),
         )
 

@@ -21,6 +21,7 @@ from orchestration.interfaces.rest import create_app
 from orchestration.interfaces.ws import Feed
 from orchestration.messages import GatewayFeed
 from orchestration.runtime import Runtime
+from orchestration.streams import OrchestrationError
 from tests.interfaces.conftest import serving
 from tests.support import wait_until
 
@@ -326,3 +327,21 @@ def test_an_unknown_conversation_or_message_closes_with_4404(api: httpx2.Client)
             codes[conversation] = (error["problem"]["status"], close_code(ws))
 
     assert set(codes.values()) == {(404, 4404)}
+
+
+def test_history_resumes_after_a_message_id_and_refuses_a_foreign_one(
+    api: httpx2.Client, shared_runtime: Runtime
+) -> None:
+    spawn(api, "ws-after")
+    spawn(api, "ws-other")
+    shared_runtime.send("ws-after", "one").result()
+    shared_runtime.send("ws-after", "two").result()
+    first = shared_runtime.history("ws-after")[0]
+    foreign = shared_runtime.send("ws-other", "elsewhere").result().message
+
+    page = shared_runtime.history_page("ws-after", after_id=first.id)
+    with pytest.raises(OrchestrationError) as refused:
+        shared_runtime.history_page("ws-after", after_id=foreign.id)
+
+    assert [m.content for m in page.messages] == ["You said: one", "two", "You said: two"]
+    assert refused.value.code == "unknown_message" and "ws-after" in str(refused.value)
