@@ -170,20 +170,22 @@ class AgentActor(DispatchActor):
             self._end_turn()  # its router restarted and asks again: nobody waits for the old one
             self.state = "idle"
         if self.turn is not None and self.state == "processing":
-            self.backlog.append(message)  # another conversation's turn: after this one
+            # another conversation's turn: after this one, replacing what an earlier router
+            # of the same conversation asked (that router is gone, nobody waits for it)
+            stale = [
+                d
+                for d in self.backlog
+                if d.message.conversation == message.message.conversation
+                and d.router is not None
+                and d.router != message.router
+            ]
+            for old in stale:
+                self.backlog.remove(old)
+            self.backlog.append(message)
             return
         if self.state != "idle":
-            self.send(
-                message.router or self.router,
-                TurnFailed(
-                    turn_id=message.turn_id,
-                    agent=self._name,
-                    conversation=message.message.conversation,
-                    kind="internal",
-                    error=f"agent {self._name} is {self.state}; the router must queue turns",
-                    retryable=True,
-                ),
-            )
+            error = f"agent {self._name} is {self.state}, not idle"
+            self.send(message.router or self.router, self._failed(message, "internal", error))
             return
         view = self._view_for(message)
         system = "\n\n".join(part for part in (self.spec.system, message.instructions) if part)
@@ -397,11 +399,30 @@ class AgentActor(DispatchActor):
         )
 
     def _cancel(self, message: Cancel, sender: Any) -> None:
+        waiting = [d for d in self.backlog if d.turn_id == message.turn_id]
+        if waiting:  # not started yet: it never will, and its router hears so
+            self.backlog.remove(waiting[0])
+            self.send(
+                waiting[0].router or self.router,
+                self._failed(waiting[0], "cancelled", "turn cancelled before it started"),
+            )
+            return
         turn = self.turn
         if turn is None or message.turn_id not in (None, turn.turn_id):
             return
         self._fail("cancelled", "turn cancelled by the caller")
         self._after_turn()
+
+    def _failed(self, message: Deliver, kind: ErrorKind, error: str) -> TurnFailed:
+        """The `TurnFailed` of a turn that never started."""
+        return TurnFailed(
+            turn_id=message.turn_id,
+            agent=self._name,
+            conversation=message.message.conversation,
+            kind=kind,
+            error=error,
+            retryable=True,
+        )
 
     def _process_pid(self) -> int | None:
         """The PID of the OS process the agent drives, if it drives one."""

@@ -538,6 +538,26 @@ def test_an_agent_busy_in_its_direct_conversation_answers_the_room_after(
     assert chat(history)[-1] == ("shared", "You said: room question")
 
 
+def test_stopping_a_room_cancels_a_turn_still_waiting_behind_a_direct_one(
+    runtime: Runtime,
+) -> None:
+    spawn_scripted(runtime, "queued", model="echo?delay=0.05")
+    runtime.create_room("halted", agents=["queued"], max_turns=3)
+
+    direct = runtime.send("queued", "a long direct question, word by word")
+    next(iter(direct))  # its direct turn has started: the room's turn waits behind it
+    with runtime.observe_room("halted", timeout=30) as feed:
+        runtime.say("halted", "room question")
+        runtime.room("halted", "stop")
+        until_event(feed, "conversation_ended")
+    direct.result()
+    runtime.send("queued", "after").result()  # a turn left in the backlog would run before
+
+    history = runtime.room_history("halted")
+    assert [speaker for speaker, _ in chat(history)] == ["user"]
+    assert [e.data["kind"] for e in events(history, "turn_failed")] == ["cancelled"]
+
+
 def test_a_router_that_keeps_dying_fails_its_room_until_resumed(runtime: Runtime) -> None:
     spawn_scripted(runtime, "a")
     runtime.create_room("fragile", agents=["a"], mode="moderated", max_turns=5)
