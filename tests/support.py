@@ -112,13 +112,17 @@ def count(event: str, seen: list[Envelope]) -> int:
 
 def wait_for_states(runtime: Runtime, expected: dict[str, str], timeout: float = 10.0) -> None:
     """Wait until ``list`` shows these agents in these states (other agents may be in any)."""
-    deadline = time.monotonic() + timeout
-    states: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        states = {a.spec.name: a.state for a in runtime.list() if a.spec.name in expected}
-        if states == expected:
-            return
-    raise AssertionError(f"states never became {expected}; last seen: {states}")
+    seen: dict[str, str] = {}
+
+    def reached() -> bool:
+        seen.clear()
+        seen.update({a.spec.name: a.state for a in runtime.list() if a.spec.name in expected})
+        return seen == expected
+
+    try:
+        wait_until(reached, f"states {expected}", timeout)
+    except AssertionError:
+        raise AssertionError(f"states never became {expected}; last seen: {seen}") from None
 
 
 def wait_until(condition: Callable[[], T | None], what: str, timeout: float = 10.0) -> T:

@@ -155,6 +155,7 @@ class RoomRouter(DispatchActor):
 
     def _on_exit(self, message: ActorExitRequest, sender: Any) -> None:
         self._cancel_running()
+        self.subscribers.flush(self)  # what waited to be coalesced (the conversation's end)
         if self.journal is not None:
             self.journal.close()
 

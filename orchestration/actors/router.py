@@ -20,7 +20,7 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from orchestration.actors.dispatch import DispatchActor
+from orchestration.actors.dispatch import DispatchActor, error_reply
 from orchestration.actors.subscribers import Subscribers
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
@@ -124,7 +124,7 @@ class ConversationRouter(DispatchActor):
         try:
             self._journal().append(envelope)
         except JournalError as exc:
-            self.send(caller, ErrorReply(code="journal", error=exc.message, hint=exc.hint))
+            self.send(caller, error_reply(exc, "router"))
             return
         self.subscribers.publish(self, envelope)
         self.waiting.append(Turn(new_id(), envelope, caller))

@@ -117,6 +117,8 @@ class ConversationsSupervisor(DispatchActor):
 
     def _init(self, message: InitConversations, sender: Any) -> None:
         die_with_parent()
+        # Thespian has one dead-letter handler per system: this one; `_dead_letter` takes
+        # those addressed to rooms' routers and drops the rest.
         self.handleDeadLetters()
         self.journal = Journal(message.journal_path)
         self.journal_path, self.max_chars = message.journal_path, message.max_message_chars
@@ -227,10 +229,10 @@ class ConversationsSupervisor(DispatchActor):
     def _subscribe(self, message: Subscribe | Unsubscribe, sender: Any) -> None:
         subscriber = message.subscriber or sender
         if isinstance(message, Unsubscribe) and message.conversation is None:
-            for name in self.rooms:  # a subscriber that is gone, from every room
-                self._subscribe(
-                    message.model_copy(update={"conversation": room_conversation(name)}), sender
-                )
+            for name, room in self.rooms.items():  # a subscriber that is gone, from its rooms
+                if any(s.subscriber == subscriber for s in room.subscribers):
+                    each = message.model_copy(update={"conversation": room_conversation(name)})
+                    self._subscribe(each, sender)
             return
         name = (message.conversation or "").removeprefix("room:")
         room = self._room(name, subscriber)

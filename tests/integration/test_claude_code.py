@@ -20,12 +20,6 @@ from tests.support import CLAUDE, QUIET_CLI, count, events_until
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as server:
-        yield server
-
-
-@pytest.fixture
 def claude_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """The CLI's home and config dir, empty and private to the test; the CLI found."""
     home = tmp_path / "claude-home"
