@@ -179,7 +179,11 @@ class Runtime:
 
         A turn that runs past ``turn_timeout`` seconds counts as stuck: the agent's process is
         killed and restarted, and the caller gets ``TurnFailed(kind="timeout")``.
+
+        ``provider`` may also name the model: ``provider="anthropic:claude-sonnet-4-5"``.
         """
+        provider, _, inline_model = provider.partition(":")
+        model = model or inline_model
         try:
             spec = AgentSpec(
                 name=name,

@@ -118,10 +118,9 @@ def build_server(runtime: Runtime) -> MCPServer:
         system_prompt: Annotated[str, Field(description="the agent's instructions")] = "",
     ) -> AgentInfo:
         """Create an agent, in its own supervised process; returns it once it runs."""
-        provider, _, inline_model = provider.partition(":")
         async with _refusals():
             spawned = await aio.spawn(
-                name, provider=provider, model=model or inline_model, system_prompt=system_prompt
+                name, provider=provider, model=model, system_prompt=system_prompt
             )
         return spawned.agent
 

@@ -88,6 +88,14 @@ def test_a_message_gets_the_finished_reply_as_json(api: httpx2.Client) -> None:
     assert set(finished["usage"]) >= {"input_tokens", "output_tokens"}
 
 
+def test_an_agent_can_name_its_model_in_the_provider_field(api: httpx2.Client) -> None:
+    reply = api.post("/v1/agents", json={"name": "rest-inline", "provider": "scripted:echo"})
+
+    assert reply.status_code == 201, reply.text
+    spec = reply.json()["agent"]["spec"]
+    assert (spec["provider"], spec["model"]) == ("scripted", "echo")
+
+
 def test_a_reply_streams_as_server_sent_events(api: httpx2.Client) -> None:
     spawn(api, "rest-sse")
     headers = {"Accept": "text/event-stream"}
