@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from orchestration.cli.output import note
+from orchestration.cli.output import fail, note
 from orchestration.runtime import Runtime
 
 
@@ -30,7 +30,14 @@ def mcp(
     import anyio
 
     from orchestration.interfaces.mcp import build_server
+    from orchestration.interfaces.security import is_loopback
 
+    if http and not is_loopback(host):
+        fail(
+            f"mcp --http serves without a token, so it binds only to loopback, not {host}",
+            f"to serve MCP on {host}, run: orchestration serve --host {host} (MCP is at /mcp/,"
+            " behind the API's bearer token)",
+        )
     runtime = Runtime.connect()
     server = build_server(runtime)
     _stop_on_signals(runtime)

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from mcp_types import CallToolResult
 from orchestration.interfaces.mcp import build_server
 from orchestration.runtime import Runtime
 from tests.conftest import free_port
+from tests.support import wait_until
 
 TOOLS = {
     "create_agent",
@@ -258,16 +258,17 @@ def http_server(shared_env: dict[str, str]) -> Iterator[tuple[str, subprocess.Po
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+    def listening() -> bool:
+        assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the MCP HTTP server did not start in 30 s"
-                time.sleep(0.05)  # poll interval while the server boots
+        wait_until(listening, "the MCP HTTP server listening", 30)
         yield f"http://127.0.0.1:{port}/mcp", process
     finally:
         if process.poll() is None:
@@ -301,3 +302,16 @@ def test_over_streamable_http_and_stop_on_sigterm(
     process.send_signal(signal.SIGTERM)
     assert process.wait(15) == 0
     assert "http-a" in {agent.spec.name for agent in shared_runtime.list()}
+
+
+def test_http_off_loopback_is_refused_with_the_way_to_serve_it(shared_env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "mcp", "--http", "--host", "0.0.0.0"],
+        env={**os.environ, **shared_env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1
+    assert "0.0.0.0" in done.stderr and "orchestration serve --host 0.0.0.0" in done.stderr
