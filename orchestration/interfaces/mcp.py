@@ -27,6 +27,7 @@ from orchestration.messages import (
     AGENT_NAME_PATTERN,
     DEFAULT_PROVIDER,
     AgentInfo,
+    AgentList,
     Envelope,
     RespondPolicy,
     RoomInfo,
@@ -51,12 +52,6 @@ NewName = Annotated[
     ),
 ]
 TOPOLOGIES = "who hears what: broadcast, filtered, hierarchical, or custom:package.module:function"
-
-
-class AgentList(BaseModel):
-    """Every agent with its live state."""
-
-    agents: list[AgentInfo]
 
 
 class Reply(BaseModel):
