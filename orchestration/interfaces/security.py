@@ -59,10 +59,14 @@ class TokenGuard:
     def __init__(self, token: str) -> None:
         self._token = token.encode()
 
+    def accepts(self, given: str) -> bool:
+        """Whether ``given`` is the token (compared in constant time)."""
+        return hmac.compare_digest(given.encode(), self._token)
+
     async def __call__(self, request: Request) -> None:
         credentials: HTTPAuthorizationCredentials | None = await bearer(request)
-        given = credentials.credentials.encode() if credentials else b""
-        if not hmac.compare_digest(given, self._token):
+        given = credentials.credentials if credentials else ""
+        if not self.accepts(given):
             raise Problem(
                 401,
                 "unauthorized",
@@ -110,7 +114,7 @@ class RateLimiter:
     def take(self, client: str) -> None:
         """Count one request of ``client``; raise the 429 `Problem` when it is over."""
         now = time.monotonic()
-        tokens, then = self._buckets.get(client, (self._capacity, now))
+        tokens, then = self._buckets.pop(client, (self._capacity, now))  # re-added last: LRU
         tokens = min(self._capacity, tokens + (now - then) * self._rate)
         if tokens < 1:
             self._buckets[client] = (tokens, now)
@@ -123,14 +127,17 @@ class RateLimiter:
                 headers={"Retry-After": str(wait)},
             )
         if len(self._buckets) >= self.MAX_CLIENTS:
-            self._forget_idle(now)
+            self._make_room(now)
         self._buckets[client] = (tokens - 1, now)
 
-    def _forget_idle(self, now: float) -> None:
-        """Drop the clients whose buckets have refilled (they are as good as new)."""
+    def _make_room(self, now: float) -> None:
+        """Drop the clients whose buckets have refilled (they are as good as new); if none
+        has, the one seen longest ago."""
         for client, (tokens, then) in list(self._buckets.items()):
             if tokens + (now - then) * self._rate >= self._capacity:
                 del self._buckets[client]
+        if len(self._buckets) >= self.MAX_CLIENTS:
+            del self._buckets[next(iter(self._buckets))]
 
 
 class BodyLimit:

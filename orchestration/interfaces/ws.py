@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,7 +64,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from orchestration.gateway_link import Deliver, End, Follower, LinkLost
 from orchestration.interfaces.agents_api import Strict
 from orchestration.interfaces.problems import Problem, from_error, problem_response
-from orchestration.interfaces.security import RateLimiter
+from orchestration.interfaces.security import RateLimiter, TokenGuard
 from orchestration.interfaces.ws_frames import FEED, OWN, Frames
 from orchestration.messages import (
     DEFAULT_HUMAN,
@@ -233,6 +232,7 @@ def ws_router(runtime: Runtime, limiter: RateLimiter | None, token: str | None) 
     """The WebSocket endpoint on ``runtime``; with a ``token``, clients must present it, and
     with a ``limiter`` each handshake and ``say`` frame counts against the client's rate."""
     router = APIRouter(prefix="/v1/ws", tags=["websocket"])
+    guard = None if token is None else TokenGuard(token)
 
     @router.websocket("/conversations/{id}")
     async def conversation(
@@ -244,7 +244,7 @@ def ws_router(runtime: Runtime, limiter: RateLimiter | None, token: str | None) 
         await websocket.accept()
         socket = Socket(websocket, limiter)
         try:
-            if not _authorized(websocket, token):
+            if not _authorized(websocket, guard):
                 hint = "send Authorization: Bearer <ORCH_API_TOKEN>, or ?token="
                 await socket.refuse(Problem(401, "unauthorized", "a valid token is required", hint))
                 return
@@ -263,13 +263,14 @@ def ws_router(runtime: Runtime, limiter: RateLimiter | None, token: str | None) 
     return router
 
 
-def _authorized(websocket: WebSocket, token: str | None) -> bool:
-    """Whether the handshake carries ``token`` (constant-time compare), or none is needed."""
-    if token is None:
+def _authorized(websocket: WebSocket, guard: TokenGuard | None) -> bool:
+    """Whether the handshake carries the token (``Authorization: Bearer`` or ``?token=``), or
+    none is needed."""
+    if guard is None:
         return True
     scheme, _, credentials = websocket.headers.get("authorization", "").partition(" ")
     given = credentials if scheme.lower() == "bearer" else websocket.query_params.get("token", "")
-    return hmac.compare_digest(given.encode(), token.encode())
+    return guard.accepts(given)
 
 
 async def _serve(
