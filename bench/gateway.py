@@ -30,6 +30,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -55,28 +56,35 @@ def served() -> Iterator[str]:
     import httpx2
 
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.cli", "serve", "--port", str(port)],
-        env={**os.environ, "ORCH_RATE_LIMIT_PER_MINUTE": "0"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
     base = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise SystemExit(f"serve exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: a full pipe would block serve
+        process = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", "serve", "--port", str(port)],
+            env={**os.environ, "ORCH_RATE_LIMIT_PER_MINUTE": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise SystemExit(f"serve exited: {log.read().decode()}")
+                try:
+                    if httpx2.get(f"http://{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx2.TransportError:
+                    if time.monotonic() > deadline:
+                        raise SystemExit("serve did not answer /healthz within 30 s") from None
+                    time.sleep(0.05)  # poll interval while serve starts
+            yield base
+        finally:
+            process.terminate()
             try:
-                if httpx2.get(f"http://{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("serve did not answer /healthz within 30 s") from None
-        yield base
-    finally:
-        process.terminate()
-        process.wait(15)
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
 
 
 def rest_turns(client: Any, agent: str) -> Callable[[], list[float]]:
