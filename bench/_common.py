@@ -146,6 +146,16 @@ class Stats:
         return text + f"  min {ms(self.low)}  N={self.n}"
 
 
+def timed(call: Callable[[int], object], count: int) -> list[float]:
+    """How long each of ``count`` calls took (seconds); ``call`` gets the call's index."""
+    samples = []
+    for index in range(count):
+        start = time.perf_counter()
+        call(index)
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:7.2f} ms"
 

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from bench._common import Stats, alternate, free_port, ms, private_daemon, verdict
+from bench._common import Stats, alternate, free_port, ms, private_daemon, timed, verdict
 
 TARGET_ADDED = 0.005
 NODELAY = (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -88,29 +88,16 @@ def served() -> Iterator[str]:
 
 
 def rest_turns(client: Any, agent: str) -> Callable[[], list[float]]:
-    def loop() -> list[float]:
-        samples = []
-        for index in range(PER_ROUND):
-            start = time.perf_counter()
-            reply = client.post(f"/v1/agents/{agent}/messages", json={"content": f"rest {index}"})
-            samples.append(time.perf_counter() - start)
-            if reply.status_code != 200:
-                raise RuntimeError(f"REST send failed: {reply.status_code} {reply.text}")
-        return samples
+    def post(index: int) -> None:
+        reply = client.post(f"/v1/agents/{agent}/messages", json={"content": f"rest {index}"})
+        if reply.status_code != 200:
+            raise RuntimeError(f"REST send failed: {reply.status_code} {reply.text}")
 
-    return loop
+    return lambda: timed(post, PER_ROUND)
 
 
 def runtime_turns(runtime: Any, agent: str) -> Callable[[], list[float]]:
-    def loop() -> list[float]:
-        samples = []
-        for index in range(PER_ROUND):
-            start = time.perf_counter()
-            runtime.send(agent, f"runtime {index}").result()
-            samples.append(time.perf_counter() - start)
-        return samples
-
-    return loop
+    return lambda: timed(lambda index: runtime.send(agent, f"runtime {index}").result(), PER_ROUND)
 
 
 # --- time to first token -----------------------------------------------------------------------

@@ -10,8 +10,9 @@ All in one multiprocTCPBase daemon of our own, on one attached `ActorSystem`:
   scripted provider (no delay), then ``listen()`` until `TurnFinished`. That is the journal
   append of the message, Deliver to the agent, its worker thread, the journal append of the
   reply and the stream messages back (`TurnStarted`, coalesced `TurnDelta`, `TurnFinished`);
-- ``runtime.send(name, text).result()``: the facade: a new endpoint per turn, and the `Send`
-  goes through the root, which forwards it to the router (one more hop, no lookup).
+- ``runtime.send(name, text).result()``: the facade: an endpoint from the Runtime's pool
+  (reused once a turn ended), and the `Send` goes through the root, which forwards it to the
+  router (one more hop, no lookup).
 
 The loops run alternately in rounds after a warm-up, so machine noise hits them alike. Target:
 via router <= 2x raw (median). Last, a ``private()`` endpoint alone and a `Resolve` ask alone.
@@ -24,7 +25,7 @@ from typing import Any
 
 from thespian.actors import Actor, ActorExitRequest, ActorSystem
 
-from bench._common import Stats, alternate, ms, private_daemon, verdict
+from bench._common import Stats, alternate, ms, private_daemon, timed, verdict
 
 TARGET_RATIO = 2.0
 ROUNDS = 10
@@ -117,21 +118,7 @@ class RouterLoop:
 
 
 def _facade_loop(runtime: Any, count: int) -> list[float]:
-    samples = []
-    for index in range(count):
-        start = time.perf_counter()
-        runtime.send(AGENT, f"facade {index}").result()
-        samples.append(time.perf_counter() - start)
-    return samples
-
-
-def _timed(call: Any, count: int) -> list[float]:
-    samples = []
-    for _ in range(count):
-        start = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - start)
-    return samples
+    return timed(lambda index: runtime.send(AGENT, f"facade {index}").result(), count)
 
 
 def _open_private(asys: Any) -> None:
@@ -176,8 +163,8 @@ def main() -> None:
                 parts = alternate(
                     3,
                     {
-                        "private": lambda: _timed(lambda: _open_private(asys), 50),
-                        "resolve": lambda: _timed(lambda: runtime.resolve(AGENT), 50),
+                        "private": lambda: timed(lambda _: _open_private(asys), 50),
+                        "resolve": lambda: timed(lambda _: runtime.resolve(AGENT), 50),
                     },
                 )
             for actor in (relay, echo):
@@ -216,7 +203,7 @@ def _report(
     print(f"  runtime.send / raw ask (median): {facade.median / raw.median:.2f}x")
     print(
         f"  runtime.send - router loop: {ms(facade.median - router.median).strip()}"
-        " (a new endpoint per turn, and the hop through the root)"
+        " (the facade's bookkeeping, and the hop through the root)"
     )
     print(Stats.of(parts["private"]).row("a private() endpoint, opened and closed"))
     print(Stats.of(parts["resolve"]).row("a Resolve ask to the root (own endpoint)"))
