@@ -216,8 +216,9 @@ class AgentActor(DispatchActor):
         )
         if message.reply_to is not None:
             self.send(message.reply_to, started)
-        if message.observed:  # the router's observers see every turn open, as its deltas
-            self.send(message.router or self.router, started)
+        router = message.router or self.router
+        if router != message.reply_to:  # it times the turn from here, and tells its observers
+            self.send(router, started)
 
     def _superseded(self, message: Deliver) -> bool:
         """Whether the current turn belongs to a room router that has since been replaced

@@ -161,8 +161,6 @@ class ConversationRouter(DispatchActor):
                 observed=observers > 0,
             ),
         )
-        if self.turn_timeout is not None:
-            self.wakeupAfter(self.turn_timeout, payload=self.current.turn_id)
 
     def _stop(self, message: StopRouter, sender: Any) -> None:
         self.stopping = True
@@ -189,9 +187,12 @@ class ConversationRouter(DispatchActor):
     # --- the agent's stream ------------------------------------------------------------------
 
     def _delta(self, message: TurnStarted | TurnDelta, sender: Any) -> None:
-        self.subscribers.publish(
-            self, message, skip=self.current.reply_to if self.current else None
-        )
+        current = self.current
+        ours = current is not None and current.turn_id == message.turn_id
+        if isinstance(message, TurnStarted) and ours and self.turn_timeout is not None:
+            # timed from its start: before, it may have waited in the agent's backlog
+            self.wakeupAfter(self.turn_timeout, payload=message.turn_id)
+        self.subscribers.publish(self, message, skip=current.reply_to if current else None)
 
     def _finished(self, message: TurnFinished, sender: Any) -> None:
         turn = self._take(message.turn_id)

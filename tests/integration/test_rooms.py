@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orchestration.messages import Envelope, TurnDelta, TurnFinished
+from orchestration.messages import Envelope, TurnDelta, TurnFinished, TurnStarted
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from orchestration.streams import Subscription
@@ -536,6 +536,24 @@ def test_an_agent_busy_in_its_direct_conversation_answers_the_room_after(
     history = runtime.room_history("side")
     assert events(history, "turn_failed") == []
     assert chat(history)[-1] == ("shared", "You said: room question")
+
+
+def test_a_direct_turn_waiting_behind_a_room_turn_is_timed_from_its_start(
+    runtime: Runtime,
+) -> None:
+    runtime.spawn("patient", provider="scripted", model="echo", turn_timeout=1.0)
+    runtime.create_room("long", agents=["patient"], max_turns=1)
+    slow = "[[scripted: delay=0.15]] " + " ".join(f"w{n}" for n in range(10))  # ~1.5 s
+
+    with runtime.observe_room("long", timeout=30) as feed:
+        runtime.say("long", slow)
+        next(item for item in feed if isinstance(item, TurnStarted))  # the room's turn runs
+        direct = runtime.send("patient", "quick")  # waits ~1.5 s behind it, past 1 s
+        until_event(feed, "conversation_ended")
+    reply = direct.result()
+
+    assert reply.message.content == "You said: quick"
+    assert not [e for e in runtime.events() if e.event == "agent_restarted"]
 
 
 def test_stopping_a_room_cancels_a_turn_still_waiting_behind_a_direct_one(
