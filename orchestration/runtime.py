@@ -471,10 +471,7 @@ class Runtime:
             after_seq=after_seq,
             after_id=after_id,
         )
-        page = self._ask(request, HistoryPage)
-        if not page.messages and after_seq == 0 and after_id is None:
-            self.room(room)  # raises for a room that never existed, or was purged
-        return page
+        return self._ask(request, HistoryPage)
 
     def observe_room(
         self, room: str, *, timeout: float | None = None, stream: bool = True

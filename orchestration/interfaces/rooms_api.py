@@ -132,6 +132,9 @@ def rooms_router(runtime: Runtime) -> APIRouter:
     def history(name: str, limit: Limit = 200, after_seq: AfterSeq = 0) -> Page:
         """The room's messages and events, a page at a time (kept after a delete, until a
         purge)."""
-        return Page.of(runtime.room_history_page(name, limit=limit, after_seq=after_seq), limit)
+        page = runtime.room_history_page(name, limit=limit, after_seq=after_seq)
+        if not page.messages and after_seq == 0:
+            runtime.room(name)  # raises for a room that never existed, or was purged
+        return Page.of(page, limit)
 
     return router
