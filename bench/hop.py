@@ -1,4 +1,5 @@
-"""One message hop: the raw Thespian ask round trip against a turn through the router.
+"""One message hop: the raw Thespian ask round trip against a turn through the router, and
+the cost of authenticating frames.
 
 All in one multiprocTCPBase daemon of our own, on one attached `ActorSystem`:
 
@@ -14,6 +15,10 @@ All in one multiprocTCPBase daemon of our own, on one attached `ActorSystem`:
   (reused once a turn ended), and the `Send` goes through the root, which forwards it to the
   router (one more hop, no lookup).
 
+Besides, two bare actor systems of one echo actor each (`bench._raw_echo`), asked from their own
+processes: one with our signed frames (HMAC-SHA256 and restricted unpickling), one as Thespian
+ships it. They differ only in the signing. Target: signed <= 1.05x unsigned (median).
+
 The loops run alternately in rounds after a warm-up, so machine noise hits them alike. Target:
 via router <= 2x raw (median). Last, a ``private()`` endpoint alone and a `Resolve` ask alone.
 """
@@ -26,8 +31,10 @@ from typing import Any
 from thespian.actors import Actor, ActorExitRequest, ActorSystem
 
 from bench._common import Stats, alternate, ms, private_daemon, timed, verdict
+from bench._raw_echo import raw_echo
 
 TARGET_RATIO = 2.0
+SIGNING_TARGET = 1.05
 ROUNDS = 10
 RAW_PER_ROUND = 100
 ROUTER_PER_ROUND = 50
@@ -65,7 +72,7 @@ class RelayActor(Actor):
             self.send(self.echo, ("relay", sender, message))
 
 
-def _ask_loop(endpoint: Any, echo: Any, count: int) -> list[float]:
+def ask_loop(endpoint: Any, echo: Any, count: int) -> list[float]:
     samples = []
     for index in range(count):
         payload = f"ping {index}"
@@ -128,7 +135,7 @@ def _open_private(asys: Any) -> None:
 
 def main() -> None:
     print("hop: raw Thespian ask vs a turn through the router (multiprocTCPBase, one daemon)")
-    with private_daemon() as runtime:
+    with private_daemon() as runtime, raw_echo("signed") as signed, raw_echo("unsigned") as plain:
         runtime.spawn(AGENT, provider="scripted", model="echo")
         resolved = runtime.resolve(AGENT)
         asys = ActorSystem(
@@ -148,16 +155,20 @@ def main() -> None:
                     router_endpoint, resolved.router, resolved.agent.spec.conversation
                 )
                 loops = {
-                    "raw": lambda: _ask_loop(raw_endpoint, echo, RAW_PER_ROUND),
-                    "relay": lambda: _ask_loop(relay_endpoint, relay, ROUTER_PER_ROUND),
+                    "raw": lambda: ask_loop(raw_endpoint, echo, RAW_PER_ROUND),
+                    "relay": lambda: ask_loop(relay_endpoint, relay, ROUTER_PER_ROUND),
                     "router": lambda: router_loop(ROUTER_PER_ROUND),
                     "facade": lambda: _facade_loop(runtime, FACADE_PER_ROUND),
+                    "signed": lambda: signed.asks(RAW_PER_ROUND),
+                    "unsigned": lambda: plain.asks(RAW_PER_ROUND),
                 }
                 # warm-up: connections open, code paths and the journal hot
-                _ask_loop(raw_endpoint, echo, WARMUP)
-                _ask_loop(relay_endpoint, relay, WARMUP)
+                ask_loop(raw_endpoint, echo, WARMUP)
+                ask_loop(relay_endpoint, relay, WARMUP)
                 router_loop(WARMUP)
                 _facade_loop(runtime, WARMUP // 3)
+                signed.asks(WARMUP)
+                plain.asks(WARMUP)
                 router_loop.reset()
                 samples = alternate(ROUNDS, loops)
                 parts = alternate(
@@ -204,6 +215,14 @@ def _report(
     print(
         f"  runtime.send - router loop: {ms(facade.median - router.median).strip()}"
         " (the facade's bookkeeping, and the hop through the root)"
+    )
+    signed, unsigned = Stats.of(samples["signed"]), Stats.of(samples["unsigned"])
+    print(unsigned.row("raw ask, Thespian's unsigned frames"))
+    print(signed.row("raw ask, our signed frames"))
+    ratio = signed.median / unsigned.median
+    print(
+        f"  signed / unsigned raw ask (median): {ratio:.3f}x  target <= {SIGNING_TARGET:g}x  "
+        f"{verdict(ratio <= SIGNING_TARGET)}"
     )
     print(Stats.of(parts["private"]).row("a private() endpoint, opened and closed"))
     print(Stats.of(parts["resolve"]).row("a Resolve ask to the root (own endpoint)"))

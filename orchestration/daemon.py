@@ -1,10 +1,12 @@
 """Start the actor system as a detached daemon: ``python -m orchestration.daemon``.
 
 The Runtime runs this module in a new session with its output sent to ``logs/daemon.out``. It
+narrows its umask, so that all it and its actor processes create is private to its user;
 imports the provider SDKs and the actor modules once, so every actor process forked from the
-admin inherits them warm; starts the Thespian admin on the configured port; creates the root
-supervisor; boots it (journal open, saved agents rebuilt); writes ``daemon.json``; and exits,
-leaving the admin running.
+admin inherits them warm; joins the environment (loopback, frames signed with the cookie);
+starts the Thespian admin on the configured port; creates the root supervisor; boots it
+(journal open, saved agents rebuilt); writes ``daemon.json``; and exits, leaving the admin
+running.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import sys
 from thespian.actors import ActorSystem
 
 from orchestration import system
+from orchestration.cookie import fingerprint
 from orchestration.messages import Boot, DaemonStatus, ErrorReply
+from orchestration.private_files import restrict_umask
 from orchestration.processes import ProcessId
 from orchestration.settings import load_settings
 from orchestration.supervision.root import RootSupervisor
@@ -35,6 +39,7 @@ def warm_imports() -> None:
 
 
 def main() -> int:
+    restrict_umask()  # what this daemon and its actor processes create is private
     settings = load_settings()
     system.join_environment(settings)
     warm_imports()
@@ -63,6 +68,7 @@ def main() -> int:
         started_at=reply.started_at.isoformat(),
         start_ticks=admin.start_ticks if admin else None,
         session=os.getsid(reply.pid),
+        cookie=fingerprint(system.cookie_of(settings)),
     ).write(settings)
     print(f"orchestration daemon up: admin pid {reply.pid}, port {settings.admin_port}")
     return 0

@@ -25,6 +25,7 @@ from typing import Any
 from pydantic_core import from_json, to_json
 
 from .messages import AgentSpec, Envelope, RoomSpec, SupervisorNode
+from .private_files import private_dir, touch_private
 
 DEFAULT_BUSY_TIMEOUT = 5.0
 
@@ -120,10 +121,17 @@ class Journal:
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
         except OSError as exc:
             raise JournalError(
                 f"cannot create the journal's directory {self.path.parent}: {exc}",
+                "set ORCH_HOME to a writable directory, or fix the permissions",
+            ) from exc
+        try:
+            touch_private(self.path)  # SQLite gives its -wal and -shm files the same mode
+        except OSError as exc:
+            raise JournalError(
+                f"cannot create the journal {self.path}: {exc}",
                 "set ORCH_HOME to a writable directory, or fix the permissions",
             ) from exc
         with self._guard():
@@ -391,6 +399,23 @@ def _row(message: Envelope) -> dict[str, Any]:
     utc = created.replace(tzinfo=UTC) if created.tzinfo is None else created.astimezone(UTC)
     row["created_at"] = utc.isoformat()
     return row
+
+
+ENVELOPE_OVERHEAD = 1024
+"""Bytes a pickled envelope takes besides its content (ids, names, times), rounded up."""
+
+
+def within_bytes(envelopes: list[Envelope], max_bytes: int, *, newest: bool) -> list[Envelope]:
+    """The oldest (or ``newest``) of ``envelopes``, in order, that fit in ``max_bytes`` once
+    pickled, at least one: what one frame between actors can carry."""
+    kept: list[Envelope] = []
+    size = 0
+    for envelope in reversed(envelopes) if newest else envelopes:
+        size += len(envelope.content.encode()) + ENVELOPE_OVERHEAD
+        if kept and size > max_bytes:
+            break
+        kept.append(envelope)
+    return kept[::-1] if newest else kept
 
 
 def _envelope(values: tuple[Any, ...]) -> Envelope:

@@ -428,6 +428,9 @@ class History(Message):
 class HistoryPage(Message):
     messages: list[Envelope]
     last_seq: int
+    more: bool = False
+    """The page was cut short to fit in a frame: more messages follow ``last_seq``, however
+    few this page holds."""
 
 
 class Subscribe(Message):
@@ -939,6 +942,7 @@ class InitRoom(Message):
     spec: RoomSpec
     journal_path: str
     max_message_chars: int
+    max_payload_bytes: int
     agents: dict[str, Any]
     subscribers: list[Subscribe] = Field(default_factory=list)
     """The room's subscriptions so far (each naming its ``subscriber``), kept over a restart."""
@@ -967,6 +971,7 @@ class InitConversations(Message):
 
     journal_path: str
     max_message_chars: int
+    max_payload_bytes: int
 
 
 # --- the gateway: remote callers' door ---------------------------------------------------------

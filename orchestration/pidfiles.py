@@ -15,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from orchestration.private_files import write_private
 from orchestration.processes import ProcessId, session_members, wait_gone
 
 
@@ -39,11 +40,7 @@ class PidFile:
             return None
 
     def write(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = self.path(directory, self.agent)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(self)))
-        temporary.replace(path)
+        write_private(self.path(directory, self.agent), json.dumps(asdict(self)))
 
     def remove(self, directory: Path) -> None:
         self.path(directory, self.agent).unlink(missing_ok=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from thespian.actors import ActorSystem
+from thespian.actors import ActorSystem, InvalidActorAddress
 
 from orchestration import system
 from orchestration.gateway_link import Deliver, End, Follower, GatewayLink
@@ -79,6 +79,7 @@ from orchestration.messages import (
     room_conversation,
 )
 from orchestration.pidfiles import sweep
+from orchestration.private_files import append_private, open_private, private_dir
 from orchestration.processes import ProcessId, descendants, pid_alive, wait_gone
 from orchestration.settings import Settings, load_settings
 from orchestration.streams import (
@@ -564,7 +565,10 @@ def _process(pid: int | None) -> ProcessId | None:
 
 def _attach(settings: Settings) -> tuple[ActorSystem, Any]:
     system.join_environment(settings)
-    asys = ActorSystem(system.SYSTEM_BASE, system.capabilities(settings), transientUnique=True)
+    try:
+        asys = ActorSystem(system.SYSTEM_BASE, system.capabilities(settings), transientUnique=True)
+    except InvalidActorAddress:  # it did not answer, or refused our frames
+        raise system.unreachable(settings) from None
     root = asys.createActor(system.ROOT_CLASS, globalName=system.ROOT_NAME)
     return asys, root
 
@@ -574,16 +578,15 @@ def start_daemon(settings: Settings) -> DaemonRecord:
 
     A lock file in the data dir makes concurrent starters (two terminals, say) start one daemon.
     """
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with (settings.home / "daemon.lock").open("w") as lock:
+    private_dir(settings.home)
+    with os.fdopen(open_private(settings.home / "daemon.lock", os.O_WRONLY), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         running = system.daemon_running(settings)
         if running is not None:
             return running
-        settings.log_dir.mkdir(parents=True, exist_ok=True)
         system.failure_path(settings).unlink(missing_ok=True)
         out = settings.log_dir / "daemon.out"
-        with out.open("ab") as log:
+        with append_private(out) as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "orchestration.daemon"],
                 stdin=subprocess.DEVNULL,

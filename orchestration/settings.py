@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 CONFIG_FILE_NAME = "orchestration.toml"
 DEFAULT_ADMIN_PORT = 19_850
+UTF8_MAX_BYTES = 4
 
 
 def default_home() -> Path:
@@ -65,6 +66,14 @@ class Settings(BaseSettings):
     default_provider: str | None = Field(None, description="provider of new agents; auto if unset")
     default_model: str | None = Field(None, description="model of new agents; per provider")
     max_message_chars: int = Field(100_000, ge=1, description="longest message accepted")
+    max_frame_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="largest frame between actor processes; longer length prefixes are refused",
+    )
+    cookie_file: Path | None = Field(
+        None, description="the cookie that authenticates actor frames (default: DATA_DIR/cookie)"
+    )
     turn_timeout: float = Field(600.0, gt=0, description="seconds a caller waits for a turn")
     restart_intensity: int = Field(3, ge=0, description="restarts an agent may need...")
     restart_period: int = Field(10, ge=1, description="...within this many seconds")
@@ -78,6 +87,9 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="address `serve` binds (not loopback: token)")
     api_port: int = Field(8765, ge=0, le=65535, description="port `serve` listens on")
     api_token: SecretStr | None = Field(None, description="bearer token the REST API requires")
+    api_require_token: bool = Field(
+        False, description="require a token on loopback too (kept in DATA_DIR/api-token)"
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins CORS allows, comma-separated (none if empty)"
     )
@@ -114,6 +126,18 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @model_validator(mode="after")
+    def _messages_fit_in_frames(self) -> Settings:
+        longest = self.max_message_chars * UTF8_MAX_BYTES
+        if longest > self.max_payload_bytes:
+            raise ValueError(
+                f"max_message_chars {self.max_message_chars:,} allows messages of up to "
+                f"{longest:,} bytes, more than half of max_frame_bytes "
+                f"({self.max_frame_bytes:,}): raise ORCH_MAX_FRAME_BYTES to at least "
+                f"{2 * longest:,} or lower ORCH_MAX_MESSAGE_CHARS"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -132,6 +156,22 @@ class Settings(BaseSettings):
     @property
     def journal_path(self) -> Path:
         return self.home / "journal.db"
+
+    @property
+    def max_payload_bytes(self) -> int:
+        """How much of a frame a batch of messages (a history page, an agent's resumed view)
+        may fill; the rest is the margin for everything else in the message."""
+        return self.max_frame_bytes // 2
+
+    @property
+    def cookie_path(self) -> Path:
+        """The cookie file in force: ``ORCH_COOKIE_FILE``, else ``cookie`` in the data dir."""
+        return self.cookie_file or self.home / "cookie"
+
+    @property
+    def api_token_path(self) -> Path:
+        """Where ``serve --require-token`` keeps its token for local tools to read."""
+        return self.home / "api-token"
 
     @property
     def log_dir(self) -> Path:

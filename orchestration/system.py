@@ -12,6 +12,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestration import transport
+from orchestration.cookie import CookieError, fingerprint, load_cookie
+from orchestration.private_files import (
+    loose_permissions,
+    private_dir,
+    touch_private,
+    write_private,
+)
 from orchestration.processes import (
     ProcessId,
     command_line,
@@ -26,7 +34,7 @@ from orchestration.settings import Settings
 SYSTEM_BASE = "multiprocTCPBase"
 ROOT_NAME = "orchestration.root"
 ROOT_CLASS = "orchestration.supervision.root.RootSupervisor"
-LOOPBACK = "127.0.0.1"
+LOOPBACK = transport.LOOPBACK
 
 
 class DaemonError(Exception):
@@ -46,6 +54,7 @@ class DaemonRecord:
     started_at: str
     start_ticks: int | None = None  # the admin's start time, so a reused PID is not "ours"
     session: int | None = None  # the daemon's session: every process of it, forks included
+    cookie: str | None = None  # the fingerprint of the cookie it was started with
 
     @staticmethod
     def path(settings: Settings) -> Path:
@@ -59,10 +68,7 @@ class DaemonRecord:
             return None
 
     def write(self, settings: Settings) -> None:
-        path = self.path(settings)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(self)))
-        temporary.replace(path)
+        write_private(self.path(settings), json.dumps(asdict(self)))
 
     def alive(self) -> bool:
         """Whether the recorded admin process still runs (the same process, not a reused PID)."""
@@ -92,7 +98,7 @@ def failure_path(settings: Settings) -> Path:
 
 
 def record_failure(settings: Settings, error: str, hint: str) -> None:
-    failure_path(settings).write_text(json.dumps({"error": error, "hint": hint}))
+    write_private(failure_path(settings), json.dumps({"error": error, "hint": hint}))
 
 
 def read_failure(settings: Settings) -> DaemonError | None:
@@ -104,34 +110,42 @@ def read_failure(settings: Settings) -> DaemonError | None:
 
 
 def join_environment(settings: Settings) -> None:
-    """Bind every endpoint of this process to loopback and send Thespian's log to the data dir.
+    """Prepare this process to join the actor system of ``settings``: frames signed with the
+    installation's cookie, endpoints on loopback, Thespian's log in the data dir.
 
     Without ``THESPIAN_BASE_IPADDR`` Thespian probes a public address to find its own; with it
-    Thespian still binds every listening socket to all interfaces, and it accepts pickled
-    messages, so `bind_to_loopback` narrows the binding. Actor processes fork from the daemon
-    and inherit both.
+    Thespian still binds every listening socket to all interfaces, and it unpickles what
+    reaches them: `orchestration.transport` narrows the binding and authenticates every frame.
+    Actor processes fork from the daemon and inherit all of it.
     """
     os.environ["THESPIAN_BASE_IPADDR"] = LOOPBACK
-    bind_to_loopback()
-    settings.log_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("THESPLOG_FILE", str(settings.log_dir / "thespian.log"))
+    transport.bind_to_loopback()
+    private_dir(settings.log_dir)
+    transport.authenticate_frames(
+        cookie_of(settings), settings.max_frame_bytes, settings.log_dir / "daemon.log"
+    )
+    os.environ.setdefault("THESPLOG_FILE", str(touch_private(settings.log_dir / "thespian.log")))
 
 
-def bind_to_loopback() -> None:
-    """Make Thespian's TCP endpoints listen on 127.0.0.1 instead of every interface."""
-    from thespian.system.transport.IPBase import IPActorAddress
+def cookie_of(settings: Settings) -> bytes:
+    """The installation's cookie (made on first use); `DaemonError` if it cannot be used."""
+    private_dir(settings.home)
+    try:
+        return load_cookie(settings.cookie_path)
+    except CookieError as exc:
+        raise DaemonError(str(exc), exc.hint) from None
 
-    if getattr(IPActorAddress, "_loopback_only", False):
-        return
-    original = IPActorAddress.__init__
 
-    def loopback_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        if self.bindname[0] == "" and self.sockname[0] == LOOPBACK:
-            self.bindname = (LOOPBACK, self.bindname[1])
-
-    IPActorAddress.__init__ = loopback_init  # type: ignore[method-assign]
-    IPActorAddress._loopback_only = True  # type: ignore[attr-defined]
+def privacy_warnings(settings: Settings) -> list[str]:
+    """What in the data dir (and the cookie file) other users may read, each with its fix."""
+    paths = loose_permissions(settings.home)
+    if settings.cookie_file is not None and settings.home not in settings.cookie_file.parents:
+        paths += loose_permissions(settings.cookie_file)
+    return [
+        f"{path} is readable by other users (mode {mode:04o}): chmod "
+        f"{'700' if path.is_dir() else '600'} {path}"
+        for path, mode in paths
+    ]
 
 
 def capabilities(settings: Settings) -> dict[str, Any]:
@@ -142,9 +156,7 @@ def log_definitions(settings: Settings) -> dict[str, Any]:
     """Thespian ``logDefs``: actor logging goes to ``logs/daemon.log`` in the data dir."""
     return {
         "version": 1,
-        "formatters": {
-            "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        },
+        "formatters": {"plain": {"format": transport.LOG_FORMAT}},
         "handlers": {
             "file": {
                 "class": "logging.FileHandler",
@@ -177,11 +189,63 @@ def daemon_running(settings: Settings) -> DaemonRecord | None:
             DaemonRecord.remove(settings)
         return None
     if record is not None and record.port == port:
+        _check_cookie(settings, record)
         return record
-    listeners = listener_pids(port) or set()
-    who = ", ".join(f"pid {pid} ({command_line(pid)[:80]})" for pid in sorted(listeners))
+    raise _not_ours(settings)
+
+
+def _check_cookie(settings: Settings, record: DaemonRecord) -> None:
+    """Raise when our daemon was started with another cookie than this process holds: it
+    would refuse every frame we send."""
+    if record.cookie is None:
+        raise DaemonError(
+            f"the daemon on port {record.port} (pid {record.pid}) was started by a version of "
+            "orchestration that did not sign its frames, so it cannot be trusted",
+            hint=f"stop it (kill {record.pid}) and start it again: orchestration up",
+        )
+    if record.cookie == fingerprint(cookie_of(settings)):
+        return
     raise DaemonError(
+        f"the daemon on port {record.port} (pid {record.pid}) runs with another cookie than "
+        f"{settings.cookie_path} holds, so it refuses this client",
+        hint="set ORCH_COOKIE_FILE to the cookie it was started with, or stop it "
+        f"(kill {record.pid}) and start it again: orchestration up",
+    )
+
+
+def _not_ours(settings: Settings) -> DaemonError:
+    """What holds the admin port, when it is not the daemon of this data dir."""
+    port = settings.admin_port
+    listeners = sorted(listener_pids(port) or set())
+    daemons = [pid for pid in listeners if "orchestration.daemon" in command_line(pid)]
+    if daemons:
+        accepted = transport.probe_cookie(port, cookie_of(settings), settings.max_frame_bytes)
+        refusal = ", which refuses this client's cookie" if accepted is False else ""
+        return DaemonError(
+            f"admin port {port} is held by the orchestration daemon of another data dir "
+            f"(pid {daemons[0]}){refusal}",
+            hint=f"use that daemon's data dir (ORCH_HOME) and cookie (ORCH_COOKIE_FILE), or set "
+            f"ORCH_ADMIN_PORT to a free port for this one ({settings.home})",
+        )
+    who = ", ".join(f"pid {pid} ({command_line(pid)[:80]})" for pid in listeners)
+    return DaemonError(
         f"admin port {port} is held by a process that is not this orchestration daemon"
         + (f": {who}" if who else ""),
         hint=f"set ORCH_ADMIN_PORT to a free port, or stop that process (data dir {settings.home})",
+    )
+
+
+def unreachable(settings: Settings) -> DaemonError:
+    """Why the actor system on the admin port would not let this process join it."""
+    port = settings.admin_port
+    if transport.probe_cookie(port, cookie_of(settings), settings.max_frame_bytes) is False:
+        return DaemonError(
+            f"the actor system on port {port} refuses this client's cookie "
+            f"({settings.cookie_path})",
+            hint="set ORCH_COOKIE_FILE to the cookie the daemon was started with, or "
+            "ORCH_ADMIN_PORT to a free port",
+        )
+    return DaemonError(
+        f"the actor system on port {port} did not answer",
+        hint=f"check `orchestration status` and {settings.log_dir / 'daemon.log'}",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -134,3 +135,27 @@ def wait_until(condition: Callable[[], T | None], what: str, timeout: float = 10
             return found
         time.sleep(0.05)
     raise AssertionError(f"never saw {what} within {timeout:g} s")
+
+
+def listening_addresses(pids: set[int]) -> set[tuple[str, int]]:
+    """(host, port) of every IPv4 TCP socket the processes listen on, from /proc."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and fields[9] in inodes:
+            host_hex, port_hex = fields[1].split(":")
+            host = ".".join(str(int(host_hex[i : i + 2], 16)) for i in (6, 4, 2, 0))
+            found.add((host, int(port_hex, 16)))
+    return found
+
+
+def listening_ports(pids: set[int]) -> set[int]:
+    """The TCP ports the processes listen on."""
+    return {port for _, port in listening_addresses(pids)}

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from orchestration.actors.pump import EventChannel
+from orchestration.private_files import user_umask
 from orchestration.providers.process import MAX_LINE_BYTES, ProcessCommand
 
 SESSION = "process"
@@ -67,6 +68,7 @@ class ProcessSession:
             cwd=command.cwd,
             env=env,
             start_new_session=True,
+            umask=user_umask(),  # the daemon's own is private; the program gets the user's
         )
         self.pid = self.process.pid
         self._stdin_lock = threading.Lock()

@@ -38,7 +38,7 @@ from orchestration.actors.floor import Floor, Grant
 from orchestration.actors.room_replay import replay
 from orchestration.actors.subscribers import FLUSH, Subscriber, Subscribers
 from orchestration.actors.turn_policy import SELF_SELECT_INSTRUCTIONS, is_pass, mentions
-from orchestration.journal import Journal
+from orchestration.journal import Journal, within_bytes
 from orchestration.messages import (
     Approve,
     Cancel,
@@ -89,6 +89,7 @@ class RoomRouter(DispatchActor):
         self.topology: Topology | None = None
         self.journal: Journal | None = None
         self.max_chars = 0
+        self.max_payload_bytes = 0
         self.state = "active"
         self.ended_reason = ""
         self.floor = Floor(agents=(), turn_limit=0)
@@ -129,6 +130,7 @@ class RoomRouter(DispatchActor):
         self.topology = load_topology(spec.topology)
         self.journal = Journal(message.journal_path)
         self.max_chars = message.max_message_chars
+        self.max_payload_bytes = message.max_payload_bytes
         self.addresses = {name: message.agents.get(name) for name in spec.agents}
         self.floor = Floor(agents=spec.agents, turn_limit=spec.max_turns, cooldown=spec.cooldown)
         for subscription in message.subscribers:
@@ -266,7 +268,8 @@ class RoomRouter(DispatchActor):
         heard = grant.heard
         if heard is None:
             view = self._journal().room_view(spec.conversation, grant.agent)
-            heard = list(takewhile(lambda m: m.id != grant.trigger.id, view))
+            before = list(takewhile(lambda m: m.id != grant.trigger.id, view))
+            heard = within_bytes(before, self.max_payload_bytes, newest=True)
         observed = self.subscribers.count(stream=True) > 0
         self.send(
             self.addresses[grant.agent],

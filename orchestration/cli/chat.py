@@ -18,6 +18,7 @@ from orchestration.cli.agents import history as print_history
 from orchestration.cli.output import console, note, print_error
 from orchestration.cli.streaming import print_turn
 from orchestration.messages import AgentInfo
+from orchestration.private_files import touch_private
 from orchestration.runtime import OrchestrationError, Runtime
 
 DEFAULT_AGENT = "assistant"
@@ -79,9 +80,8 @@ def _lines(runtime: Runtime) -> Iterator[str]:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
-    session: PromptSession[str] = PromptSession(
-        history=FileHistory(str(runtime.settings.home / "chat_history"))
-    )
+    history = touch_private(runtime.settings.home / "chat_history")
+    session: PromptSession[str] = PromptSession(history=FileHistory(str(history)))
     while True:
         try:
             yield session.prompt("you › ")

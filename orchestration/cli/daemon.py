@@ -11,7 +11,7 @@ import typer
 from orchestration.cli.output import console, errors, note, print_json
 from orchestration.runtime import Runtime, load_tree_file
 from orchestration.settings import load_settings
-from orchestration.system import DaemonError, daemon_running
+from orchestration.system import DaemonError, daemon_running, privacy_warnings
 
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
@@ -61,13 +61,25 @@ def down(
 
 
 def status(json: Json = False) -> None:
-    """Report the daemon: its admin PID, uptime and number of agents."""
+    """Report the daemon: its admin PID, uptime and number of agents; warn about files in the
+    data dir that other users may read."""
     settings = load_settings()
+    warnings = privacy_warnings(settings)
+    if not json:
+        for warning in warnings:
+            errors.print(f"warning: {warning}", markup=False, soft_wrap=True)
     try:
         runtime = Runtime.connect(settings, start=False)
     except DaemonError as exc:
         if json:
-            print_json({"running": False, "port": settings.admin_port, "error": str(exc)})
+            print_json(
+                {
+                    "running": False,
+                    "port": settings.admin_port,
+                    "error": str(exc),
+                    "warnings": warnings,
+                }
+            )
         else:
             console.print(f"not running: {exc}", soft_wrap=True)
             note(exc.hint)
@@ -86,6 +98,7 @@ def status(json: Json = False) -> None:
                 "started_at": daemon.started_at.isoformat(),
                 "data_dir": daemon.data_dir,
                 "agents": [{"name": a.spec.name, "state": a.state, "pid": a.pid} for a in agents],
+                "warnings": warnings,
             }
         )
         return

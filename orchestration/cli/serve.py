@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from orchestration.cli.output import console, errors, note
+from orchestration.cli.output import console, errors, fail, note
 from orchestration.runtime import Runtime
 from orchestration.settings import load_settings
 
@@ -26,28 +26,45 @@ def serve(
     port: Annotated[
         int | None, typer.Option(help="port to listen on (default ORCH_API_PORT, 8765)")
     ] = None,
+    require_token: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-token/--no-require-token",
+            help="require a bearer token on loopback too (default ORCH_API_REQUIRE_TOKEN)",
+        ),
+    ] = None,
 ) -> None:
     """Serve the REST API (docs at /docs) and MCP (at /mcp/) until Ctrl-C or SIGTERM; the
     daemon keeps running.
 
-    Off loopback it requires a bearer token: ORCH_API_TOKEN, or one generated and printed once.
+    Every local user can reach it on loopback. Off loopback, or with --require-token, it
+    requires a bearer token: ORCH_API_TOKEN, else with --require-token the one kept in
+    DATA_DIR/api-token (made on first use, private to you), else one printed once.
     """
     import uvicorn
 
     from orchestration.interfaces.rest import create_app
-    from orchestration.interfaces.security import choose_token
+    from orchestration.interfaces.security import TokenFileError, choose_token
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_cleanly)
     settings = load_settings()
     host = host or settings.api_host
     port = settings.api_port if port is None else port
-    choice = choose_token(host, settings.api_token)
+    require = settings.api_require_token if require_token is None else require_token
+    try:
+        choice = choose_token(
+            host, settings.api_token, require=require, keep_in=settings.api_token_path
+        )
+    except TokenFileError as exc:
+        fail(str(exc), exc.hint)
     with Runtime.connect(settings) as runtime:
         app = create_app(runtime, settings, token=choice.token)
         if choice.generated:
             errors.print(f"API token (shown once): {choice.token}", markup=False)
             note("send it as: Authorization: Bearer <token>; set ORCH_API_TOKEN to choose it")
+        elif choice.kept_in is not None:
+            note(f"API token required; it is in {choice.kept_in} (send it as a bearer token)")
         where = f"http://{_url_host(host)}:{port}"
         console.print(f"REST API on {where}/v1, docs at {where}/docs", markup=False)
         console.print(f"MCP (streamable HTTP) at {where}/mcp/", markup=False)

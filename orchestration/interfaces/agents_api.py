@@ -71,7 +71,8 @@ class SendMessage(Strict):
 
 class Page(BaseModel):
     """A page of a conversation, oldest first; pass ``next_after_seq`` as ``after_seq`` for
-    the next one (``has_more``: the page was full, so there may be more now)."""
+    the next one (``has_more``: the page was full, or cut short to keep it under the frame
+    limit, so there may be more now)."""
 
     messages: list[Envelope]
     next_after_seq: int
@@ -82,7 +83,7 @@ class Page(BaseModel):
         return cls(
             messages=page.messages,
             next_after_seq=page.last_seq,
-            has_more=len(page.messages) == limit,
+            has_more=page.more or len(page.messages) == limit,
         )
 
 

@@ -1,7 +1,9 @@
 """The REST API's guards: the bearer token, the request body limit and the rate limit.
 
-Binding to anything but loopback requires a token (configured, or generated and printed once);
-tokens are compared in constant time and never logged or echoed.
+Binding to anything but loopback requires a token (configured, or generated and printed once).
+On loopback every local user can connect, so ``serve --require-token`` asks for one there too,
+kept in the data dir (0600) for local tools. Tokens are compared in constant time and never
+logged or echoed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -20,6 +23,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestration.interfaces.problems import Problem, problem_response
+from orchestration.private_files import create_exclusive
 
 
 def is_loopback(host: str) -> bool:
@@ -32,19 +36,44 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MIN_TOKEN_CHARS = 16
+
+
+class TokenFileError(Exception):
+    """The token file of ``--require-token`` cannot be used; ``hint`` says how to fix it."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 @dataclass(frozen=True)
 class TokenChoice:
-    """The token a server on some address requires (None: none), and whether it was made up
-    now (then the caller prints it, once)."""
+    """The token a server on some address requires (None: none), whether it was made up now
+    (then the caller prints it, once), or the file it is kept in for local tools."""
 
     token: str | None
     generated: bool = False
+    kept_in: Path | None = None
 
 
-def choose_token(host: str, configured: SecretStr | None) -> TokenChoice:
-    """A configured token always applies; off loopback, no token means a generated one."""
+def choose_token(
+    host: str, configured: SecretStr | None, *, require: bool = False, keep_in: Path
+) -> TokenChoice:
+    """A configured token always applies. Otherwise, with ``require`` the token is the one
+    kept in ``keep_in`` (made there, 0600, on first use), so that local tools can read it; off
+    loopback a token is generated and shown once; on loopback none is needed."""
     if configured is not None and configured.get_secret_value():
         return TokenChoice(configured.get_secret_value())
+    if require:
+        create_exclusive(keep_in, secrets.token_urlsafe(32).encode())
+        kept = keep_in.read_text().strip()
+        if len(kept) < MIN_TOKEN_CHARS:
+            raise TokenFileError(
+                f"{keep_in} holds no usable token (fewer than {MIN_TOKEN_CHARS} characters)",
+                "delete it to have a new one made, or set ORCH_API_TOKEN",
+            )
+        return TokenChoice(kept, kept_in=keep_in)
     if is_loopback(host):
         return TokenChoice(None)
     return TokenChoice(secrets.token_urlsafe(32), generated=True)

@@ -139,7 +139,7 @@ class Conversation:
         in the conversation raises ``unknown_message``)."""
         page = self.page(runtime, 0, after)
         found = list(page.messages)
-        while len(page.messages) == HISTORY_PAGE:
+        while page.more or len(page.messages) == HISTORY_PAGE:
             page = self.page(runtime, page.last_seq, None)
             found.extend(page.messages)
         return found

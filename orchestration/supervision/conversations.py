@@ -91,6 +91,7 @@ class ConversationsSupervisor(DispatchActor):
         self.journal: Journal | None = None
         self.journal_path = ""
         self.max_chars = 0
+        self.max_payload_bytes = 0
         self.rooms: dict[str, Room] = {}
         self.agents: dict[str, Any] = {}
         self.leaving: list[Leaving] = []
@@ -122,6 +123,7 @@ class ConversationsSupervisor(DispatchActor):
         self.handleDeadLetters()
         self.journal = Journal(message.journal_path)
         self.journal_path, self.max_chars = message.journal_path, message.max_message_chars
+        self.max_payload_bytes = message.max_payload_bytes
         for spec in self.journal.rooms():
             self._start(spec, recover=True)
 
@@ -167,6 +169,7 @@ class ConversationsSupervisor(DispatchActor):
                 spec=spec,
                 journal_path=self.journal_path,
                 max_message_chars=self.max_chars,
+                max_payload_bytes=self.max_payload_bytes,
                 agents={name: self.agents.get(name) for name in spec.agents},
                 subscribers=list(room.subscribers),
                 recover=recover,

@@ -28,7 +28,7 @@ from thespian.actors import ChildActorExited, WakeupMessage
 from orchestration.actors.gateway import GatewayActor
 from orchestration.actors.router import ConversationRouter
 from orchestration.actors.subscribers import Subscribers
-from orchestration.journal import Journal
+from orchestration.journal import Journal, within_bytes
 from orchestration.messages import (
     DEFAULT_PROVIDER,
     ROOM_PREFIX,
@@ -180,6 +180,7 @@ class RootSupervisor(Supervisor):
                 InitConversations(
                     journal_path=str(settings.journal_path),
                     max_message_chars=settings.max_message_chars,
+                    max_payload_bytes=settings.max_payload_bytes,
                 ),
             )
             self.gateway = self._start_gateway()
@@ -608,11 +609,18 @@ class RootSupervisor(Supervisor):
         rows = self._journal().history(
             message.conversation, after_seq=after_seq, limit=message.limit, newest=message.newest
         )
+        seqs = {envelope.id: seq for seq, envelope in rows}
+        kept = within_bytes(
+            [envelope for _, envelope in rows],
+            self._settings().max_payload_bytes,
+            newest=message.newest,
+        )
         self.send(
             sender,
             HistoryPage(
-                messages=[envelope for _, envelope in rows],
-                last_seq=rows[-1][0] if rows else after_seq,
+                messages=kept,
+                last_seq=seqs[kept[-1].id] if kept else after_seq,
+                more=len(kept) < len(rows),
             ),
         )
 

@@ -39,7 +39,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 from orchestration.actors.agent import AgentActor
 from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.subprocess import SubprocessAgent
-from orchestration.journal import Journal
+from orchestration.journal import Journal, within_bytes
 from orchestration.messages import (
     EVENTS_CONVERSATION,
     AddChild,
@@ -223,7 +223,11 @@ class Supervisor(DispatchActor):
             else:
                 child.address, self.spare = self.spare or self.createActor(AgentActor), None
             history = (
-                self._journal().view(spec.name, spec.conversation)
+                within_bytes(  # the newest of it, if it is more than one frame can carry
+                    self._journal().view(spec.name, spec.conversation),
+                    self._settings().max_payload_bytes,
+                    newest=True,
+                )
                 if spec.recovery == "resume"
                 else []
             )

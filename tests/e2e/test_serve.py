@@ -98,3 +98,19 @@ def test_serve_off_loopback_prints_a_token_once_and_requires_it(cli: Cli) -> Non
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
     assert session.stderr.count(token) == 1 and token not in session.stdout
     assert len(token) >= 32
+
+
+def test_serve_require_token_asks_for_the_token_kept_in_the_data_dir_on_loopback(
+    cli: Cli,
+) -> None:
+    with server(cli, "--require-token") as (session, api):
+        kept = cli.home / "api-token"
+        session.wait_stderr(f"API token required; it is in {kept}")
+        token = kept.read_text()  # what a local tool does
+        anonymous = api.get("/v1/agents")
+        right = api.get("/v1/agents", headers={"Authorization": f"Bearer {token}"})
+        session.kill()
+
+    assert anonymous.status_code == 401 and right.status_code == 200
+    assert (kept.stat().st_mode & 0o777) == 0o600
+    assert token not in session.stderr and token not in session.stdout, "never printed"

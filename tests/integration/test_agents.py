@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +20,7 @@ from orchestration.processes import ProcessId, descendants, port_in_use
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from orchestration.system import DaemonRecord
-from tests.support import kill_and_await_restart
+from tests.support import kill_and_await_restart, listening_addresses
 
 
 def test_deltas_arrive_in_order_and_before_the_turn_ends(runtime: Runtime) -> None:
@@ -167,25 +165,6 @@ def test_every_socket_of_the_daemon_listens_on_loopback_only(runtime: Runtime) -
     assert addresses, "the daemon should listen somewhere"
     assert {host for host, _ in addresses} == {"127.0.0.1"}
     assert ("127.0.0.1", runtime.settings.admin_port) in addresses
-
-
-def listening_addresses(pids: set[int]) -> set[tuple[str, int]]:
-    """(host, port) of every IPv4 TCP socket the processes listen on, from /proc."""
-    inodes = set()
-    for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
-    found = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[3] == "0A" and fields[9] in inodes:
-            host_hex, port_hex = fields[1].split(":")
-            host = ".".join(str(int(host_hex[i : i + 2], 16)) for i in (6, 4, 2, 0))
-            found.add((host, int(port_hex, 16)))
-    return found
 
 
 def test_an_observer_sees_the_message_the_live_deltas_and_the_end(runtime: Runtime) -> None:

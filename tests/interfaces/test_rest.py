@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -11,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from orchestration.interfaces.rest import create_app
-from orchestration.interfaces.security import choose_token, is_loopback
+from orchestration.interfaces.security import TokenFileError, choose_token, is_loopback
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
 from tests.interfaces.conftest import serving
@@ -249,16 +251,41 @@ def test_a_token_is_required_when_one_is_set(shared_runtime: Runtime) -> None:
     assert health.status_code == 200
 
 
-def test_a_non_loopback_bind_always_gets_a_token() -> None:
-    generated = choose_token("0.0.0.0", None)
-    configured = choose_token("0.0.0.0", SecretStr("mine"))
+def test_a_non_loopback_bind_always_gets_a_token(tmp_path: Path) -> None:
+    kept = tmp_path / "api-token"
+    generated = choose_token("0.0.0.0", None, keep_in=kept)
+    configured = choose_token("0.0.0.0", SecretStr("mine"), keep_in=kept)
 
     assert generated.generated and generated.token and len(generated.token) >= 32
-    assert configured == choose_token("127.0.0.1", SecretStr("mine"))
+    assert configured == choose_token("127.0.0.1", SecretStr("mine"), keep_in=kept)
     assert configured.token == "mine" and not configured.generated
-    assert choose_token("127.0.0.1", None).token is None
-    assert choose_token("localhost", None).token is None
+    assert choose_token("127.0.0.1", None, keep_in=kept).token is None
+    assert choose_token("localhost", None, keep_in=kept).token is None
+    assert not kept.exists(), "only --require-token keeps a token in the data dir"
     assert is_loopback("::1") and not is_loopback("192.168.1.10") and not is_loopback("example")
+
+
+def test_a_required_token_is_kept_private_in_the_data_dir_and_reused(tmp_path: Path) -> None:
+    kept = tmp_path / "home" / "api-token"
+
+    first = choose_token("127.0.0.1", None, require=True, keep_in=kept)
+    again = choose_token("0.0.0.0", None, require=True, keep_in=kept)
+
+    assert first.token and len(first.token) >= 32 and not first.generated
+    assert first.kept_in == kept and kept.read_text() == first.token
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert again.token == first.token, "local tools read the same token every time"
+    assert choose_token("127.0.0.1", SecretStr("mine"), require=True, keep_in=kept).token == "mine"
+
+
+def test_an_empty_token_file_is_refused_rather_than_accepting_an_empty_token(
+    tmp_path: Path,
+) -> None:
+    kept = tmp_path / "api-token"
+    kept.write_text("\n")
+
+    with pytest.raises(TokenFileError, match="holds no usable token"):
+        choose_token("127.0.0.1", None, require=True, keep_in=kept)
 
 
 def test_cors_allows_only_the_configured_origins(shared_runtime: Runtime) -> None:

@@ -282,3 +282,25 @@ def test_the_newest_messages_come_back_oldest_first(tmp_path: Path) -> None:
         newest = journal.history("c", limit=2, newest=True)
 
     assert [envelope.content for _, envelope in newest] == ["3", "4"]
+
+
+def test_a_batch_is_cut_to_what_one_frame_can_carry_keeping_the_end_asked_for() -> None:
+    messages = [chat(f"{index}" * 100) for index in range(10)]
+    each = 100 + journal_module.ENVELOPE_OVERHEAD
+
+    oldest = journal_module.within_bytes(messages, 3 * each, newest=False)
+    newest = journal_module.within_bytes(messages, 3 * each, newest=True)
+
+    assert oldest == messages[:3] and newest == messages[-3:]
+    assert journal_module.within_bytes(messages, 10 * each, newest=False) == messages
+    assert journal_module.within_bytes(messages[:1], 1, newest=True) == messages[:1], "one always"
+
+
+def test_the_journal_file_is_created_private_to_its_owner(path: Path) -> None:
+    with Journal(path) as opened:
+        opened.append(chat("hello"))
+
+    modes = {p.name: p.stat().st_mode & 0o777 for p in path.parent.iterdir()}
+    assert modes["journal.db"] == 0o600
+    assert modes.get("journal.db-wal", 0o600) == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.cookie import fingerprint
 from orchestration.processes import (
     ProcessId,
     descendants,
@@ -20,7 +21,7 @@ from orchestration.processes import (
     wait_gone,
 )
 from orchestration.settings import Settings
-from orchestration.system import DaemonError, DaemonRecord, daemon_running
+from orchestration.system import DaemonError, DaemonRecord, cookie_of, daemon_running
 
 GRANDCHILD = (
     "import subprocess, sys, time;"
@@ -103,11 +104,24 @@ def test_a_port_held_by_a_foreign_process_is_named_with_the_fix(
 
 def test_our_daemon_is_recognised_by_its_record(tmp_path: Path, listener: int) -> None:
     settings = Settings(home=tmp_path, admin_port=listener)
-    DaemonRecord(pid=os.getpid(), port=listener, started_at="now").write(settings)
-
-    assert daemon_running(settings) == DaemonRecord(
-        pid=os.getpid(), port=listener, started_at="now"
+    ours = DaemonRecord(
+        pid=os.getpid(), port=listener, started_at="now", cookie=fingerprint(cookie_of(settings))
     )
+    ours.write(settings)
+
+    assert daemon_running(settings) == ours
+
+
+def test_a_daemon_that_predates_signed_frames_is_named_with_the_way_out(
+    tmp_path: Path, listener: int
+) -> None:
+    settings = Settings(home=tmp_path, admin_port=listener)
+    DaemonRecord(pid=os.getpid(), port=listener, started_at="last year").write(settings)
+
+    with pytest.raises(DaemonError, match="did not sign its frames") as caught:
+        daemon_running(settings)
+
+    assert caught.value.hint == f"stop it (kill {os.getpid()}) and start it again: orchestration up"
 
 
 def _free_port() -> int:
