@@ -164,6 +164,15 @@ def verdict(ok: bool) -> str:
     return "MEETS target" if ok else "MISSES target"
 
 
+def ratio_row(label: str, ours: Stats, base: Stats, target: float, digits: int = 2) -> str:
+    """``label (median): 1.23x  target <= 2x  MEETS target`` for ``ours`` against ``base``."""
+    ratio = ours.median / base.median
+    return (
+        f"  {label} (median): {ratio:.{digits}f}x  target <= {target:g}x  "
+        f"{verdict(ratio <= target)}"
+    )
+
+
 def alternate(
     rounds: int, loops: Mapping[str, Callable[[], list[float]]]
 ) -> dict[str, list[float]]:

@@ -30,7 +30,7 @@ from typing import Any
 
 from thespian.actors import Actor, ActorExitRequest, ActorSystem
 
-from bench._common import Stats, alternate, ms, private_daemon, timed, verdict
+from bench._common import Stats, alternate, ms, private_daemon, ratio_row, timed
 from bench._raw_echo import raw_echo
 
 TARGET_RATIO = 2.0
@@ -202,11 +202,7 @@ def _report(
         f"  messages received per turn via the router: {sum(received) / len(received):.2f}"
         f" (min {min(received)}, max {max(received)})"
     )
-    ratio = router.median / raw.median
-    print(
-        f"  via router / raw ask (median): {ratio:.2f}x  target <= {TARGET_RATIO:g}x  "
-        f"{verdict(ratio <= TARGET_RATIO)}"
-    )
+    print(ratio_row("via router / raw ask", router, raw, TARGET_RATIO))
     print(
         f"  via router / 4-hop relay (median): {router.median / relay.median:.2f}x (the router's"
         " own work, beyond its hops)"
@@ -219,11 +215,7 @@ def _report(
     signed, unsigned = Stats.of(samples["signed"]), Stats.of(samples["unsigned"])
     print(unsigned.row("raw ask, Thespian's unsigned frames"))
     print(signed.row("raw ask, our signed frames"))
-    ratio = signed.median / unsigned.median
-    print(
-        f"  signed / unsigned raw ask (median): {ratio:.3f}x  target <= {SIGNING_TARGET:g}x  "
-        f"{verdict(ratio <= SIGNING_TARGET)}"
-    )
+    print(ratio_row("signed / unsigned raw ask", signed, unsigned, SIGNING_TARGET, digits=3))
     print(Stats.of(parts["private"]).row("a private() endpoint, opened and closed"))
     print(Stats.of(parts["resolve"]).row("a Resolve ask to the root (own endpoint)"))
 

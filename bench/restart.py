@@ -25,7 +25,7 @@ from typing import Any
 
 from thespian.actors import Actor, ActorExitRequest, ActorSystem, ChildActorExited
 
-from bench._common import Stats, alternate, ms, private_daemon, verdict
+from bench._common import Stats, alternate, ms, private_daemon, ratio_row
 from orchestration.messages import AgentNode, AgentSpec, SupervisorNode
 
 TARGET_RATIO = 1.5
@@ -147,11 +147,7 @@ def main() -> None:
     raw, ours = Stats.of(samples["raw"]), Stats.of(samples["ours"])
     print(raw.row("raw: create a child, first reply"))
     print(ours.row("kill -9 to agent_restarted"))
-    ratio = ours.median / raw.median
-    print(
-        f"  ours / raw (median): {ratio:.2f}x  target <= {TARGET_RATIO:g}x  "
-        f"{verdict(ratio <= TARGET_RATIO)}"
-    )
+    print(ratio_row("ours / raw", ours, raw, TARGET_RATIO))
     best = min(bursts)
     print(
         f"  burst: {BURST} agents killed at once, all back in {best * 1e3:.0f} ms "

@@ -48,11 +48,21 @@ def frame(payload: bytes, cookie: bytes | None = None) -> bytes:
 
 def send_raw(port: int, data: bytes, source: str = "127.0.0.1") -> bytes:
     """Connect from ``source``, send ``data``; everything the peer sends until it closes."""
-    with socket.socket() as connection:
-        connection.bind((source, 0))
-        connection.settimeout(REPLY_DEADLINE)
-        connection.connect(("127.0.0.1", port))
-        connection.sendall(data)
+    return read_to_close(connected_and_sent(port, data, source))
+
+
+def connected_and_sent(port: int, data: bytes, source: str = "127.0.0.2") -> socket.socket:
+    connection = socket.socket()
+    connection.bind((source, 0))
+    connection.settimeout(REPLY_DEADLINE)
+    connection.connect(("127.0.0.1", port))
+    connection.sendall(data)
+    return connection
+
+
+def read_to_close(connection: socket.socket) -> bytes:
+    """What the peer sends until it closes the connection (within the deadline)."""
+    with connection:
         received = b""
         while chunk := connection.recv(4096):
             received += chunk
@@ -105,6 +115,26 @@ def test_a_pickle_sent_to_any_actor_socket_runs_nothing_and_is_refused_and_logge
             assert f"refused a frame from {source}:" in log
             assert f"on port {port}: bad signature" in log
     assert "touch" not in log and str(marker) not in log, "the frame's content is never logged"
+
+
+def test_a_client_process_refuses_such_a_frame_too(runtime: Runtime, tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    attack = frame(pickle.dumps((None, Exploit(marker))))
+    before = listening_ports({os.getpid()})
+    with runtime.watch(timeout=20) as events:  # a client endpoint, reading while it listens
+        ports = listening_ports({os.getpid()}) - before
+        assert ports, "the subscription listens on a port of this process"
+        sent = [connected_and_sent(port, attack) for port in ports]
+        runtime.spawn("a2", provider="scripted")
+        for event in events:  # the endpoint reads its socket meanwhile
+            if event.event == "agent_started" and event.data["agent"] == "a2":
+                break
+    answered = {read_to_close(connection) for connection in sent}
+
+    assert not marker.exists()
+    assert answered == {REFUSAL_FRAME}
+    log = daemon_log(runtime)
+    assert any(f"on port {port}: bad signature" in log for port in ports), "this client logs it"
 
 
 def test_refusals_from_one_peer_are_logged_once_a_minute(
