@@ -28,8 +28,10 @@ from orchestration import safe_unpickle
 
 TAG_BYTES = 32
 REFUSAL_FRAME = b"0>"
-HEADER_READ = 20
-"""How much a reader takes while the length prefix is unknown (Thespian's own figure)."""
+HEADER_READ = 4096
+"""How much a reader takes while the length prefix is unknown. Thespian takes 20 bytes, so
+every frame, acknowledgements included, cost two trips through its event loop; with 4 KiB
+most frames arrive in one. What is read past a frame is handed on as Thespian's "extra"."""
 
 
 class FrameRefused(Exception):
