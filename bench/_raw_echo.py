@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import secrets
+import select
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from bench._common import ROOT, free_port
 from orchestration.processes import kill_pid, listener_pids
 
 FRAME_LIMIT = 64 * 1024 * 1024
+ANSWER_TIMEOUT = 120.0
 
 
 def serve(port: int, signed: bool, log_dir: Path) -> None:
@@ -62,8 +64,10 @@ class RawEcho:
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             text=True,
         )
+
+    def wait_ready(self) -> None:
         if self._read() != "ready":
-            raise RuntimeError(f"the {mode} echo system did not start")
+            raise RuntimeError(f"the {self.mode} echo system did not start")
 
     def asks(self, count: int) -> list[float]:
         stdin = self.process.stdin
@@ -73,8 +77,12 @@ class RawEcho:
         return json.loads(self._read())
 
     def _read(self) -> str:
+        """The helper's next line; fail if it says nothing within `ANSWER_TIMEOUT`."""
         stdout: IO[str] | None = self.process.stdout
         assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], ANSWER_TIMEOUT)
+        if not ready:
+            raise RuntimeError(f"the {self.mode} echo system said nothing in {ANSWER_TIMEOUT} s")
         return stdout.readline().strip()
 
     def close(self) -> None:
@@ -93,6 +101,7 @@ class RawEcho:
 def raw_echo(mode: str) -> Iterator[RawEcho]:
     echo = RawEcho(mode)
     try:
+        echo.wait_ready()
         yield echo
     finally:
         echo.close()

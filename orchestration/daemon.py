@@ -41,7 +41,7 @@ def warm_imports() -> None:
 def main() -> int:
     restrict_umask()  # what this daemon and its actor processes create is private
     settings = load_settings()
-    system.join_environment(settings)
+    cookie = system.join_environment(settings)
     warm_imports()
     asys = ActorSystem(
         system.SYSTEM_BASE,
@@ -68,7 +68,7 @@ def main() -> int:
         started_at=reply.started_at.isoformat(),
         start_ticks=admin.start_ticks if admin else None,
         session=os.getsid(reply.pid),
-        cookie=fingerprint(system.cookie_of(settings)),
+        cookie=fingerprint(cookie),
     ).write(settings)
     print(f"orchestration daemon up: admin pid {reply.pid}, port {settings.admin_port}")
     return 0

@@ -165,9 +165,6 @@ class FrameBuffer:
         self._body = bytearray()
         self._extra = b""
 
-    def is_empty(self) -> bool:
-        return self._size is None and not self._header and self.refusal is None
-
     def remainingAmount(self) -> int:
         if self.refusal is not None:
             return 0

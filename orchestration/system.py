@@ -109,9 +109,9 @@ def read_failure(settings: Settings) -> DaemonError | None:
     return DaemonError(failure["error"], failure["hint"])
 
 
-def join_environment(settings: Settings) -> None:
+def join_environment(settings: Settings) -> bytes:
     """Prepare this process to join the actor system of ``settings``: frames signed with the
-    installation's cookie, endpoints on loopback, Thespian's log in the data dir.
+    installation's cookie (returned), endpoints on loopback, Thespian's log in the data dir.
 
     Without ``THESPIAN_BASE_IPADDR`` Thespian probes a public address to find its own; with it
     Thespian still binds every listening socket to all interfaces, and it unpickles what
@@ -120,16 +120,16 @@ def join_environment(settings: Settings) -> None:
     """
     os.environ["THESPIAN_BASE_IPADDR"] = LOOPBACK
     transport.bind_to_loopback()
+    private_dir(settings.home)  # before anything inside it, which would make it 0755
     private_dir(settings.log_dir)
-    transport.authenticate_frames(
-        cookie_of(settings), settings.max_frame_bytes, settings.log_dir / "daemon.log"
-    )
+    cookie = cookie_of(settings)
+    transport.authenticate_frames(cookie, settings.max_frame_bytes, settings.log_dir / "daemon.log")
     os.environ.setdefault("THESPLOG_FILE", str(touch_private(settings.log_dir / "thespian.log")))
+    return cookie
 
 
 def cookie_of(settings: Settings) -> bytes:
     """The installation's cookie (made on first use); `DaemonError` if it cannot be used."""
-    private_dir(settings.home)
     try:
         return load_cookie(settings.cookie_path)
     except CookieError as exc:

@@ -18,7 +18,11 @@ installed version or these files change, until this list is checked again):
 - ``TCPTransport.ReceiveBuffer`` (imported from ``streamBuffer``): replaced by a factory of
   `FrameBuffer`. Thespian makes one per incoming frame (``TCPIncoming_Common.__init__``) and
   per awaited acknowledgement (``_next_XMIT_3``, ``_check_XMIT_4_done``). A refused
-  acknowledgement reads as ``ackDataErrPacket``, so the send fails as a bad packet.
+  acknowledgement reads as ``ackDataErrPacket``, so the send fails as a bad packet. Its
+  ``remainingAmount`` asks for 4 KiB, not 20 bytes, until the length is known: bytes read past
+  an acknowledgement are the peer's next frame, which ``_check_XMIT_4_done`` and
+  ``_queue_intent_extra`` hand on. (Past an incoming message, ``_addedDataToIncoming`` would
+  drop them, but a peer sends nothing more before our acknowledgement.)
 - ``TCPTransport.ackMsg`` and ``TCPTransport.ackDataErrMsg`` (built with plain pickle when
   ``streamBuffer`` is imported): replaced by signed frames.
 - ``TCPTransport.TCPIncoming_Common.addData``: wrapped. After a refused frame it logs the peer
@@ -31,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -152,10 +157,12 @@ def probe_cookie(
 
     codec = FrameCodec(cookie, max_frame_bytes)
     reply = codec.buffer(on_refusal=None)
+    deadline = time.monotonic() + timeout
     try:
         with socket.create_connection((LOOPBACK, port), timeout=timeout) as connection:
             connection.sendall(codec.frame(ackPacket))
             while not reply.isDone():
+                connection.settimeout(max(deadline - time.monotonic(), 0.001))
                 data = connection.recv(reply.remainingAmount())
                 if not data:
                     return None

@@ -609,17 +609,17 @@ class RootSupervisor(Supervisor):
         rows = self._journal().history(
             message.conversation, after_seq=after_seq, limit=message.limit, newest=message.newest
         )
-        seqs = {envelope.id: seq for seq, envelope in rows}
         kept = within_bytes(
             [envelope for _, envelope in rows],
             self._settings().max_payload_bytes,
             newest=message.newest,
         )
+        last = -1 if message.newest else len(kept) - 1  # kept is rows' tail, or head
         self.send(
             sender,
             HistoryPage(
                 messages=kept,
-                last_seq=seqs[kept[-1].id] if kept else after_seq,
+                last_seq=rows[last][0] if rows else after_seq,
                 more=len(kept) < len(rows),
             ),
         )

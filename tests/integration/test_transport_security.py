@@ -178,25 +178,21 @@ def test_an_oversized_length_prefix_closes_the_connection_at_once(
 def test_the_data_dir_and_everything_the_daemon_writes_are_private(
     runtime: Runtime, tmp_path: Path
 ) -> None:
-    previous = os.umask(0o022)  # the usual umask: files would be 0644
-    try:
-        runtime.spawn(
-            "tool",
-            provider="command",
-            model="lines",
-            command=("sh", "-c", "touch made-by-the-program; exec cat"),
-            cwd=str(tmp_path),
-        )
-        runtime.spawn("talker", provider="scripted")
-        runtime.send("talker", "hello").result()
-        made = wait_until(
-            lambda: (
-                (tmp_path / "made-by-the-program").exists() and tmp_path / "made-by-the-program"
-            ),
-            "the program's file",
-        )
-    finally:
-        os.umask(previous)
+    user_umask = os.umask(0o077)  # what the daemon was started with: this process's
+    os.umask(user_umask)
+    runtime.spawn(
+        "tool",
+        provider="command",
+        model="lines",
+        command=("sh", "-c", "touch made-by-the-program; exec cat"),
+        cwd=str(tmp_path),
+    )
+    runtime.spawn("talker", provider="scripted")
+    runtime.send("talker", "hello").result()
+    made = wait_until(
+        lambda: (tmp_path / "made-by-the-program").exists() and tmp_path / "made-by-the-program",
+        "the program's file",
+    )
 
     home = runtime.settings.home
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
@@ -204,7 +200,7 @@ def test_the_data_dir_and_everything_the_daemon_writes_are_private(
     assert {"cookie", "daemon.json", "journal.db", "journal.db-wal", "daemon.log"} <= names
     assert "tool.json" in names, "the program's PID file"
     assert loose_permissions(home) == []
-    assert stat.S_IMODE(made.stat().st_mode) == 0o644, "programs get the user's umask back"
+    assert stat.S_IMODE(made.stat().st_mode) == 0o666 & ~user_umask, "programs get it back"
 
 
 def test_thespian_is_the_version_whose_internals_the_transport_patch_was_checked_against() -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
 import pytest
 
 from orchestration.cookie import CookieError, fingerprint, load_cookie
+from orchestration.private_files import loose_permissions
+from orchestration.settings import Settings
+from orchestration.system import join_environment
 
 
 def mode(path: Path) -> int:
@@ -55,3 +59,18 @@ def test_the_fingerprint_tells_cookies_apart_without_showing_them() -> None:
     assert fingerprint(b"one secret") == fingerprint(b"one secret")
     assert fingerprint(b"one secret") != fingerprint(b"another secret")
     assert "secret" not in fingerprint(b"one secret")
+
+
+def test_joining_makes_a_private_data_dir_with_its_cookie_whatever_the_umask(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(home=tmp_path / "new" / "home", admin_port=29_999)
+    previous = os.umask(0)  # every mode the helpers leave to the umask would show as 0777
+    try:
+        cookie = join_environment(settings)
+    finally:
+        os.umask(previous)
+
+    assert mode(settings.home) == 0o700 and mode(settings.log_dir) == 0o700
+    assert load_cookie(settings.cookie_path) == cookie and mode(settings.cookie_path) == 0o600
+    assert loose_permissions(settings.home) == []
