@@ -632,6 +632,9 @@ class AgentMoved(Message):
     address: Any
     reason: str
     kind: ErrorKind = "internal"
+    ended_normally: bool = False
+    """The agent ended its session (`AgentEnded`): the `TurnFinished` it sent before it exited
+    reached the router first, but may be handled after this, so the open turn waits for it."""
 
 
 class AgentCrashed(Message):

@@ -8,7 +8,8 @@ subscribers.
 
 On errors: a bad message or an unwritable journal gets an `ErrorReply` to its sender and
 nothing is delivered. An agent that dies mid-turn (`AgentMoved`) fails that turn with a clear
-`TurnFailed`, so no caller waits forever.
+`TurnFailed`, so no caller waits forever; one that ended its session normally has sent its
+reply first, and the turn waits `FINAL_GRACE` for it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ log = logging.getLogger(__name__)
 
 SYSTEM_SENDER = "system"
 _LEAVE = ("leave",)
+_SETTLE = "settle"
+FINAL_GRACE = 1.0
+"""Seconds an open turn waits for the reply of an agent that ended its session normally: the
+reply reached this router before the agent exited, but two senders' messages that arrive
+together are handled in either order."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class ConversationRouter(DispatchActor):
         self.stopping = False
         self.supervisor: Any = None
         self.current: Turn | None = None
+        self.settling: AgentMoved | None = None
         self.waiting: deque[Turn] = deque()
         self.subscribers = Subscribers()
         self.handlers = {
@@ -173,11 +180,16 @@ class ConversationRouter(DispatchActor):
         self.send(self.myAddress, ActorExitRequest())
 
     def _on_wakeup(self, message: WakeupMessage, sender: Any) -> None:
-        """A stop's grace ran out, or a turn's ``turn_timeout`` passed (is the agent stuck?)."""
+        """A stop's grace ran out, a turn's ``turn_timeout`` passed (is the agent stuck?), or the
+        reply of an agent that ended normally never came."""
         if message.payload == _LEAVE:
             self._leave()
             return
         turn = self.current
+        if isinstance(message.payload, tuple) and message.payload[0] == _SETTLE:
+            if turn is not None and turn.turn_id == message.payload[1] and self.settling:
+                self._fail_current(self.settling)
+            return
         if turn is not None and turn.turn_id == message.payload and self.turn_timeout:
             self.send(
                 self.supervisor,
@@ -214,9 +226,17 @@ class ConversationRouter(DispatchActor):
         """The agent's supervisor says where the agent is now (None: down)."""
         self.agent_address, self.supervisor = message.address, sender
         turn = self.current
+        if turn is not None and message.address is None and message.ended_normally:
+            self.settling = message  # its reply is here already, or the turn fails at the grace
+            self.wakeupAfter(FINAL_GRACE, payload=(_SETTLE, turn.turn_id))
+            return
+        self._fail_current(message)
+
+    def _fail_current(self, moved: AgentMoved) -> None:
+        """The agent is gone: its open turn, if any, fails with why."""
+        turn, self.current, self.settling = self.current, None, None
         if turn is not None:
-            self.current = None
-            self._end(self._failure(turn, message.kind, message.reason, retryable=True), turn)
+            self._end(self._failure(turn, moved.kind, moved.reason, retryable=True), turn)
         self._next()
 
     def _take(self, turn_id: str) -> Turn | None:
@@ -224,7 +244,7 @@ class ConversationRouter(DispatchActor):
         turn = self.current
         if turn is None or turn.turn_id != turn_id:
             return None
-        self.current = None
+        self.current, self.settling = None, None
         return turn
 
     def _failure(self, turn: Turn, kind: Any, error: str, *, retryable: bool = False) -> TurnFailed:

@@ -374,6 +374,7 @@ class Supervisor(DispatchActor):
                     address=None,
                     reason=f"agent {agent} went down during the turn ({why})",
                     kind="stopped" if asked else child.kind,
+                    ended_normally=child.ended_normally and not asked,
                 ),
             )
         if self.step is not None and self.step.name == child.name:
