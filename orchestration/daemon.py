@@ -4,9 +4,10 @@ The Runtime runs this module in a new session with its output sent to ``logs/dae
 narrows its umask, so that all it and its actor processes create is private to its user;
 imports the provider SDKs and the actor modules once, so every actor process forked from the
 admin inherits them warm; joins the environment (loopback, frames signed with the cookie);
-starts the Thespian admin on the configured port; creates the root supervisor; boots it
-(journal open, saved agents rebuilt); writes ``daemon.json``; and exits, leaving the admin
-running.
+installs what the admin adds to Thespian (process titles, the root brought back whenever it
+dies: `orchestration.admin_hooks`); starts the Thespian admin on the configured port; creates
+the root supervisor; boots it (journal open, saved agents rebuilt); writes ``daemon.json``; and
+exits, leaving the admin running.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 
 from thespian.actors import ActorSystem
 
-from orchestration import system
+from orchestration import admin_hooks, system
 from orchestration.cookie import fingerprint
 from orchestration.messages import Boot, DaemonStatus, ErrorReply
 from orchestration.private_files import restrict_umask
@@ -43,6 +44,11 @@ def main() -> int:
     settings = load_settings()
     cookie = system.join_environment(settings)
     warm_imports()
+    admin_hooks.name_processes()
+    admin_hooks.keep_logger()
+    admin_hooks.revive_root(
+        system.ROOT_CLASS, system.ROOT_NAME, lambda: Boot(home=str(settings.home), revived=True)
+    )
     asys = ActorSystem(
         system.SYSTEM_BASE,
         system.capabilities(settings),

@@ -108,6 +108,7 @@ EventName = Literal[
     "conversation_ended",
     "topology_error",
     "gateway_restarted",
+    "service_restarted",
 ]
 
 
@@ -348,6 +349,9 @@ class Resolved(Message):
     agent: AgentInfo
     router: Any
     agent_address: Any
+    router_started_at: datetime | None = None
+    """When the router's current incarnation started: a turn sent before that lost its router
+    (a stream that hears nothing asks, and fails at once rather than at its deadline)."""
 
 
 class Send(Message):
@@ -592,9 +596,12 @@ class ErrorReply(Message):
 
 
 class Boot(Message):
-    """Runtime to root, once after the daemon starts: open the journal, rebuild saved agents."""
+    """Runtime to root, once after the daemon starts: open the journal, rebuild saved agents.
+    Replies `DaemonStatus`, unless ``revived`` (the admin started this root after the last one
+    died, and wants no answer)."""
 
     home: str
+    revived: bool = False
 
 
 class InitAgent(Message):
@@ -622,6 +629,26 @@ class InitRouter(Message):
     agent: str
     max_message_chars: int
     turn_timeout: float | None = None
+    recover: bool = False
+    """A restart: queue again the messages the journal holds unanswered."""
+    subscribers: list[Subscribe] = Field(default_factory=list)
+    """The conversation's subscriptions, kept over a restart (each naming its ``subscriber``)."""
+
+
+class ServiceReady(Message):
+    """A runtime actor (router, rooms supervisor, gateway) to its supervisor, once initialised:
+    the process it runs in, so the supervisor's heartbeat can check and kill it."""
+
+    name: str
+    pid: int
+
+
+class RouterMoved(Message):
+    """Root down the tree: agent ``name``'s router restarted at ``address``; supervisors keep
+    it for the agent's next `AgentMoved` and pass it on to the child supervisor above it."""
+
+    name: str
+    address: Any
 
 
 class AgentMoved(Message):
@@ -947,6 +974,7 @@ class InitRoom(Message):
     max_message_chars: int
     max_payload_bytes: int
     agents: dict[str, Any]
+    turn_timeouts: dict[str, float | None] = Field(default_factory=dict)
     subscribers: list[Subscribe] = Field(default_factory=list)
     """The room's subscriptions so far (each naming its ``subscriber``), kept over a restart."""
     recover: bool = False
@@ -966,15 +994,20 @@ class MemberMoved(Message):
     name: str
     address: Any
     reason: str = ""
+    turn_timeout: float | None = None
+    """The agent's ``turn_timeout``: a room turn of it that runs longer is stuck."""
 
 
 class InitConversations(Message):
-    """Root to the conversations supervisor, once at boot: open the journal and start the
-    saved rooms (their agents report as they come up, through `MemberMoved`)."""
+    """Root to the conversations supervisor, at boot and at each restart: open the journal
+    and start the saved rooms, with where their agents are now and who follows each room."""
 
     journal_path: str
     max_message_chars: int
     max_payload_bytes: int
+    health_interval: float = 5.0
+    agents: list[MemberMoved] = Field(default_factory=list)
+    subscribers: list[Subscribe] = Field(default_factory=list)
 
 
 # --- the gateway: remote callers' door ---------------------------------------------------------

@@ -17,8 +17,10 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,11 +89,14 @@ from orchestration.streams import (
     EndpointPool,
     Feed,
     OrchestrationError,
+    RouterCheck,
     Subscription,
     TurnStream,
 )
 from orchestration.system import DaemonError, DaemonRecord
 
+ROOT_RETRY = 0.05
+"""Seconds between two attempts to reach a root that was just replaced."""
 START_SECONDS = 5.0
 """How long ``up`` waits per node of the tree, on top of `ASK_TIMEOUT`."""
 STOP_SECONDS = 60.0
@@ -260,7 +265,23 @@ class Runtime:
         self._check_text(text)
         message = Envelope(conversation=direct_conversation(name), sender=sender, content=text)
         timeout = timeout or self.settings.turn_timeout
-        return TurnStream(self._asys, self._endpoints, self._root, name, message, timeout)
+        check = self._router_check(name)
+        every = self.settings.stream_check_interval
+        return TurnStream(
+            self._asys, self._endpoints, self._root, name, message, timeout, check, every
+        )
+
+    def _router_check(self, name: str) -> RouterCheck:
+        """What a silent turn stream of agent ``name`` asks (see `TurnStream`)."""
+
+        def check(sent_at: datetime) -> Any:
+            root = self._root
+            started = self.resolve(name).router_started_at  # finds a new root, if need be
+            if self._root != root or (started is not None and started > sent_at):
+                return self._root
+            return None
+
+        return check
 
     def history(self, name: str, *, limit: int = 1000, after_seq: int = 0) -> list[Envelope]:
         """The journaled messages of the agent's conversation, oldest first."""
@@ -312,9 +333,10 @@ class Runtime:
         """Messages and stream messages of agent ``name``'s conversation, or (with no name)
         every supervision event, from now on. Iterate it; it ends after ``timeout`` seconds if
         given, or when closed."""
-        target = self._root if name is None else self.resolve(name).router
+        if name is not None:
+            self.resolve(name)  # an unknown agent is refused here, with the names there are
         conversation = None if name is None else direct_conversation(name)
-        return Subscription(self._asys, [(target, conversation)], timeout)
+        return Subscription(self._asys, [(self._root, conversation)], timeout)
 
     def observe(self, name: str, *, timeout: float | None = None) -> Subscription:
         """Everything that happens in agent ``name``'s conversation from now on: its messages,
@@ -347,8 +369,8 @@ class Runtime:
 
     def _agent_feeds(self, name: str) -> tuple[list[Feed], Callable[[Any], bool]]:
         """The feeds of agent ``name``'s conversation and a filter for the events about it."""
-        router = self.resolve(name).router
-        feeds = [(router, direct_conversation(name)), (self._root, None)]
+        self.resolve(name)  # an unknown agent is refused here, with the names there are
+        feeds = [(self._root, direct_conversation(name)), (self._root, None)]
         return feeds, _about_agents({name})
 
     # --- rooms -------------------------------------------------------------------------------
@@ -525,14 +547,22 @@ class Runtime:
             raise OrchestrationError("invalid_message", *problem)
 
     def _ask(
-        self, message: Any, expected: type, *, timeout: float = ASK_TIMEOUT, to: Any = None
+        self, message: Any, expected: type, *, timeout: float | None = None, to: Any = None
     ) -> Any:
         """Ask the root (or ``to``) and return its reply of type ``expected``; a refusal or
-        no answer raises."""
+        no answer within ``timeout`` (default: the ``request_timeout`` setting) raises."""
+        timeout = timeout or self.settings.request_timeout
         if self._asys is None:
             raise DaemonError("this Runtime is closed", hint="call Runtime.connect() again")
+        deadline = time.monotonic() + timeout
         with self._asys.private() as endpoint:
             reply = endpoint.ask(to or self._root, message, timeout)
+            while reply is None and to is None and time.monotonic() < deadline - ROOT_RETRY:
+                # A send to a dead root fails at once: the admin is starting a new one (see
+                # `orchestration.admin_hooks`); ask that one, once the admin has it.
+                time.sleep(ROOT_RETRY)
+                self._root = self._asys.createActor(system.ROOT_CLASS, globalName=system.ROOT_NAME)
+                reply = endpoint.ask(self._root, message, deadline - time.monotonic())
         if isinstance(reply, ErrorReply):
             raise OrchestrationError.from_reply(reply)
         if reply is None:

@@ -74,7 +74,15 @@ class Settings(BaseSettings):
     cookie_file: Path | None = Field(
         None, description="the cookie that authenticates actor frames (default: DATA_DIR/cookie)"
     )
-    turn_timeout: float = Field(600.0, gt=0, description="seconds a caller waits for a turn")
+    turn_timeout: float = Field(
+        600.0, gt=0, description="seconds a turn's caller waits between two of its messages"
+    )
+    request_timeout: float = Field(
+        10.0, gt=0, description="seconds a command waits for the tree's answer before it fails"
+    )
+    stream_check_interval: float = Field(
+        2.0, gt=0, description="seconds of silence after which a turn's caller checks its router"
+    )
     restart_intensity: int = Field(3, ge=0, description="restarts an agent may need...")
     restart_period: int = Field(10, ge=1, description="...within this many seconds")
     health_interval: float = Field(5.0, gt=0, description="seconds between agent health checks")

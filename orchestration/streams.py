@@ -11,6 +11,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from thespian.actors import ActorSystem
@@ -29,10 +30,12 @@ from orchestration.messages import (
     TurnFinished,
     TurnStarted,
     Unsubscribe,
+    utc_now,
 )
 from orchestration.system import DaemonError
 
 ASK_TIMEOUT = 10.0
+"""The default of the ``request_timeout`` setting."""
 
 
 class OrchestrationError(Exception):
@@ -131,8 +134,20 @@ class EndpointPool:
             lease.close()
 
 
+RouterCheck = Callable[[datetime], Any]
+"""Asks the root whether the router of a turn sent at the given time is still the one it was
+sent to: None if so, else the root to send the message to again (raises if the agent is gone
+or the root does not answer)."""
+
+
 class TurnStream:
     """The stream of one turn: `TurnStarted`, `TurnDelta`s, then `TurnFinished` or `TurnFailed`.
+
+    Its deadline, ``timeout``, is on the gap between two messages, not on the whole turn. After
+    ``check_every`` seconds of silence it asks the root about the turn's router (``check``): a
+    router (or root) that died or stopped answering is replaced, and the message is sent again
+    to the replacement. The journal holds it once whatever happens: a router that already has
+    it makes this stream the turn's caller again.
 
     The deltas it yields always add up to the final text: if the turn's end arrives before a
     delta does, the missing text is yielded as one last `TurnDelta`. An exception raised while
@@ -148,6 +163,8 @@ class TurnStream:
         agent: str,
         message: Envelope,
         timeout: float,
+        check: RouterCheck | None = None,
+        check_every: float = 2.0,
     ):
         self.agent = agent
         self.message = message
@@ -155,9 +172,11 @@ class TurnStream:
         self._pool = pool
         self._root = root
         self._timeout = timeout
+        self._check, self._check_every = check, check_every
         self._turn_id: str | None = None
         self._lease: Lease | None = pool.take()
         self._endpoint = self._lease.endpoint
+        self._sent_at = utc_now()
         self._endpoint.tell(root, Send(message=message))
         self._ready: deque[StreamMessage] = deque()
         self._ledger = DeltaLedger()
@@ -172,8 +191,29 @@ class TurnStream:
             if self._done:
                 self.close()
                 raise StopIteration
-            self._ready.extend(self._handle(self._endpoint.listen(self._timeout)))
+            self._ready.extend(self._handle(self._listen()))
         return self._ready.popleft()
+
+    def _listen(self) -> Any:
+        """The next message, or None once the gap deadline passed; checks the router on every
+        ``check_every`` seconds of silence."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            wait = left if self._check is None else min(left, self._check_every)
+            reply = self._endpoint.listen(wait)
+            if reply is not None or self._check is None:
+                return reply
+            try:
+                root = self._check(self._sent_at)
+            except Exception:
+                self._done = True
+                raise
+            if root is not None:
+                self._sent_at = utc_now()
+                self._endpoint.tell(root, Send(message=self.message))
 
     def __enter__(self) -> TurnStream:
         return self

@@ -48,7 +48,6 @@ from orchestration.messages import (
     TurnStarted,
     utc_now,
 )
-from orchestration.processes import die_with_parent
 from orchestration.providers.base import (
     END_SESSION,
     ChatTurn,
@@ -59,6 +58,7 @@ from orchestration.providers.base import (
     TextDelta,
 )
 from orchestration.providers.registry import create_provider
+from orchestration.titles import become
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class AgentActor(DispatchActor):
         self.channel: EventChannel | None = None
         self.handlers = {
             InitAgent: self._init,
-            Standby: lambda message, sender: die_with_parent(),
+            Standby: lambda message, sender: become("standby"),
             Deliver: self._deliver,
             WatchMessage: self._on_watch,
             WakeupMessage: self._on_wakeup,
@@ -125,7 +125,7 @@ class AgentActor(DispatchActor):
     # --- lifecycle ---------------------------------------------------------------------------
 
     def _init(self, message: InitAgent, sender: Any) -> None:
-        die_with_parent()
+        become("agent", message.spec.name)
         self.spec, self.router, self.supervisor = message.spec, message.router, sender
         settings = message.settings.model_copy(update=message.spec.settings)
         self.provider = create_provider(message.spec.provider, settings)

@@ -14,9 +14,9 @@ messages waiting, or silent for ``link_timeout`` seconds, is dropped (`LinkDropp
 reason) and its feeds are unsubscribed. The credits matter because Thespian caps an actor's
 unacknowledged transmits at 20 across *all* targets (``MAX_PENDING_TRANSMITS``) and queues the
 rest behind them: sends to a serving process that stopped reading would otherwise hold up the
-deliveries to every other one. The root supervises the gateway and starts a new one if it dies
-(``gateway_restarted``); the serving processes then see their links end and their clients
-reconnect.
+deliveries to every other one. The root supervises the gateway as one of its services and
+starts a new one if it dies or stops answering (``gateway_restarted``); the serving processes
+then see their links end and their clients reconnect.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from orchestration.actors.dispatch import DispatchActor
+from orchestration.actors.service import ServiceActor
 from orchestration.actors.subscribers import STREAM
 from orchestration.messages import (
     EVENTS_CONVERSATION,
@@ -47,6 +47,7 @@ from orchestration.messages import (
     LinkItems,
     LinkOpened,
     OpenLink,
+    Ping,
     Subscribe,
     Subscribed,
     TurnDelta,
@@ -57,7 +58,6 @@ from orchestration.messages import (
     Unsubscribe,
     new_id,
 )
-from orchestration.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Upstream:
     """Who asked to follow before the subscription was acknowledged."""
 
 
-class GatewayActor(DispatchActor):
+class GatewayActor(ServiceActor):
     """Holds the remote clients' subscriptions inside the tree and fans their feeds out."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -107,6 +107,7 @@ class GatewayActor(DispatchActor):
         self.dropped = 0
         self.handlers = {
             InitGateway: self._init,
+            Ping: self.answer_ping,
             OpenLink: self._open,
             Follow: self._follow,
             Unfollow: self._unfollow,
@@ -128,7 +129,7 @@ class GatewayActor(DispatchActor):
         self.answer_error(error, message, sender, "gateway")
 
     def _init(self, message: InitGateway, sender: Any) -> None:
-        die_with_parent()
+        self.started(sender, "gateway")
         self.window = message.window
         self.link_timeout = message.link_timeout
         self.wakeupAfter(self.link_timeout / 2)

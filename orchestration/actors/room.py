@@ -33,10 +33,11 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.floor import Floor, Grant
 from orchestration.actors.room_replay import replay
+from orchestration.actors.service import ServiceActor
 from orchestration.actors.subscribers import FLUSH, Subscriber, Subscribers
+from orchestration.actors.turn_core import SYSTEM_SENDER, TurnWatchdog, failure_record
 from orchestration.actors.turn_policy import SELF_SELECT_INSTRUCTIONS, is_pass, mentions
 from orchestration.journal import Journal, within_bytes
 from orchestration.messages import (
@@ -51,6 +52,7 @@ from orchestration.messages import (
     Member,
     MemberMoved,
     Pending,
+    Ping,
     RoomCommand,
     RoomInfo,
     RoomReport,
@@ -67,19 +69,17 @@ from orchestration.messages import (
     content_problem,
     new_id,
 )
-from orchestration.processes import die_with_parent
 from orchestration.topologies.routing import Topology, TopologyError, load_topology, route
 
 log = logging.getLogger(__name__)
 
-SYSTEM_SENDER = "system"
 _COOLDOWN = "cooldown"
 _IDLE = "idle"
 _REPORT = "report"
 REPORT_SECONDS = 0.2
 
 
-class RoomRouter(DispatchActor):
+class RoomRouter(ServiceActor):
     """Journals, routes and grants the turns of one room."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -95,6 +95,8 @@ class RoomRouter(DispatchActor):
         self.floor = Floor(agents=(), turn_limit=0)
         self.pending: list[Pending] = []
         self.addresses: dict[str, Any] = {}
+        self.turn_timeouts: dict[str, float | None] = {}
+        self.watchdog = TurnWatchdog()
         self.last_activity = time.monotonic()
         self.cooldown_armed = False
         self.report_due = False
@@ -116,6 +118,7 @@ class RoomRouter(DispatchActor):
             Unsubscribe: self._feed,
             WakeupMessage: self._on_wakeup,
             ActorExitRequest: self._on_exit,
+            Ping: self.answer_ping,
         }
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
@@ -124,7 +127,7 @@ class RoomRouter(DispatchActor):
     # --- lifecycle ---------------------------------------------------------------------------
 
     def _init(self, message: InitRoom, sender: Any) -> None:
-        die_with_parent()
+        self.started(sender, "room", message.spec.conversation)
         self.supervisor = sender
         spec = self.spec = message.spec
         self.topology = load_topology(spec.topology)
@@ -132,6 +135,7 @@ class RoomRouter(DispatchActor):
         self.max_chars = message.max_message_chars
         self.max_payload_bytes = message.max_payload_bytes
         self.addresses = {name: message.agents.get(name) for name in spec.agents}
+        self.turn_timeouts = {name: message.turn_timeouts.get(name) for name in spec.agents}
         self.floor = Floor(agents=spec.agents, turn_limit=spec.max_turns, cooldown=spec.cooldown)
         for subscription in message.subscribers:
             self.subscribers.add(Subscriber(subscription.subscriber, subscription.stream))
@@ -289,7 +293,26 @@ class RoomRouter(DispatchActor):
 
     def _delta(self, message: TurnStarted | TurnDelta, sender: Any) -> None:
         if self.floor.is_running(message.agent, message.turn_id):
+            if isinstance(message, TurnStarted):
+                timeout = self.turn_timeouts.get(message.agent)
+                self.watchdog.arm(self, message.agent, message.turn_id, timeout)
             self.subscribers.publish(self, message)
+
+    def _stuck(self, agent: str, turn_id: str, seconds: float) -> None:
+        """``agent``'s turn ran past its turn_timeout: it fails now with ``timeout``, and the
+        agent's supervisor (which the rooms supervisor reaches) kills and restarts it."""
+        if not self.floor.is_running(agent, turn_id):
+            return
+        self.watchdog.report(self, self.supervisor, agent, turn_id, seconds)
+        failure = TurnFailed(
+            turn_id=turn_id,
+            agent=agent,
+            conversation=self._spec().conversation,
+            kind="timeout",
+            error=f"agent {agent}'s turn ran past its turn_timeout of {seconds:g} s",
+            retryable=True,
+        )
+        self._fail_turn(agent, failure)
 
     def _finished(self, message: TurnFinished, sender: Any) -> None:
         if not self.floor.is_running(message.agent, message.turn_id):
@@ -335,12 +358,9 @@ class RoomRouter(DispatchActor):
         """Record ``agent``'s turn as failed (it counts as a turn) and move on."""
         running = self.floor.end_turn(agent, time.monotonic())
         self.subscribers.publish(self, failure)
-        self._event(
-            "turn_failed",
-            f"{agent}'s turn failed ({failure.kind}): {failure.error}",
-            in_reply_to=running.trigger.id,
-            **failure.model_dump(mode="json", exclude={"v"}),
-        )
+        record = failure_record(self._spec().conversation, failure, running.trigger.id)
+        self._journal().append(record)
+        self.subscribers.publish(self, record)
         if self._spec().respond == "round_robin" and self.state == "active":
             self.floor.grant("round_robin", running.trigger)  # the floor goes to the next agent
         self._after_turn()
@@ -358,6 +378,7 @@ class RoomRouter(DispatchActor):
         if message.name not in self.addresses:
             return
         self.addresses[message.name] = message.address
+        self.turn_timeouts[message.name] = message.turn_timeout
         if message.address is not None:
             self.floor.fresh.add(message.name)
         running = self.floor.running.get(message.name)
@@ -545,6 +566,8 @@ class RoomRouter(DispatchActor):
             self._send_report()
         elif message.payload == FLUSH:
             self.subscribers.flush(self)
+        elif (expired := self.watchdog.expired(message.payload)) is not None:
+            self._stuck(*expired)
 
     def _arm_idle(self) -> None:
         timeout = self._spec().idle_timeout

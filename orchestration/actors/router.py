@@ -6,6 +6,10 @@ journal, and only then delivers it. It grants the agent one turn at a time and q
 conversation's subscribers, and journals each turn's end before it tells the caller and the
 subscribers.
 
+It is a supervised child of the root. A new incarnation after a crash (``recover``) queues
+again every message of its conversation that the journal holds unanswered, and keeps the
+conversation's subscribers, which the root hands it.
+
 On errors: a bad message or an unwritable journal gets an `ErrorReply` to its sender and
 nothing is delivered. An agent that dies mid-turn (`AgentMoved`) fails that turn with a clear
 `TurnFailed`, so no caller waits forever; one that ended its session normally has sent its
@@ -16,21 +20,23 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from orchestration.actors.dispatch import DispatchActor, error_reply
-from orchestration.actors.subscribers import Subscribers
+from orchestration.actors.dispatch import error_reply
+from orchestration.actors.service import ServiceActor
+from orchestration.actors.subscribers import Subscriber, Subscribers
+from orchestration.actors.turn_core import TurnWatchdog, failure_record, unanswered
 from orchestration.journal import Journal, JournalError
 from orchestration.messages import (
     AgentMoved,
-    AgentStuck,
     Deliver,
     Envelope,
     ErrorReply,
     InitRouter,
+    Ping,
     Send,
     StopRouter,
     Subscribe,
@@ -42,11 +48,11 @@ from orchestration.messages import (
     content_problem,
     new_id,
 )
-from orchestration.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
-SYSTEM_SENDER = "system"
+RECOVER_WINDOW = 500
+"""How many of its newest messages a restarted router reads for unanswered ones."""
 _LEAVE = ("leave",)
 _SETTLE = "settle"
 FINAL_GRACE = 1.0
@@ -64,7 +70,7 @@ class Turn:
     reply_to: Any
 
 
-class ConversationRouter(DispatchActor):
+class ConversationRouter(ServiceActor):
     """Journals, then delivers, the messages of one conversation."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -81,6 +87,7 @@ class ConversationRouter(DispatchActor):
         self.settling: AgentMoved | None = None
         self.waiting: deque[Turn] = deque()
         self.subscribers = Subscribers()
+        self.watchdog = TurnWatchdog()
         self.handlers = {
             InitRouter: self._init,
             Send: self._send,
@@ -94,6 +101,7 @@ class ConversationRouter(DispatchActor):
             Subscribe: self._feed,
             Unsubscribe: self._feed,
             ActorExitRequest: self._on_exit,
+            Ping: self.answer_ping,
         }
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
@@ -103,12 +111,26 @@ class ConversationRouter(DispatchActor):
             self.send(caller, ErrorReply(code="internal", error=f"the router failed: {error!r}"))
 
     def _init(self, message: InitRouter, sender: Any) -> None:
-        die_with_parent()
+        self.started(sender, "router", message.conversation)
         self.conversation = message.conversation
         self.agent = message.agent
         self.max_chars = message.max_message_chars
         self.turn_timeout = message.turn_timeout
         self.journal = Journal(message.journal_path)
+        for subscription in message.subscribers:
+            self.subscribers.add(Subscriber(subscription.subscriber, subscription.stream))
+        if message.recover:
+            rows = self.journal.history(self.conversation, limit=RECOVER_WINDOW, newest=True)
+            for envelope in unanswered((e for _, e in rows), self.agent):
+                self.waiting.append(Turn(new_id(), envelope, None))
+            log.warning(
+                "router %s restarted; %d unanswered message(s) queued again",
+                self.conversation,
+                len(self.waiting),
+            )
+
+    def service_state(self) -> str:
+        return "processing" if self.current is not None else "idle"
 
     def _on_exit(self, message: ActorExitRequest, sender: Any) -> None:
         for turn in [self.current, *self.waiting]:
@@ -129,6 +151,9 @@ class ConversationRouter(DispatchActor):
             self.send(caller, problem)
             return
         try:
+            if self._journal().seq_of(envelope.id, self.conversation) is not None:
+                self._rejoin(envelope, caller)
+                return
             self._journal().append(envelope)
         except JournalError as exc:
             self.send(caller, error_reply(exc, "router"))
@@ -136,6 +161,25 @@ class ConversationRouter(DispatchActor):
         self.subscribers.publish(self, envelope)
         self.waiting.append(Turn(new_id(), envelope, caller))
         self._next()
+
+    def _rejoin(self, envelope: Envelope, caller: Any) -> None:
+        """A message sent again (its caller lost the router it first went to): the journal
+        has it once; ``caller`` now waits for its turn, or hears that it was answered."""
+        if self.current is not None and self.current.message.id == envelope.id:
+            self.current = replace(self.current, reply_to=caller)
+            return
+        for index, turn in enumerate(self.waiting):
+            if turn.message.id == envelope.id:
+                self.waiting[index] = replace(turn, reply_to=caller)
+                return
+        self.send(
+            caller,
+            ErrorReply(
+                code="already_answered",
+                error=f"message {envelope.id} was already answered",
+                hint=f"see the reply: orchestration history {self.agent}",
+            ),
+        )
 
     def _check(self, envelope: Envelope) -> ErrorReply | None:
         if envelope.conversation != self.conversation:
@@ -165,6 +209,7 @@ class ConversationRouter(DispatchActor):
                 message=self.current.message,
                 turn_id=self.current.turn_id,
                 reply_to=self.current.reply_to,
+                router=self.myAddress,
                 observed=observers > 0,
             ),
         )
@@ -190,20 +235,18 @@ class ConversationRouter(DispatchActor):
             if turn is not None and turn.turn_id == message.payload[1] and self.settling:
                 self._fail_current(self.settling)
             return
-        if turn is not None and turn.turn_id == message.payload and self.turn_timeout:
-            self.send(
-                self.supervisor,
-                AgentStuck(name=self.agent, turn_id=turn.turn_id, seconds=self.turn_timeout),
-            )
+        expired = self.watchdog.expired(message.payload)
+        if expired is not None and turn is not None and turn.turn_id == expired[1]:
+            self.watchdog.report(self, self.supervisor, *expired)
 
     # --- the agent's stream ------------------------------------------------------------------
 
     def _delta(self, message: TurnStarted | TurnDelta, sender: Any) -> None:
         current = self.current
         ours = current is not None and current.turn_id == message.turn_id
-        if isinstance(message, TurnStarted) and ours and self.turn_timeout is not None:
+        if isinstance(message, TurnStarted) and ours:
             # timed from its start: before, it may have waited in the agent's backlog
-            self.wakeupAfter(self.turn_timeout, payload=message.turn_id)
+            self.watchdog.arm(self, self.agent, message.turn_id, self.turn_timeout)
         self.subscribers.publish(self, message, skip=current.reply_to if current else None)
 
     def _finished(self, message: TurnFinished, sender: Any) -> None:
@@ -260,18 +303,9 @@ class ConversationRouter(DispatchActor):
     def _end(self, message: TurnFinished | TurnFailed, turn: Turn) -> None:
         """Journal a failure as an event, then tell the caller and the subscribers."""
         if isinstance(message, TurnFailed):
-            self._journal().append(
-                Envelope(
-                    conversation=self.conversation,
-                    sender=SYSTEM_SENDER,
-                    kind="event",
-                    event="turn_failed",
-                    content=f"{message.agent}'s turn failed ({message.kind}): {message.error}",
-                    in_reply_to=turn.message.id,
-                    data=message.model_dump(mode="json", exclude={"v"}),
-                )
-            )
-        self.send(turn.reply_to, message)
+            self._journal().append(failure_record(self.conversation, message, turn.message.id))
+        if turn.reply_to is not None:
+            self.send(turn.reply_to, message)
         self.subscribers.publish(self, message, skip=turn.reply_to)
 
     # --- observers ---------------------------------------------------------------------------

@@ -44,10 +44,11 @@ from orchestration.messages import (
     StopAgent,
 )
 from orchestration.pidfiles import PidFile, sweep
-from orchestration.processes import ProcessId, die_with_parent
+from orchestration.processes import ProcessId
 from orchestration.providers.base import ProviderRequest, StreamEnd, TextDelta
 from orchestration.providers.process import ProcessFailure, ProcessLog, ProcessProtocol
 from orchestration.providers.registry import create_provider
+from orchestration.titles import become
 
 LOG_LINES_PER_SECOND = 20
 _KILL = "kill"
@@ -106,7 +107,7 @@ class SubprocessAgent(AgentActor):
     # --- lifecycle ---------------------------------------------------------------------------
 
     def _init(self, message: InitAgent, sender: Any) -> None:
-        die_with_parent()
+        become("agent", message.spec.name)
         spec = message.spec
         self.spec, self.router, self.supervisor = spec, message.router, sender
         settings = message.settings.model_copy(update=spec.settings)

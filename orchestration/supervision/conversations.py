@@ -1,13 +1,16 @@
 """The conversations supervisor: the parent of every room's router.
 
-The root creates it at boot and passes it the room commands and the agents' moves. It creates
-one `RoomRouter` per room, keeps each room's last reported state (so ``room list`` asks no
-router), remembers who subscribed to each room, and restarts a router that dies: the new one
-rebuilds its state from the journal and keeps the subscribers, so an ``observe`` or a ``join``
-in progress goes on. A router that dies more than `ROOM_INTENSITY` times within
-`ROOM_PERIOD` seconds is given up (``room_failed``), like an OTP supervisor's child.
+It is one of the root's services: the root starts it at boot and again whenever it dies, and
+passes it the room commands and the agents' moves. It keeps one `RoomRouter` per room as a
+service of its own (`orchestration.supervision.services`), keeps each room's last reported
+state (so ``room list`` asks no router), remembers who subscribed to each room, and restarts a
+router that dies or stops answering its health pings: the new one rebuilds its state from the
+journal and keeps the subscribers, so an ``observe`` or a ``join`` in progress goes on. A
+router that dies more than `ROOM_INTENSITY` times within `ROOM_PERIOD` seconds is given up
+(``room_failed``), like an OTP supervisor's child, until ``room resume``.
 
-Rooms are saved in the journal's ``rooms`` table, so a restarted daemon starts them again.
+Rooms are saved in the journal's ``rooms`` table, so a restarted daemon, or a new incarnation
+of this supervisor, starts them again.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from thespian.actors import ActorExitRequest, ChildActorExited, DeadEnvelope
+from thespian.actors import ActorExitRequest, ChildActorExited, DeadEnvelope, WakeupMessage
 
-from orchestration.actors.dispatch import DispatchActor
-from orchestration.actors.room import SYSTEM_SENDER, RoomRouter
+from orchestration.actors.room import RoomRouter
+from orchestration.actors.service import ServiceActor
+from orchestration.actors.turn_core import SYSTEM_SENDER
 from orchestration.journal import Journal
 from orchestration.messages import (
+    AgentStuck,
     Approve,
     CreateRoom,
     Envelope,
@@ -31,12 +36,15 @@ from orchestration.messages import (
     JoinRoom,
     ListRooms,
     MemberMoved,
+    Ping,
+    Pong,
     RoomCommand,
     RoomInfo,
     RoomList,
     RoomReport,
     RoomSpec,
     Send,
+    ServiceReady,
     SetMode,
     SetTopology,
     Subscribe,
@@ -44,14 +52,16 @@ from orchestration.messages import (
     Unsubscribe,
     room_conversation,
 )
-from orchestration.processes import die_with_parent
-from orchestration.supervision.intensity import RestartIntensity
+from orchestration.supervision.health import HealthMonitor
+from orchestration.supervision.services import Service, Services
+from orchestration.supervision.supervisor import UNEXPECTED_EXIT
 from orchestration.topologies.routing import TopologyError, load_topology
 
 log = logging.getLogger(__name__)
 
 ROOM_INTENSITY = 3
 ROOM_PERIOD = 10
+_HEALTH = "health"
 
 
 @dataclass
@@ -60,9 +70,6 @@ class Room:
 
     info: RoomInfo
     address: Any
-    window: RestartIntensity = field(
-        default_factory=lambda: RestartIntensity(ROOM_INTENSITY, ROOM_PERIOD)
-    )
     subscribers: list[Subscribe] = field(default_factory=list)
     former: list[Any] = field(default_factory=list)
     """Addresses of its routers that died (what was sent to them comes back as dead letters)."""
@@ -83,11 +90,15 @@ class Leaving:
     purge: bool
 
 
-class ConversationsSupervisor(DispatchActor):
+class ConversationsSupervisor(ServiceActor):
     """Creates, restarts and fronts the rooms' routers."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.parent: Any = None
+        self.services = Services(self, ROOM_INTENSITY, ROOM_PERIOD)
+        self.health: HealthMonitor | None = None
+        self.turn_timeouts: dict[str, float | None] = {}
         self.journal: Journal | None = None
         self.journal_path = ""
         self.max_chars = 0
@@ -111,21 +122,33 @@ class ConversationsSupervisor(DispatchActor):
             MemberMoved: self._member_moved,
             ChildActorExited: self._child_exited,
             DeadEnvelope: self._dead_letter,
+            Ping: self.answer_ping,
+            Pong: lambda message, sender: self.services.answered(self.health, sender),
+            ServiceReady: lambda message, sender: self.services.ready(sender, message.pid),
+            WakeupMessage: self._heartbeat,
+            AgentStuck: lambda message, sender: self.send(self.parent, message),
         }
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
         self.answer_error(error, message, sender, "the conversations supervisor")
 
     def _init(self, message: InitConversations, sender: Any) -> None:
-        die_with_parent()
+        self.started(sender, "rooms")
+        self.parent = sender
         # Thespian has one dead-letter handler per system: this one; `_dead_letter` takes
         # those addressed to rooms' routers and drops the rest.
         self.handleDeadLetters()
         self.journal = Journal(message.journal_path)
         self.journal_path, self.max_chars = message.journal_path, message.max_message_chars
         self.max_payload_bytes = message.max_payload_bytes
+        for moved in message.agents:
+            self.agents[moved.name] = moved.address
+            self.turn_timeouts[moved.name] = moved.turn_timeout
         for spec in self.journal.rooms():
-            self._start(spec, recover=True)
+            kept = [s for s in message.subscribers if s.conversation == spec.conversation]
+            self._start(spec, recover=True, subscribers=kept)
+        self.health = HealthMonitor(message.health_interval)
+        self.wakeupAfter(message.health_interval, payload=_HEALTH)
 
     # --- rooms -------------------------------------------------------------------------------
 
@@ -155,29 +178,35 @@ class ConversationsSupervisor(DispatchActor):
         room = self._start(spec, recover=False)
         self.send(caller, room.info)
 
-    def _start(self, spec: RoomSpec, *, recover: bool, room: Room | None = None) -> Room:
-        """Create ``spec``'s router (again, for ``room``) and tell it where its agents are."""
-        address = self.createActor(RoomRouter)
-        if room is None:
-            room = Room(RoomInfo(spec=spec, state="active"), address)
-            self.rooms[spec.name] = room
-        room.address = address
-        held, room.held = room.held, []
-        self.send(
-            address,
-            InitRoom(
+    def _start(
+        self, spec: RoomSpec, *, recover: bool, subscribers: list[Subscribe] | None = None
+    ) -> Room:
+        """Create ``spec``'s room and its router, a service that rebuilds its state from the
+        journal when ``recover`` or when restarted."""
+        room = Room(RoomInfo(spec=spec, state="active"), None, subscribers=subscribers or [])
+        self.rooms[spec.name] = room
+
+        def init(restart: bool) -> InitRoom:
+            return InitRoom(
                 spec=spec,
                 journal_path=self.journal_path,
                 max_message_chars=self.max_chars,
                 max_payload_bytes=self.max_payload_bytes,
                 agents={name: self.agents.get(name) for name in spec.agents},
+                turn_timeouts={name: self.turn_timeouts.get(name) for name in spec.agents},
                 subscribers=list(room.subscribers),
-                recover=recover,
-            ),
-        )
-        for message in held:
-            self.send(address, message)
+                recover=recover or restart,
+            )
+
+        room.address = self.services.start(spec.conversation, RoomRouter, init).address
         return room
+
+    def _restarted(self, room: Room, service: Service) -> None:
+        """``room``'s router has a new incarnation: what reached the dead one goes to it."""
+        room.address = service.address
+        held, room.held = room.held, []
+        for message in held:
+            self.send(room.address, message)
 
     def _list(self, message: ListRooms, sender: Any) -> None:
         rooms = [room.info for room in self.rooms.values()]
@@ -192,14 +221,16 @@ class ConversationsSupervisor(DispatchActor):
         if failed and message.action == "show":
             self.send(caller, room.info)
         elif failed and message.action == "resume":
-            room.window = RestartIntensity(ROOM_INTENSITY, ROOM_PERIOD)
             room.info = room.info.model_copy(update={"state": "starting", "ended_reason": ""})
-            self._start(room.spec, recover=True, room=room)
+            service = self.services.revive(room.spec.conversation)
+            assert service is not None
+            self._restarted(room, service)
             self.send(room.address, message.model_copy(update={"reply_to": caller}))
         elif message.action not in ("delete", "purge"):
             self._to_router(room, message, caller)
         else:
             del self.rooms[message.room]
+            self.services.remove(room.spec.conversation)
             self._journal().remove_room(message.room)
             leaving = Leaving(room, caller, purge=message.action == "purge")
             if failed:  # its router is gone already
@@ -290,24 +321,38 @@ class ConversationsSupervisor(DispatchActor):
 
     def _member_moved(self, message: MemberMoved, sender: Any) -> None:
         self.agents[message.name] = message.address
+        self.turn_timeouts[message.name] = message.turn_timeout
         for room in self.rooms.values():
             if message.name in room.spec.agents:
                 self.send(room.address, message)
 
+    def _heartbeat(self, message: WakeupMessage, sender: Any) -> None:
+        if message.payload != _HEALTH or self.health is None:
+            return
+        for service, reason in self.services.check(self.health):
+            self._router_gone(service.address, reason)
+        self.wakeupAfter(self.health.interval, payload=_HEALTH)
+
     def _child_exited(self, message: ChildActorExited, sender: Any) -> None:
-        """A router died: start a new one from the journal, unless it dies too often."""
         leaving = next((x for x in self.leaving if x.room.address == message.childAddress), None)
         if leaving is not None:
             self.leaving.remove(leaving)
             self._left(leaving)
             return
-        room = next((r for r in self.rooms.values() if r.address == message.childAddress), None)
+        self._router_gone(message.childAddress, UNEXPECTED_EXIT)
+
+    def _router_gone(self, address: Any, why: str) -> None:
+        """A router died (or was killed, not answering): start a new one from the journal,
+        unless it dies too often."""
+        room = next((r for r in self.rooms.values() if r.address == address), None)
         if room is None:
             return
         room.former = [*room.former[-4:], room.address]
-        if room.window.add_restart():
+        service = self.services.exited(address, why)
+        assert service is not None
+        if not service.given_up:
             log.warning("room %s's router died; restarting it from the journal", room.spec.name)
-            self._start(room.spec, recover=True, room=room)
+            self._restarted(room, service)
             return
         reason = f"its router died more than {ROOM_INTENSITY} times within {ROOM_PERIOD} s"
         room.info = room.info.model_copy(update={"state": "failed", "ended_reason": reason})
@@ -328,13 +373,18 @@ class ConversationsSupervisor(DispatchActor):
 
     def _dead_letter(self, message: DeadEnvelope, sender: Any) -> None:
         """A message reached a room's router after it died (in the few ms before its exit
-        notice): give it to the router that replaces it, so no caller waits in vain."""
+        notice): give it to the router that replaces it, so no caller waits in vain. A message
+        for an agent's router that died goes back to the root, which has its replacement."""
         dead = message.deadAddress
         for room in self.rooms.values():
             if room.address == dead:
                 room.held.append(message.deadMessage)  # its restart is on the way
-            elif dead in room.former:
+                return
+            if dead in room.former:
                 self._redeliver(room, message.deadMessage)
+                return
+        if isinstance(message.deadMessage, Send) and self.parent is not None:
+            self.send(self.parent, message.deadMessage)  # to an agent's router that died
 
     def _redeliver(self, room: Room, message: Any) -> None:
         """Send a dead letter on to the room's live router; of a failed room, answer its

@@ -8,6 +8,7 @@ from orchestration.providers.base import BadRequestError, ProviderError
 from orchestration.providers.registry import UnknownProviderError
 from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.registry import Registry
+from orchestration.supervision.services import Service
 
 
 def unknown_agent(registry: Registry, name: str) -> ErrorReply:
@@ -106,4 +107,13 @@ def unknown_message(message_id: str, conversation: str) -> ErrorReply:
         code="unknown_message",
         error=f"no message {message_id!r} in {conversation}",
         hint="pass the id of a message of this conversation (a message frame's cursor)",
+    )
+
+
+def service_failed(service: Service) -> ErrorReply:
+    """A router or the rooms supervisor exited too often and was given up."""
+    return ErrorReply(
+        code="service_failed",
+        error=f"{service.given_up}; it was given up",
+        hint="see the daemon log, then restart the daemon: orchestration down, then up",
     )

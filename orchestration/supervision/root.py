@@ -7,9 +7,17 @@ needing more than ``restart_intensity`` restarts within ``restart_period`` secon
 It and every agent under it become ``failed`` (``restart_limit_exceeded``, ``agent_failed``):
 they stay listed and inspectable, their history intact, until shut down or started again.
 
-It also owns what the tree shares: the registry (from supervisors' reports), one conversation
-router per agent, the event bus (journal first, then subscribers) and the saved specs from
-which the daemon rebuilds the same tree when it starts.
+It also owns what the tree shares: the registry (from supervisors' reports), the event bus
+(journal first, then subscribers), who follows each conversation, and the saved specs from which
+it rebuilds the same tree whenever a root starts: at daemon start, and when the admin starts a
+new root after the last one died (`orchestration.admin_hooks`). A root created by a client's
+call boots itself before it answers, so an empty root never answers for a populated journal.
+
+The runtime's own actors are its children too, in its `Services` table: one router per agent,
+the rooms supervisor and the gateway. Each is restarted when it exits or stops answering its
+health pings, with its own restart window; a restarted router learns where its agent is, the
+supervisors above the agent learn where the router is (`RouterMoved`), and the conversation's
+subscribers carry over.
 
 On errors: every bad command gets an `ErrorReply` naming the problem and the fix; nothing here
 raises out of `receiveMessage`.
@@ -23,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from thespian.actors import ChildActorExited, WakeupMessage
+from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from orchestration.actors.gateway import GatewayActor
 from orchestration.actors.router import ConversationRouter
@@ -36,8 +44,10 @@ from orchestration.messages import (
     AddChild,
     AgentInfo,
     AgentList,
+    AgentMoved,
     AgentNode,
     AgentSpec,
+    AgentStuck,
     Approve,
     Boot,
     Cancel,
@@ -66,7 +76,9 @@ from orchestration.messages import (
     Resolve,
     Resolved,
     RoomCommand,
+    RouterMoved,
     Send,
+    ServiceReady,
     SetMode,
     SetTopology,
     Spawn,
@@ -86,7 +98,6 @@ from orchestration.messages import (
     utc_now,
 )
 from orchestration.pidfiles import sweep
-from orchestration.processes import die_with_parent
 from orchestration.providers.base import BadRequestError, ProviderError
 from orchestration.providers.registry import (
     UnknownProviderError,
@@ -100,13 +111,16 @@ from orchestration.supervision.child import Child
 from orchestration.supervision.conversations import ConversationsSupervisor
 from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.registry import Registry
-from orchestration.supervision.supervisor import Step, Supervisor
+from orchestration.supervision.services import Service, Services
+from orchestration.supervision.supervisor import UNEXPECTED_EXIT, Step, Supervisor
+from orchestration.titles import become
 
 log = logging.getLogger(__name__)
 
 LIST_DEADLINE = 1.0
 GATEWAY = "gateway"
-"""The gateway's name in the events about it."""
+"""The gateway's name in the events about it, and in the root's services."""
+ROOMS = "rooms"
 _LIST = "list"
 
 
@@ -124,14 +138,13 @@ class RootSupervisor(Supervisor):
         self.name = ROOT_SUPERVISOR
         self.started_at: datetime = utc_now()
         self.registry = Registry()
-        self.routers: dict[str, Any] = {}
+        self.services: Services | None = None
+        self.feeds: dict[str, list[Subscribe]] = {}
+        """Who follows each conversation (DMs and rooms), handed to a restarted router."""
         self.windows: dict[str, RestartIntensity] = {}
         self.queries: dict[str, ListQuery] = {}
         self.subscribers = Subscribers()
         self.stop_all_waiters: list[Any] = []
-        self.conversations: Any = None
-        self.gateway: Any = None
-        self.gateway_window = RestartIntensity(0, 1)
         self.handlers.update(
             {
                 Boot: self._boot,
@@ -148,6 +161,9 @@ class RootSupervisor(Supervisor):
                 Status: self._status,
                 LocateGateway: self._locate_gateway,
                 ChildActorExited: self._child_exited,
+                ServiceReady: lambda message, sender: self._services().ready(sender, message.pid),
+                AgentStuck: self._stuck_below,
+                ActorExitRequest: self._on_exit,
                 NodeReport: lambda message, sender: self._record(message.node, message.address),
                 NodeRemoved: lambda message, sender: self._forget(message.name),
                 Publish: lambda message, sender: self._publish(message.event),
@@ -168,80 +184,150 @@ class RootSupervisor(Supervisor):
 
     # --- start-up ----------------------------------------------------------------------------
 
-    def _boot(self, message: Boot, sender: Any) -> None:
-        if self.journal is None:
-            die_with_parent()
-            settings = self.settings = load_settings()
-            sweep(settings.pid_dir)  # programs a crashed daemon's agents left running
-            self.journal = Journal(settings.journal_path)
-            self.conversations = self.createActor(ConversationsSupervisor)
-            self.send(
-                self.conversations,
-                InitConversations(
-                    journal_path=str(settings.journal_path),
-                    max_message_chars=settings.max_message_chars,
-                    max_payload_bytes=settings.max_payload_bytes,
-                ),
-            )
-            self.gateway = self._start_gateway()
-            self.gateway_window = self._window()
-            self.node = SupervisorNode(
-                name=ROOT_SUPERVISOR,
-                intensity=settings.restart_intensity,
-                period=settings.restart_period,
-            )
-            for saved in self.journal.agents():
-                spec = self._resolve_provider(saved) if saved.follows_default else saved
-                if spec != saved:
-                    self.journal.save_agent(spec)
-                self._adopt(AgentNode(spec=spec))
-            for tree in self.journal.trees():
-                self._adopt(self._resolve_tree(tree, only_defaults=True))
-            self._start_heartbeat(settings.health_interval)
-            self._advance()
-        self._status(Status(), sender)
+    def receiveMessage(self, message: Any, sender: Any) -> Any:
+        if self.journal is None and not isinstance(message, Boot):
+            self._start_up()  # created by a client's call, not by the daemon or the admin
+        return super().receiveMessage(message, sender)
 
-    def _start_gateway(self) -> Any:
-        settings = self._settings()
-        gateway = self.createActor(GatewayActor)
-        init = InitGateway(
+    def _boot(self, message: Boot, sender: Any) -> None:
+        self._start_up()
+        if not message.revived:
+            self._status(Status(), sender)
+
+    def _start_up(self) -> None:
+        """Open the journal and build the tree it describes (once)."""
+        if self.journal is not None:
+            return
+        become("root")
+        settings = self.settings = load_settings()
+        sweep(settings.pid_dir)  # programs a crashed daemon's agents left running
+        self.journal = Journal(settings.journal_path)
+        self.services = Services(self, settings.restart_intensity, settings.restart_period)
+        self.services.start(ROOMS, ConversationsSupervisor, self._init_rooms)
+        init_gateway = InitGateway(
             window=settings.gateway_window, link_timeout=settings.gateway_link_timeout
         )
-        self.send(gateway, init)
-        return gateway
+        self.services.start(GATEWAY, GatewayActor, lambda restart: init_gateway)
+        self.node = SupervisorNode(
+            name=ROOT_SUPERVISOR,
+            intensity=settings.restart_intensity,
+            period=settings.restart_period,
+        )
+        for saved in self.journal.agents():
+            spec = self._resolve_provider(saved) if saved.follows_default else saved
+            if spec != saved:
+                self.journal.save_agent(spec)
+            self._adopt(AgentNode(spec=spec))
+        for tree in self.journal.trees():
+            self._adopt(self._resolve_tree(tree, only_defaults=True))
+        self._start_heartbeat(settings.health_interval)
+        self._advance()
+
+    def _init_rooms(self, restart: bool) -> InitConversations:
+        """The rooms supervisor's init: where the agents are now, who follows which room."""
+        settings = self._settings()
+        return InitConversations(
+            journal_path=str(settings.journal_path),
+            max_message_chars=settings.max_message_chars,
+            max_payload_bytes=settings.max_payload_bytes,
+            health_interval=settings.health_interval,
+            agents=[self._member(n, e.address, "up") for n, e in self.registry.agents.items()],
+            subscribers=[
+                s for c, subs in self.feeds.items() if c.startswith(ROOM_PREFIX) for s in subs
+            ],
+        )
+
+    def _services(self) -> Services:
+        if self.services is None:
+            self._start_up()
+        assert self.services is not None
+        return self.services
+
+    def _service_address(self, name: str) -> Any:
+        service = self._services().get(name)
+        return service.address if service is not None else None
 
     def _locate_gateway(self, message: LocateGateway, sender: Any) -> None:
-        if self.gateway is None:
-            self.send(sender, refusals.gateway_failed(self.gateway_window))
-        else:
-            self.send(sender, GatewayAddress(address=self.gateway))
+        gateway = self._services().get(GATEWAY)
+        assert gateway is not None
+        if gateway.given_up:
+            self.send(sender, refusals.gateway_failed(gateway.window))
+        elif gateway.address is not None:
+            self.send(sender, GatewayAddress(address=gateway.address))
+
+    # --- the runtime's own actors: restarted like any child ----------------------------------
+
+    def _on_exit(self, message: ActorExitRequest, sender: Any) -> None:
+        self.exiting = True  # the system shuts down: its services are not restarted
 
     def _child_exited(self, message: ChildActorExited, sender: Any) -> None:
-        """The gateway is a permanent child with the root's restart window (it holds nothing
-        a restart could not rebuild: its links end and their clients reconnect); other
-        children exit as a supervisor's do."""
-        if message.childAddress != self.gateway:
+        service = self._services().find(message.childAddress)
+        if service is None:
             self._exited(message, sender)
+        elif not self.exiting:
+            self._service_gone(service, UNEXPECTED_EXIT)
+
+    def _service_gone(self, service: Service, why: str) -> None:
+        """A service exited (or stopped answering and was killed): start its next incarnation
+        and tell whoever needs its new address; or give it up."""
+        old = service.address
+        self._drop_subscriber(old)
+        self._services().exited(old, why)
+        kind = "gateway" if service.name == GATEWAY else service.name.split(":")[0]
+        if service.given_up:
+            log.error("%s given up: %s", service.name, service.given_up)
+            self._event("restart_limit_exceeded", service.name, service.given_up, service=kind)
             return
-        gone = Unsubscribe(subscriber=self.gateway)  # from every feed it had
-        self.subscribers.handle(self, gone, self.gateway)
-        for router in self.routers.values():
-            self.send(router, gone)
-        self.send(self.conversations, gone)
-        if not self.gateway_window.add_restart():
-            self.gateway = None
-            log.error("the gateway keeps exiting; given up")
-            window = self.gateway_window
-            limit = f"more than {window.intensity} restart(s) within {window.period} s"
-            self._event("restart_limit_exceeded", GATEWAY, f"the gateway needed {limit}; given up")
+        log.warning("%s exited (%s); started a new one", service.name, why)
+        if service.name == GATEWAY:
+            self._event(
+                "gateway_restarted",
+                GATEWAY,
+                "the gateway exited and was restarted; remote clients reconnect",
+            )
             return
-        self.gateway = self._start_gateway()
-        log.warning("the gateway exited; started a new one")
         self._event(
-            "gateway_restarted",
-            GATEWAY,
-            "the gateway exited and was restarted; remote clients reconnect",
+            "service_restarted",
+            service.name,
+            f"{service.name} exited ({why}) and was restarted from the journal",
+            service=kind,
+            restarts=service.restarts,
         )
+        if service.name.startswith("dm:"):
+            self._router_restarted(service.name.removeprefix("dm:"), service.address)
+
+    def _router_restarted(self, agent: str, router: Any) -> None:
+        """Agent ``agent``'s new router: the supervisors above the agent keep its address, and
+        it hears where the agent is."""
+        self.send(self.myAddress, RouterMoved(name=agent, address=router))
+        entry = self.registry.agents.get(agent)
+        if entry is not None and entry.address is not None:
+            self.send(router, AgentMoved(name=agent, address=entry.address, reason="up"))
+
+    def _drop_subscriber(self, address: Any) -> None:
+        """A service that followed conversations (the gateway) is gone: from every feed."""
+        if address is None:
+            return
+        gone = Unsubscribe(subscriber=address)
+        self.subscribers.handle(self, gone, address)
+        for conversation, subscriptions in list(self.feeds.items()):
+            if any(s.subscriber == address for s in subscriptions):
+                self._follow(gone.model_copy(update={"conversation": conversation}), address)
+
+    def _check_health(self, health: Any) -> None:
+        super()._check_health(health)
+        for service, reason in self._services().check(health):
+            self._service_gone(service, reason)
+
+    def _stuck_below(self, message: AgentStuck, sender: Any) -> None:
+        """A router says an agent's turn ran past its turn_timeout: its supervisor decides."""
+        entry = self.registry.agents.get(message.name)
+        if entry is None or entry.parent == ROOT_SUPERVISOR:
+            self._stuck(message, sender)
+            return
+        parent = self.registry.supervisors.get(entry.parent)
+        if parent is not None and parent.address is not None:
+            self.send(parent.address, message)
 
     def _status(self, message: Status, sender: Any) -> None:
         self.send(
@@ -316,7 +402,8 @@ class RootSupervisor(Supervisor):
         """Make ``node`` the root's last child (routers, registry rows, restart window) and
         plan its start."""
         routers = {
-            a.name: self.routers.get(a.name) or self._router_for(a.spec) for a in node.agents()
+            a.name: self._service_address(a.spec.conversation) or self._router_for(a.spec)
+            for a in node.agents()
         }
         child = Child(node, routers)
         if waiter is not None:
@@ -340,21 +427,22 @@ class RootSupervisor(Supervisor):
                 self._provisional(child, node.name)
 
     def _router_for(self, spec: AgentSpec) -> Any:
+        """Start agent ``spec``'s router, a service of the root; its address."""
         settings = self._settings()
-        router = self.createActor(ConversationRouter)
         chars = int(spec.settings.get("max_message_chars", settings.max_message_chars))
-        self.send(
-            router,
-            InitRouter(
+
+        def init(restart: bool) -> InitRouter:
+            return InitRouter(
                 conversation=spec.conversation,
                 journal_path=str(settings.journal_path),
                 agent=spec.name,
                 max_message_chars=chars,
                 turn_timeout=spec.turn_timeout,
-            ),
-        )
-        self.routers[spec.name] = router
-        return router
+                recover=restart,
+                subscribers=list(self.feeds.get(spec.conversation, [])),
+            )
+
+        return self._services().start(spec.conversation, ConversationRouter, init).address
 
     def _resolve_provider(self, spec: AgentSpec) -> AgentSpec:
         """Fill in the default provider and model, and check the provider can be used."""
@@ -443,8 +531,10 @@ class RootSupervisor(Supervisor):
         self._shut_down(then=self._all_stopped)
 
     def _all_stopped(self) -> None:
-        for router in self.routers.values():
-            self.send(router, StopRouter())
+        for service in self._services():
+            if service.name.startswith("dm:") and service.address is not None:
+                self._services().remove(service.name)
+                self.send(service.address, StopRouter())
         for waiter in self.stop_all_waiters:
             self.send(waiter, Ok(detail="all agents stopped"))
         self.stop_all_waiters.clear()
@@ -453,9 +543,11 @@ class RootSupervisor(Supervisor):
         """``name`` left the tree: drop it and what was below it, and stop their routers."""
         for agent in self.registry.remove(name):
             self._agent_moved(agent, None, "it was shut down")
-            router = self.routers.pop(agent, None)
-            if router is not None:
-                self.send(router, StopRouter())
+            conversation = f"dm:{agent}"
+            self.feeds.pop(conversation, None)
+            router = self._services().remove(conversation)
+            if router is not None and router.address is not None:
+                self.send(router.address, StopRouter())
 
     # --- supervisor hooks: the root reports to itself and keeps the bus ----------------------
 
@@ -470,8 +562,14 @@ class RootSupervisor(Supervisor):
             self._agent_moved(info.spec.name, address, info.last_error or info.state)
 
     def _agent_moved(self, name: str, address: Any, reason: str) -> None:
-        if self.conversations is not None:
-            self.send(self.conversations, MemberMoved(name=name, address=address, reason=reason))
+        rooms = self._service_address(ROOMS)
+        if rooms is not None:
+            self.send(rooms, self._member(name, address, reason))
+
+    def _member(self, name: str, address: Any, reason: str) -> MemberMoved:
+        entry = self.registry.agents.get(name)
+        timeout = entry.info.spec.turn_timeout if entry is not None else None  # type: ignore[union-attr]
+        return MemberMoved(name=name, address=address, reason=reason, turn_timeout=timeout)
 
     def _removed(self, name: str) -> None:
         self._journal().remove_agent(name)
@@ -505,6 +603,8 @@ class RootSupervisor(Supervisor):
         self.wakeupAfter(LIST_DEADLINE, payload=(_LIST, query_id))
 
     def _pong(self, message: Pong, sender: Any) -> None:
+        if self._services().answered(self.health, sender):
+            return
         super()._pong(message, sender)
         entry = self.registry.agents.get(message.name)
         if entry is not None and entry.address == sender and isinstance(entry.info, AgentInfo):
@@ -548,10 +648,14 @@ class RootSupervisor(Supervisor):
         if entry is None:
             self.send(sender, refusals.unknown_agent(self.registry, message.name))
             return
+        router = self._services().get(f"dm:{message.name}")
         self.send(
             sender,
             Resolved(
-                agent=entry.info, router=self.routers.get(message.name), agent_address=entry.address
+                agent=entry.info,
+                router=router.address if router else None,
+                agent_address=entry.address,
+                router_started_at=router.started_at if router else None,
             ),
         )
 
@@ -563,14 +667,19 @@ class RootSupervisor(Supervisor):
             return
         name = conversation.removeprefix("dm:")  # direct conversations are the only kind yet
         entry = self.registry.agents.get(name)
-        router = self.routers.get(name)
+        router = self._services().get(conversation)
         if entry is None or router is None or f"dm:{name}" != conversation:
             self.send(sender, refusals.unknown_agent(self.registry, name))
             return
         if entry.info.state in ("failed", "terminated"):
             self.send(sender, refusals.agent_down(entry.info))  # type: ignore[arg-type]
             return
-        self.send(router, message.model_copy(update={"reply_to": message.reply_to or sender}))
+        if router.given_up:
+            self.send(sender, refusals.service_failed(router))
+            return
+        self.send(
+            router.address, message.model_copy(update={"reply_to": message.reply_to or sender})
+        )
 
     # --- rooms: the conversations supervisor answers the caller ------------------------------
 
@@ -584,14 +693,44 @@ class RootSupervisor(Supervisor):
         self._to_rooms(message, sender)
 
     def _to_rooms(self, message: Any, sender: Any) -> None:
-        self.send(self.conversations, message.model_copy(update={"reply_to": sender}))
+        rooms = self._services().get(ROOMS)
+        assert rooms is not None
+        caller = getattr(message, "reply_to", None) or sender
+        if rooms.given_up:
+            self.send(caller, refusals.service_failed(rooms))
+        else:
+            self.send(rooms.address, message.model_copy(update={"reply_to": caller}))
 
     def _subscribe(self, message: Subscribe | Unsubscribe, sender: Any) -> None:
-        """The event bus, or a room's feed (which the conversations supervisor keeps)."""
-        if (message.conversation or "").startswith(ROOM_PREFIX):
-            self.send(self.conversations, message.model_copy(update={"subscriber": sender}))
-        else:
+        """The event bus, or a conversation's feed (kept here, and passed to its router)."""
+        if message.conversation is None:
             self.subscribers.handle(self, message, sender)
+        else:
+            self._follow(message, message.subscriber or sender)
+
+    def _follow(self, message: Subscribe | Unsubscribe, subscriber: Any) -> None:
+        """Keep ``subscriber``'s (un)subscription to a conversation, and pass it on to the
+        conversation's router (a room's: through the rooms supervisor)."""
+        conversation = message.conversation or ""
+        addressed = message.model_copy(update={"subscriber": subscriber})
+        kept = [s for s in self.feeds.get(conversation, []) if s.subscriber != subscriber]
+        if isinstance(addressed, Subscribe):
+            kept.append(addressed)
+        if kept:
+            self.feeds[conversation] = kept
+        else:
+            self.feeds.pop(conversation, None)
+        if conversation.startswith(ROOM_PREFIX):
+            target = self._service_address(ROOMS)
+        else:
+            target = self._service_address(conversation)
+            if target is None and isinstance(addressed, Subscribe):
+                self.feeds.pop(conversation, None)
+                name = conversation.removeprefix("dm:")
+                self.send(subscriber, refusals.unknown_agent(self.registry, name))
+                return
+        if target is not None:
+            self.send(target, addressed)
 
     def _forward_cancel(self, message: Cancel, sender: Any) -> None:
         entry = self.registry.agents.get(message.agent or "")

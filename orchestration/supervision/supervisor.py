@@ -61,6 +61,7 @@ from orchestration.messages import (
     Ping,
     Pong,
     Publish,
+    RouterMoved,
     Spawned,
     Standby,
     StopAgent,
@@ -71,13 +72,14 @@ from orchestration.messages import (
     SupervisorReady,
     TreeChanged,
 )
-from orchestration.processes import die_with_parent, kill_pid, pid_alive
+from orchestration.processes import kill_pid, pid_alive
 from orchestration.providers.registry import runs_a_program
 from orchestration.settings import Settings
 from orchestration.supervision.child import Child
 from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.strategy import restart_plan
+from orchestration.titles import become
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +146,7 @@ class Supervisor(DispatchActor):
             StopChild: self._stop_child,
             StopSupervisor: self._stop_supervisor,
             TreeChanged: self._tree_changed,
+            RouterMoved: self._router_moved,
             NodeReport: self._pass_up,
             NodeRemoved: self._pass_up,
             Publish: self._pass_up,
@@ -156,7 +159,7 @@ class Supervisor(DispatchActor):
     # --- start-up ----------------------------------------------------------------------------
 
     def _init(self, message: InitSupervisor, sender: Any) -> None:
-        die_with_parent()
+        become("supervisor", message.node.name)
         node = message.node
         self.node, self.name, self.parent = node, node.name, sender
         self.settings = message.settings
@@ -354,6 +357,8 @@ class Supervisor(DispatchActor):
     def _exited(self, message: ChildActorExited, sender: Any) -> None:
         if self.spare is not None and message.childAddress == self.spare:
             self.spare = None
+            if self.step is None and not self.plan:
+                self._keep_a_spare()  # a spare that died is replaced like any child
             return
         child = self._by_address(message.childAddress)
         if child is not None:
@@ -530,6 +535,15 @@ class Supervisor(DispatchActor):
                 message.node if c.name == child.name else c for c in self.node.children
             )
             self._spec_changed(children)
+
+    def _router_moved(self, message: RouterMoved, sender: Any) -> None:
+        """An agent's router restarted: keep its new address for the children whose agents
+        it serves, and pass it on to those that are supervisors."""
+        for child in self.children:
+            if message.name in child.routers:
+                child.routers[message.name] = message.address
+                if isinstance(child.node, SupervisorNode) and child.address is not None:
+                    self.send(child.address, message)
 
     def _stop_child(self, message: StopChild, sender: Any) -> None:
         child = self._child(message.name)

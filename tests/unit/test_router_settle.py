@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from thespian.actors import Actor, ActorSystem
 
-from orchestration.actors import router as router_module
+from orchestration.actors import service as service_module
 from orchestration.actors.router import FINAL_GRACE, ConversationRouter
 from orchestration.messages import (
     AgentMoved,
@@ -19,6 +19,7 @@ from orchestration.messages import (
     Envelope,
     InitRouter,
     Send,
+    ServiceReady,
     TurnFailed,
     TurnFinished,
 )
@@ -42,7 +43,7 @@ class StandInAgent(Actor):
 
 @pytest.fixture
 def system(monkeypatch: pytest.MonkeyPatch) -> Iterator[ActorSystem]:
-    monkeypatch.setattr(router_module, "die_with_parent", lambda: None)  # in-process here
+    monkeypatch.setattr(service_module, "become", lambda *names: None)  # in-process here
     asys = ActorSystem("simpleSystemBase", transientUnique=True)
     try:
         yield asys
@@ -54,15 +55,13 @@ def open_turn(asys: ActorSystem, tmp_path: Path) -> tuple[Any, str]:
     """A router with a stand-in agent, and a turn delivered to it: (router, turn id)."""
     router = asys.createActor(ConversationRouter)
     agent = asys.createActor(StandInAgent)
-    asys.tell(
-        router,
-        InitRouter(
-            conversation=CONVERSATION,
-            journal_path=str(tmp_path / "journal.db"),
-            agent="editor",
-            max_message_chars=1000,
-        ),
+    init = InitRouter(
+        conversation=CONVERSATION,
+        journal_path=str(tmp_path / "journal.db"),
+        agent="editor",
+        max_message_chars=1000,
     )
+    assert isinstance(asys.ask(router, init, 5), ServiceReady), "it tells its supervisor"
     asys.tell(router, AgentMoved(name="editor", address=agent, reason="up"))
     said = Envelope(conversation=CONVERSATION, sender="user", content="hi")
     asys.tell(router, Send(message=said))
