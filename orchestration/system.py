@@ -30,6 +30,7 @@ from orchestration.processes import (
     wait_gone,
 )
 from orchestration.settings import Settings
+from orchestration.titles import PREFIX as TITLE_PREFIX
 
 SYSTEM_BASE = "multiprocTCPBase"
 ROOT_NAME = "orchestration.root"
@@ -88,8 +89,14 @@ class DaemonRecord:
         return [
             process
             for process in session_members(self.session)
-            if "orchestration.daemon" in command_line(process.pid)
+            if is_daemon_process(command_line(process.pid))
         ]
+
+
+def is_daemon_process(command: str) -> bool:
+    """Whether a process with this command line is one of a daemon's: the starter, or a
+    process that took its title (`orchestration.titles`)."""
+    return "orchestration.daemon" in command or command.startswith(TITLE_PREFIX)
 
 
 def failure_path(settings: Settings) -> Path:
@@ -217,7 +224,7 @@ def _not_ours(settings: Settings) -> DaemonError:
     """What holds the admin port, when it is not the daemon of this data dir."""
     port = settings.admin_port
     listeners = sorted(listener_pids(port) or set())
-    daemons = [pid for pid in listeners if "orchestration.daemon" in command_line(pid)]
+    daemons = [pid for pid in listeners if is_daemon_process(command_line(pid))]
     if daemons:
         accepted = transport.probe_cookie(port, cookie_of(settings), settings.max_frame_bytes)
         refusal = ", which refuses this client's cookie" if accepted is False else ""
