@@ -580,7 +580,9 @@ ErrorCode = Literal[
     "room_closed",
     "nothing_pending",
     "gateway_failed",
+    "service_failed",
     "unknown_message",
+    "already_answered",
 ]
 
 

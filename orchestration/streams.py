@@ -22,6 +22,7 @@ from orchestration.messages import (
     Envelope,
     ErrorReply,
     Ok,
+    Ping,
     Send,
     StreamMessage,
     Subscribe,
@@ -32,7 +33,7 @@ from orchestration.messages import (
     Unsubscribe,
     utc_now,
 )
-from orchestration.system import DaemonError
+from orchestration.system import ROOT_CLASS, ROOT_NAME, DaemonError
 
 ASK_TIMEOUT = 10.0
 """The default of the ``request_timeout`` setting."""
@@ -285,9 +286,15 @@ Feed = tuple[Any, str | None]
 class Subscription:
     """A live feed from one or more routers or the root, on one endpoint; subscribed (and
     acknowledged) on creation. ``keep`` drops what the reader does not want; without
-    ``stream`` the turns' stream messages are not even sent."""
+    ``stream`` the turns' stream messages are not even sent.
+
+    The root keeps the subscriptions over a restart of any router. If the root itself dies,
+    the feed falls silent: after `CHECK_EVERY` seconds of silence the subscription pings what it
+    follows, and subscribes again to the new root if the old one is gone (what was said in
+    between is in the journal)."""
 
     POLL = 0.25
+    CHECK_EVERY = 2.0
 
     def __init__(
         self,
@@ -304,17 +311,35 @@ class Subscription:
         self._ready: deque[Any] = deque()
         self._stopped = threading.Event()
         self._ledger = DeltaLedger()
+        self._asys, self._stream = asys, stream
+        self._heard = time.monotonic()
         self._context: Any = asys.private()
         self._endpoint = self._context.__enter__()
         for target, conversation in feeds:
-            request = Subscribe(conversation=conversation, stream=stream)
-            reply = self._endpoint.ask(target, request, ASK_TIMEOUT)
-            if not isinstance(reply, Ok):
-                self.close()
-                if isinstance(reply, ErrorReply):
-                    raise OrchestrationError.from_reply(reply)
-                raise DaemonError(f"subscribing to {conversation or 'events'} failed: {reply!r}")
+            self._subscribe(target, conversation)
             self._feeds.append((target, conversation))
+
+    def _subscribe(self, target: Any, conversation: str | None) -> None:
+        request = Subscribe(conversation=conversation, stream=self._stream)
+        reply = self._endpoint.ask(target, request, ASK_TIMEOUT)
+        if not isinstance(reply, Ok):
+            self.close()
+            if isinstance(reply, ErrorReply):
+                raise OrchestrationError.from_reply(reply)
+            raise DaemonError(f"subscribing to {conversation or 'events'} failed: {reply!r}")
+
+    def _check_feeds(self) -> None:
+        """After a silence: subscribe again, to the new root, if the one followed is gone."""
+        self._heard = time.monotonic()
+        with self._asys.private() as probe:
+            if all(probe.ask(target, Ping(), ASK_TIMEOUT) for target, _ in self._feeds):
+                return
+            root = probe.createActor(ROOT_CLASS, globalName=ROOT_NAME)
+        if any(root == target for target, _ in self._feeds):
+            return  # the admin has not yet replaced it: at the next silence
+        feeds, self._feeds = self._feeds, [(root, conversation) for _, conversation in self._feeds]
+        for _, conversation in feeds:
+            self._subscribe(root, conversation)
 
     def __iter__(self) -> Subscription:
         return self
@@ -327,6 +352,10 @@ class Subscription:
                 if wait <= 0:
                     break
             message = self._endpoint.listen(wait)
+            if message is not None:
+                self._heard = time.monotonic()
+            elif time.monotonic() - self._heard > self.CHECK_EVERY:
+                self._check_feeds()
             for item in message.items if isinstance(message, Batch) else [message]:
                 if item is not None and (self._keep is None or self._keep(item)):
                     self._ready.extend(self._ledger.accept(item))

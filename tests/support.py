@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -159,3 +160,24 @@ def listening_addresses(pids: set[int]) -> set[tuple[str, int]]:
 def listening_ports(pids: set[int]) -> set[int]:
     """The TCP ports the processes listen on."""
     return {port for _, port in listening_addresses(pids)}
+
+
+def within(seconds: float, call: Callable[[], T], what: str) -> T:
+    """``call()``'s result, awaited with a deadline: fail if it has not come in ``seconds``."""
+    done = threading.Event()
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:
+            outcome.append((False, exc))
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    if not done.wait(seconds):
+        raise AssertionError(f"{what} did not come within {seconds:g} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,14 @@ class LogBudget:
     """At most `LOG_LINES_PER_SECOND` stderr lines a second are published; the first line over
     the limit in a second is replaced by a note saying lines are being dropped."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.window = 0
         self.used = 0
+        self._clock = clock
 
     def take(self, text: str) -> str | None:
         """What to publish for this line, if anything."""
-        now = int(time.monotonic())
+        now = int(self._clock())
         if now != self.window:
             self.window, self.used = now, 0
         self.used += 1

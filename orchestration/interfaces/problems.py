@@ -33,6 +33,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "room_closed": 409,
     "agent_failed": 409,
     "nothing_pending": 409,
+    "already_answered": 409,
     "invalid_spec": 422,
     "invalid_message": 422,
     "invalid_room": 422,
@@ -42,6 +43,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "journal": 503,
     "daemon": 503,
     "gateway_failed": 503,
+    "service_failed": 503,
     "timeout": 504,
 }
 """HTTP status of each `ErrorCode` (and of the streams' ``timeout``); others are 500."""

@@ -16,6 +16,7 @@ of this supervisor, starts them again.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,8 @@ from orchestration.messages import (
     Unsubscribe,
     room_conversation,
 )
-from orchestration.supervision.health import HealthMonitor
+from orchestration.processes import kill_pid
+from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.services import Service, Services
 from orchestration.supervision.supervisor import UNEXPECTED_EXIT
 from orchestration.topologies.routing import TopologyError, load_topology
@@ -62,6 +64,10 @@ log = logging.getLogger(__name__)
 ROOM_INTENSITY = 3
 ROOM_PERIOD = 10
 _HEALTH = "health"
+ROOT = "the root"
+ROOT_MISSED_PINGS = 6
+"""Pings the root may leave unanswered before it is killed: more than a child may, since a
+root that starts a large tree is busy for a while in one handler."""
 
 
 @dataclass
@@ -71,10 +77,6 @@ class Room:
     info: RoomInfo
     address: Any
     subscribers: list[Subscribe] = field(default_factory=list)
-    former: list[Any] = field(default_factory=list)
-    """Addresses of its routers that died (what was sent to them comes back as dead letters)."""
-    held: list[Any] = field(default_factory=list)
-    """Messages that reached a dead router before its restart, for the next one."""
 
     @property
     def spec(self) -> RoomSpec:
@@ -98,6 +100,7 @@ class ConversationsSupervisor(ServiceActor):
         self.parent: Any = None
         self.services = Services(self, ROOM_INTENSITY, ROOM_PERIOD)
         self.health: HealthMonitor | None = None
+        self.root_health: HealthMonitor | None = None
         self.turn_timeouts: dict[str, float | None] = {}
         self.journal: Journal | None = None
         self.journal_path = ""
@@ -123,7 +126,7 @@ class ConversationsSupervisor(ServiceActor):
             ChildActorExited: self._child_exited,
             DeadEnvelope: self._dead_letter,
             Ping: self.answer_ping,
-            Pong: lambda message, sender: self.services.answered(self.health, sender),
+            Pong: self._pong,
             ServiceReady: lambda message, sender: self.services.ready(sender, message.pid),
             WakeupMessage: self._heartbeat,
             AgentStuck: lambda message, sender: self.send(self.parent, message),
@@ -135,9 +138,6 @@ class ConversationsSupervisor(ServiceActor):
     def _init(self, message: InitConversations, sender: Any) -> None:
         self.started(sender, "rooms")
         self.parent = sender
-        # Thespian has one dead-letter handler per system: this one; `_dead_letter` takes
-        # those addressed to rooms' routers and drops the rest.
-        self.handleDeadLetters()
         self.journal = Journal(message.journal_path)
         self.journal_path, self.max_chars = message.journal_path, message.max_message_chars
         self.max_payload_bytes = message.max_payload_bytes
@@ -148,6 +148,7 @@ class ConversationsSupervisor(ServiceActor):
             kept = [s for s in message.subscribers if s.conversation == spec.conversation]
             self._start(spec, recover=True, subscribers=kept)
         self.health = HealthMonitor(message.health_interval)
+        self.root_health = HealthMonitor(message.health_interval, ROOT_MISSED_PINGS)
         self.wakeupAfter(message.health_interval, payload=_HEALTH)
 
     # --- rooms -------------------------------------------------------------------------------
@@ -202,11 +203,8 @@ class ConversationsSupervisor(ServiceActor):
         return room
 
     def _restarted(self, room: Room, service: Service) -> None:
-        """``room``'s router has a new incarnation: what reached the dead one goes to it."""
+        """``room``'s router has a new incarnation (what reached the dead one goes to it)."""
         room.address = service.address
-        held, room.held = room.held, []
-        for message in held:
-            self.send(room.address, message)
 
     def _list(self, message: ListRooms, sender: Any) -> None:
         rooms = [room.info for room in self.rooms.values()]
@@ -327,11 +325,26 @@ class ConversationsSupervisor(ServiceActor):
                 self.send(room.address, message)
 
     def _heartbeat(self, message: WakeupMessage, sender: Any) -> None:
-        if message.payload != _HEALTH or self.health is None:
+        """Check the rooms' routers, and the root above: nobody else pings the root, so a root
+        that stops answering (``SIGSTOP``, a hang) is killed here, and the admin starts a new
+        one (as Erlang's ``heart`` does for a node)."""
+        if message.payload != _HEALTH or self.health is None or self.root_health is None:
             return
         for service, reason in self.services.check(self.health):
             self._router_gone(service.address, reason)
+        action, reason = self.root_health.check(ROOT, os.getppid())
+        if action is Action.PING:
+            self.send(self.parent, Ping())
+        elif action is Action.KILL:
+            log.error("the root: %s; killing it so the admin starts a new one", reason)
+            kill_pid(os.getppid())
         self.wakeupAfter(self.health.interval, payload=_HEALTH)
+
+    def _pong(self, message: Pong, sender: Any) -> None:
+        if sender == self.parent and self.root_health is not None:
+            self.root_health.answered(ROOT)
+        else:
+            self.services.answered(self.health, sender)
 
     def _child_exited(self, message: ChildActorExited, sender: Any) -> None:
         leaving = next((x for x in self.leaving if x.room.address == message.childAddress), None)
@@ -347,7 +360,6 @@ class ConversationsSupervisor(ServiceActor):
         room = next((r for r in self.rooms.values() if r.address == address), None)
         if room is None:
             return
-        room.former = [*room.former[-4:], room.address]
         service = self.services.exited(address, why)
         assert service is not None
         if not service.given_up:
@@ -356,7 +368,7 @@ class ConversationsSupervisor(ServiceActor):
             return
         reason = f"its router died more than {ROOM_INTENSITY} times within {ROOM_PERIOD} s"
         room.info = room.info.model_copy(update={"state": "failed", "ended_reason": reason})
-        held, room.held = room.held, []
+        held, service.held = service.held, []
         for stranded in held:
             self._redeliver(room, stranded)
         failed = Envelope(
@@ -373,18 +385,14 @@ class ConversationsSupervisor(ServiceActor):
 
     def _dead_letter(self, message: DeadEnvelope, sender: Any) -> None:
         """A message reached a room's router after it died (in the few ms before its exit
-        notice): give it to the router that replaces it, so no caller waits in vain. A message
-        for an agent's router that died goes back to the root, which has its replacement."""
-        dead = message.deadAddress
-        for room in self.rooms.values():
-            if room.address == dead:
-                room.held.append(message.deadMessage)  # its restart is on the way
-                return
-            if dead in room.former:
-                self._redeliver(room, message.deadMessage)
-                return
-        if isinstance(message.deadMessage, Send) and self.parent is not None:
-            self.send(self.parent, message.deadMessage)  # to an agent's router that died
+        notice; the root passes the dead letters of the rooms' routers on): give it to the
+        router that replaces it, so no caller waits in vain."""
+        service = self.services.owner_of(message.deadAddress)
+        room = self.rooms.get(service.name.removeprefix("room:")) if service else None
+        if service is None or room is None:
+            return
+        if not self.services.hold_or_pass(service, message.deadMessage, message.deadAddress):
+            self._redeliver(room, message.deadMessage)
 
     def _redeliver(self, room: Room, message: Any) -> None:
         """Send a dead letter on to the room's live router; of a failed room, answer its

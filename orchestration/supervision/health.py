@@ -26,8 +26,9 @@ class Action(Enum):
 class HealthMonitor:
     """Counts unanswered pings per child."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, limit: int = MISSED_PINGS_LIMIT) -> None:
         self.interval = interval
+        self.limit = limit
         self._missed: dict[str, int] = {}
 
     def check(self, name: str, pid: int) -> tuple[Action, str]:
@@ -36,7 +37,7 @@ class HealthMonitor:
             self._missed.pop(name, None)
             return Action.EXITED, "its process is gone and no exit notice came"
         missed = self._missed.get(name, 0)
-        if missed >= MISSED_PINGS_LIMIT:
+        if missed >= self.limit:
             self._missed.pop(name)
             waited = missed * self.interval
             return Action.KILL, f"no answer to {missed} health pings in {waited:g} s"

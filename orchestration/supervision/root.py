@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
+from thespian.actors import ActorExitRequest, ChildActorExited, DeadEnvelope, WakeupMessage
 
 from orchestration.actors.gateway import GatewayActor
 from orchestration.actors.router import ConversationRouter
@@ -164,6 +164,7 @@ class RootSupervisor(Supervisor):
                 ServiceReady: lambda message, sender: self._services().ready(sender, message.pid),
                 AgentStuck: self._stuck_below,
                 ActorExitRequest: self._on_exit,
+                DeadEnvelope: self._dead_letter,
                 NodeReport: lambda message, sender: self._record(message.node, message.address),
                 NodeRemoved: lambda message, sender: self._forget(message.name),
                 Publish: lambda message, sender: self._publish(message.event),
@@ -202,6 +203,7 @@ class RootSupervisor(Supervisor):
         settings = self.settings = load_settings()
         sweep(settings.pid_dir)  # programs a crashed daemon's agents left running
         self.journal = Journal(settings.journal_path)
+        self.handleDeadLetters()  # Thespian has one handler per system: see `_dead_letter`
         self.services = Services(self, settings.restart_intensity, settings.restart_period)
         self.services.start(ROOMS, ConversationsSupervisor, self._init_rooms)
         init_gateway = InitGateway(
@@ -313,6 +315,25 @@ class RootSupervisor(Supervisor):
         for conversation, subscriptions in list(self.feeds.items()):
             if any(s.subscriber == address for s in subscriptions):
                 self._follow(gone.model_copy(update={"conversation": conversation}), address)
+
+    def _dead_letter(self, message: DeadEnvelope, sender: Any) -> None:
+        """A message reached a service in the few ms between its death and its exit notice:
+        it goes to the incarnation that replaces it, so no caller waits in vain (the rooms
+        supervisor does the same for its rooms' routers). The dead letters of agents and
+        others are dropped: their callers hear of the exit from the routers."""
+        service = self._services().owner_of(message.deadAddress)
+        if service is None:
+            rooms = self._service_address(ROOMS)
+            if rooms is not None:
+                self.send(rooms, message)
+            return
+        lost = message.deadMessage
+        if service.name != GATEWAY and not self._services().hold_or_pass(
+            service, lost, message.deadAddress
+        ):
+            caller = getattr(lost, "reply_to", None)
+            if caller is not None:
+                self.send(caller, refusals.service_failed(service))
 
     def _check_health(self, health: Any) -> None:
         super()._check_health(health)

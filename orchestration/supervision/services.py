@@ -8,6 +8,11 @@ from the journal; one that exits more often than its window allows is given up (
 what that means). The owner's heartbeat pings every service like an agent
 (`supervision.health`): a process that is gone counts as exited, and one that stops answering
 (``SIGSTOP``, a hang) is killed, and so restarted.
+
+A message sent to a service in the few milliseconds between its death and its supervisor
+hearing of it comes back as a dead letter. The table knows which service an address was
+(`owner_of`, its former addresses included): the supervisor holds such a message for the next
+incarnation (`hold`, handed over right after its init) or sends it on to the live one.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ class Service:
     restarts: int = 0
     given_up: str = ""
     """Why it is no longer restarted (empty while it is kept alive)."""
+    former: list[Any] = field(default_factory=list)
+    """The addresses of its last incarnations (what was sent to them comes back dead)."""
+    held: list[Any] = field(default_factory=list)
+    """Messages that reached a dead incarnation, for the next one."""
 
 
 class Services:
@@ -63,6 +72,9 @@ class Services:
         service.address = self._owner.createActor(service.actor_class)
         service.pid, service.started_at = None, utc_now()
         self._owner.send(service.address, service.init(restart))
+        held, service.held = service.held, []
+        for message in held:
+            self._owner.send(service.address, message)
 
     def get(self, name: str) -> Service | None:
         return self._services.get(name)
@@ -72,6 +84,24 @@ class Services:
         if address is None:
             return None
         return next((s for s in self._services.values() if s.address == address), None)
+
+    def owner_of(self, address: Any) -> Service | None:
+        """The service that runs, or ran, at ``address``."""
+        return next(
+            (s for s in self._services.values() if address == s.address or address in s.former),
+            None,
+        )
+
+    def hold_or_pass(self, service: Service, message: Any, dead: Any) -> bool:
+        """A dead letter of ``service`` (sent to ``dead``): held for its next incarnation if
+        it is not restarted yet, else sent on to the live one. False if it was given up."""
+        if service.given_up:
+            return False
+        if service.address == dead or service.address is None:
+            service.held.append(message)
+        else:
+            self._owner.send(service.address, message)
+        return True
 
     def __iter__(self) -> Any:
         return iter(list(self._services.values()))
@@ -88,6 +118,7 @@ class Services:
         service = self.find(address)
         if service is None:
             return None
+        service.former = [*service.former[-4:], address]
         service.address, service.pid = None, None
         if not service.window.add_restart():
             window = service.window

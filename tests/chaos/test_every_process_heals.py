@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from functools import partial
 
@@ -78,6 +79,28 @@ def test_kill_9_of_each_kind_of_process_is_healed_with_nothing_lost(system: Runt
     assert "dm:solo" in restarted and "rooms" in restarted and "gateway" in restarted
 
 
+def test_an_observer_follows_on_through_the_death_of_the_root(system: Runtime) -> None:
+    settings = system.settings
+    with system.observe("solo", timeout=DEADLINE) as feed:
+        root = one(settings, "root")
+        assert root is not None and root > 1
+        os.kill(root, signal.SIGKILL)
+        wait_until(lambda: replaced(settings, "root", root), "a new root", DEADLINE)
+        stop = threading.Event()
+
+        def speak() -> None:  # until the observer, subscribed again by itself, hears one
+            for n in range(50):
+                system.send("solo", f"heard {n}").result()
+                if stop.wait(0.2):
+                    return
+
+        threading.Thread(target=speak, daemon=True).start()
+        heard = next(m for m in feed if str(getattr(m, "content", "")).startswith("heard "))
+        stop.set()
+
+    assert heard.sender == "user"
+
+
 def test_kill_9_of_the_admin_is_healed_by_the_next_call(system: Runtime) -> None:
     settings = system.settings
     system.send("solo", "before the admin died").result()
@@ -135,3 +158,18 @@ def test_a_room_turn_past_turn_timeout_fails_with_timeout_and_the_agent_restarts
         assert restarted != old
         events = [e.event for e in runtime.room_history("stuck")]
         assert "turn_failed" in events
+
+
+def test_a_stopped_root_is_killed_and_replaced_and_calls_work_again(system: Runtime) -> None:
+    settings = system.settings
+    root = one(settings, "root")
+    assert root is not None and root > 1
+    os.kill(root, signal.SIGSTOP)
+    try:
+        wait_until(lambda: replaced(settings, "root", root), "a new root", DEADLINE)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(root, signal.SIGCONT)
+
+    assert {a.spec.name for a in system.list()} == {"solo", "pair-a", "pair-b"}
+    assert system.send("solo", "still here").result().message.content == "You said: still here"

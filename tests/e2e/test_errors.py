@@ -91,12 +91,11 @@ def test_a_port_held_by_another_program_fails_fast_and_names_the_port(cli: Cli) 
         squatter.listen()
 
         for command, stdin in ((("chat",), "hello\n"), (("list",), ""), (("up",), "")):
-            result = cli(*command, input=stdin, timeout=30)
+            result = cli(*command, input=stdin, timeout=10)  # the deadline to give up
 
             error, hint = refusal(result)
             assert f"admin port {cli.port} is held by a process" in error
             assert "ORCH_ADMIN_PORT" in hint
-            assert result.elapsed < 10, f"{command} took {result.elapsed:.1f} s to give up"
 
         status = cli("status", "--json")
         assert status.code == 1 and status.json()["running"] is False

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
 from tests.fakes import FakeLLMServer
+from tests.support import CLAUDE, QUIET_CLI
 
 
 @pytest.fixture
@@ -28,3 +30,16 @@ def claude(
     monkeypatch.setenv("OPENAI_BASE_URL", fake.openai_url)
     with Runtime.connect(Settings()) as runtime:
         yield runtime
+
+
+@pytest.fixture
+def claude_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The CLI's home and config dir, empty and private to the test; the CLI found."""
+    home = tmp_path / "claude-home"
+    (home / "config").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("ORCH_CLAUDE_PATH", str(CLAUDE))
+    for name, value in QUIET_CLI.items():
+        monkeypatch.setenv(name, value)
+    return home

@@ -16,20 +16,7 @@ from orchestration.processes import command_line, pid_alive
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from tests.fakes import FakeLLMServer
-from tests.support import CLAUDE, QUIET_CLI, count, events_until
-
-
-@pytest.fixture
-def claude_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """The CLI's home and config dir, empty and private to the test; the CLI found."""
-    home = tmp_path / "claude-home"
-    (home / "config").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(home / "config"))
-    monkeypatch.setenv("ORCH_CLAUDE_PATH", str(CLAUDE))
-    for name, value in QUIET_CLI.items():
-        monkeypatch.setenv(name, value)
-    return home
+from tests.support import count, events_until
 
 
 @pytest.fixture

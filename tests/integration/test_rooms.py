@@ -541,18 +541,19 @@ def test_an_agent_busy_in_its_direct_conversation_answers_the_room_after(
 def test_a_direct_turn_waiting_behind_a_room_turn_is_timed_from_its_start(
     runtime: Runtime,
 ) -> None:
-    runtime.spawn("patient", provider="scripted", model="echo", turn_timeout=1.0)
+    runtime.spawn("patient", provider="scripted", model="echo", turn_timeout=2.0)
     runtime.create_room("long", agents=["patient"], max_turns=1)
     slow = "[[scripted: delay=0.15]] " + " ".join(f"w{n}" for n in range(10))  # ~1.5 s
 
     with runtime.observe_room("long", timeout=30) as feed:
         runtime.say("long", slow)
         next(item for item in feed if isinstance(item, TurnStarted))  # the room's turn runs
-        direct = runtime.send("patient", "quick")  # waits ~1.5 s behind it, past 1 s
+        # it waits ~1.5 s behind the room's turn, then takes ~0.6 s: past 2 s in all
+        direct = runtime.send("patient", "quick a b c [[scripted: delay=0.2]]")
         until_event(feed, "conversation_ended")
     reply = direct.result()
 
-    assert reply.message.content == "You said: quick"
+    assert reply.message.content == "You said: quick a b c"
     assert not [e for e in runtime.events() if e.event == "agent_restarted"]
 
 

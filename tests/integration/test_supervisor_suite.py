@@ -159,7 +159,8 @@ def test_intensity_n_allows_n_restarts_and_the_next_escalates(runtime: Runtime) 
         ("agent_restarted", "crew"),
     ]
     assert "more than 2 restart(s) in 60 s" in seen[0].content
-    assert pids(runtime)["crew"] != crew_pid and not pid_alive(crew_pid or 0)
+    assert crew_pid is not None and crew_pid > 1
+    assert pids(runtime)["crew"] != crew_pid and not pid_alive(crew_pid)
     assert runtime.send("flaky", "calm now?").result().message.content == "You said: calm now?"
 
 
@@ -222,8 +223,10 @@ def test_a_killed_supervisor_takes_its_agents_down_and_its_parent_restarts_the_s
     runtime.send("alpha", "my name is Ada").result()
     before = pids(runtime)
 
+    team = before["team"]
+    assert team is not None and team > 1, "a real PID: signal 0's group would be pytest's"
     with runtime.watch(timeout=30) as events:
-        os.kill(before["team"] or 0, signal.SIGKILL)
+        os.kill(team, signal.SIGKILL)
         seen = events_until(
             events,
             lambda seen: any(e.data["agent"] == "team" for e in seen),
@@ -269,8 +272,10 @@ def test_spawn_under_adds_a_child_that_survives_its_supervisors_restart(runtime:
     runtime.send("helper", "note this").result()
     assert spawned.agent.supervisor == "crew"
 
+    crew = pids(runtime)["crew"]
+    assert crew is not None and crew > 1, "a real PID: signal 0's group would be pytest's"
     with runtime.watch(timeout=30) as events:
-        os.kill(pids(runtime)["crew"] or 0, signal.SIGKILL)
+        os.kill(crew, signal.SIGKILL)
         events_until(events, lambda seen: any(e.data["agent"] == "crew" for e in seen), "restart")
 
     agents = {a.spec.name: a for a in runtime.list()}

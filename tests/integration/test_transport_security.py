@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import thespian
 
-from orchestration import transport
+from orchestration import admin_hooks, transport
 from orchestration.frames import REFUSAL_FRAME
 from orchestration.private_files import loose_permissions
 from orchestration.processes import descendants
@@ -203,14 +203,15 @@ def test_the_data_dir_and_everything_the_daemon_writes_are_private(
     assert stat.S_IMODE(made.stat().st_mode) == 0o666 & ~user_umask, "programs get it back"
 
 
-def test_thespian_is_the_version_whose_internals_the_transport_patch_was_checked_against() -> None:
+def test_thespian_is_the_version_whose_internals_our_patches_were_checked_against() -> None:
     installed = importlib.metadata.version("thespian")
     assert installed == transport.CHECKED_THESPIAN, (
         f"thespian {installed} is installed; orchestration/transport.py was checked against "
         f"{transport.CHECKED_THESPIAN}: re-check every internal it lists, then update it"
     )
     package = Path(thespian.__file__).parent
-    for relative, expected in transport.CHECKED_FILES.items():
+    checked = {**transport.CHECKED_FILES, **admin_hooks.CHECKED_FILES}
+    for relative, expected in checked.items():
         digest = hashlib.sha256((package / relative).read_bytes()).hexdigest()
         assert digest.startswith(expected), f"thespian/{relative} changed: re-check the patch"
 
