@@ -35,10 +35,8 @@ from orchestration.messages import (
     TurnFinished,
     TurnStarted,
 )
-from orchestration.processes import command_line, session_members
 from orchestration.runtime import Runtime
-from orchestration.system import DaemonRecord
-from orchestration.titles import PREFIX
+from orchestration.system import daemon_processes
 
 DIRECT = [f"dm{n}" for n in range(14)]
 CREW = [f"crew{n}" for n in range(4)]
@@ -132,15 +130,7 @@ def build(runtime: Runtime) -> None:
 
 def processes(runtime: Runtime) -> dict[str, list[int]]:
     """The daemon's processes by title."""
-    record = DaemonRecord.read(runtime.settings)
-    if record is None or record.session is None:
-        return {}
-    found: dict[str, list[int]] = {}
-    for process in session_members(record.session):
-        line = command_line(process.pid)
-        if line.startswith(PREFIX):
-            found.setdefault(line.removeprefix(PREFIX), []).append(process.pid)
-    return found
+    return daemon_processes(runtime.settings)
 
 
 def send_one(runtime: Runtime, agent: str, content: str, record: list[Sent]) -> None:

@@ -99,6 +99,20 @@ def is_daemon_process(command: str) -> bool:
     return "orchestration.daemon" in command or command.startswith(TITLE_PREFIX)
 
 
+def daemon_processes(settings: Settings) -> dict[str, list[int]]:
+    """The running daemon's processes by title, without the ``orchestration: `` prefix (for
+    example ``{"root": [1234], "router dm:writer": [1240]}``); empty when none runs."""
+    record = DaemonRecord.read(settings)
+    if record is None or record.session is None:
+        return {}
+    found: dict[str, list[int]] = {}
+    for process in session_members(record.session):
+        line = command_line(process.pid)
+        if line.startswith(TITLE_PREFIX):
+            found.setdefault(line.removeprefix(TITLE_PREFIX), []).append(process.pid)
+    return found
+
+
 def failure_path(settings: Settings) -> Path:
     """Where a daemon that could not boot leaves its error and hint, as JSON, for its starter."""
     return settings.home / "daemon-failure.json"

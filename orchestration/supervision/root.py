@@ -186,7 +186,7 @@ class RootSupervisor(Supervisor):
     # --- start-up ----------------------------------------------------------------------------
 
     def receiveMessage(self, message: Any, sender: Any) -> Any:
-        if self.journal is None and not isinstance(message, Boot):
+        if self.journal is None and not isinstance(message, Boot | ActorExitRequest):
             self._start_up()  # created by a client's call, not by the daemon or the admin
         return super().receiveMessage(message, sender)
 

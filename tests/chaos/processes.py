@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from orchestration.processes import command_line, session_members
 from orchestration.settings import Settings
-from orchestration.system import DaemonRecord
-from orchestration.titles import PREFIX
+from orchestration.system import daemon_processes
 
 
 def titled(settings: Settings) -> dict[str, list[int]]:
     """The daemon's processes by title (without the ``orchestration: `` prefix)."""
-    record = DaemonRecord.read(settings)
-    assert record is not None and record.session is not None, "the daemon is running"
-    found: dict[str, list[int]] = {}
-    for process in session_members(record.session):
-        line = command_line(process.pid)
-        if line.startswith(PREFIX):
-            found.setdefault(line.removeprefix(PREFIX), []).append(process.pid)
+    found = daemon_processes(settings)
+    assert found, "the daemon is running"
     return found
 
 
