@@ -64,8 +64,6 @@ ENV = {
     "ORCH_PROVIDER_TIMEOUT": "30",
 }
 """The daemon's settings for a chaos run: restarts never given up, quick health checks."""
-PROBES = itertools.count()
-"""Numbers the probes' messages, so that each is distinct in the journal."""
 
 
 def kinds() -> list[str]:
@@ -147,22 +145,29 @@ def send_one(runtime: Runtime, agent: str, content: str, record: list[Sent]) -> 
             sent.accepted, sent.outcome = True, f"failed:{item.kind}"
 
 
-def probe(runtime: Runtime, kind: str) -> Callable[[], object]:
-    """A call that needs a process of ``kind``."""
-    unique = PROBES
+def probe(runtime: Runtime, kind: str, killed: int) -> Callable[[], object]:
+    """A call that needs a process of ``kind`` (the one killed was ``killed``): it raises
+    until that process is replaced and answers."""
     if kind.startswith("router dm:"):  # a subscription is acknowledged by the router itself
         name = kind.removeprefix("router dm:")
         return lambda: runtime.watch(name, timeout=0).close()
-    if kind.startswith("agent ") and "room" not in kind and "crew1" not in kind:
-        name = kind.removeprefix("agent ")
-        return lambda: runtime.send(name, f"probe {next(unique)}").result()
+    if kind.startswith("agent "):
+        return lambda: _up_again(runtime, kind.removeprefix("agent "), killed)
+    if kind == "supervisor crew":  # its agents' rows lag behind it: ask one of them
+        return lambda: runtime.send("crew1", "probe after its supervisor").result()
     if kind.startswith("room ") or kind == "rooms":
         return lambda: runtime.rooms() and runtime.room_history("north", limit=1)
     if kind == "gateway":
         return runtime.gateway
-    if kind in ("supervisor crew", "agent crew1"):
-        return lambda: runtime.send("crew1", f"probe {next(unique)}").result()
     return runtime.list
+
+
+def _up_again(runtime: Runtime, name: str, killed: int) -> None:
+    """Agent ``name`` answers its supervisor's pings from a process other than ``killed``
+    (a turn sent now might wait behind queued ones: that is queueing, not healing)."""
+    agent = runtime.resolve(name).agent
+    if agent.pid in (None, killed) or agent.state not in ("idle", "processing"):
+        raise LookupError(f"{name} is not back yet")
 
 
 class Chaos:
@@ -171,6 +176,8 @@ class Chaos:
     def __init__(self, runtime: Runtime, *, seed: int = 7) -> None:
         self.runtime = runtime
         self.random = random.Random(seed)
+        self.tag = f"s{seed}-"
+        """Makes this run's messages distinct from an earlier run's on the same journal."""
         self.report = Report()
         self.records: list[list[Sent]] = []
         self.stop = threading.Event()
@@ -207,13 +214,13 @@ class Chaos:
             agent = names[i % len(names)]
             fault = FAULTS[(n * 7 + i) % len(FAULTS)] if i % 5 == 0 else ""
             try:
-                send_one(self.runtime, agent, f"c{n}-{i}{fault}", record)
+                send_one(self.runtime, agent, f"{self.tag}c{n}-{i}{fault}", record)
             except Exception as exc:  # a clear error is an allowed outcome; counted
                 self.report.errors[type(exc).__name__] += 1
             if i % 25 == 0:  # the rooms hear from the clients too
                 room = "north" if i % 50 == 0 else "south"
                 with contextlib.suppress(Exception):
-                    self.runtime.say(room, f"c{n}-{i} to the room")
+                    self.runtime.say(room, f"{self.tag}c{n}-{i} to the room")
 
     def _faults(self, every: float) -> None:
         titles = kinds()
@@ -235,11 +242,11 @@ class Chaos:
             killed = time.monotonic()
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            self.report.healed[kind].append(self._healed(kind, killed))
+            self.report.healed[kind].append(self._healed(kind, killed, pid))
 
-    def _healed(self, kind: str, killed: float) -> float:
+    def _healed(self, kind: str, killed: float, pid: int) -> float:
         """Seconds from the kill until a call that needs ``kind`` succeeds."""
-        call = probe(self.runtime, kind)
+        call = probe(self.runtime, kind, pid)
         while time.monotonic() - killed < HEAL_DEADLINE:
             try:
                 call()

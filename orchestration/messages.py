@@ -631,8 +631,6 @@ class InitRouter(Message):
     agent: str
     max_message_chars: int
     turn_timeout: float | None = None
-    recover: bool = False
-    """A restart: queue again the messages the journal holds unanswered."""
     subscribers: list[Subscribe] = Field(default_factory=list)
     """The conversation's subscriptions, kept over a restart (each naming its ``subscriber``)."""
 

@@ -566,8 +566,10 @@ class Runtime:
         if isinstance(reply, ErrorReply):
             raise OrchestrationError.from_reply(reply)
         if reply is None:
+            who = "the gateway" if to is not None else _ANSWERED_BY.get(type(message), "the root")
             raise DaemonError(
-                f"the daemon did not answer {type(message).__name__} within {timeout:g} s",
+                f"the daemon did not answer {type(message).__name__} within {timeout:g} s "
+                f"(asked of {who})",
                 hint=f"check `orchestration status` and {self.settings.log_dir / 'daemon.log'}",
             )
         if not isinstance(reply, expected):
@@ -575,6 +577,20 @@ class Runtime:
                 f"unexpected reply {type(reply).__name__} to {type(message).__name__}"
             )
         return reply
+
+
+_ROOMS = "the rooms supervisor, or the room's router"
+_ANSWERED_BY: dict[type, str] = {
+    CreateRoom: _ROOMS,
+    ListRooms: "the rooms supervisor",
+    RoomCommand: _ROOMS,
+    SetTopology: _ROOMS,
+    SetMode: _ROOMS,
+    JoinRoom: _ROOMS,
+    Approve: _ROOMS,
+    Send: _ROOMS,  # (a direct turn streams, and never asks)
+}
+"""Who answers each command that the root passes on (the root answers the rest)."""
 
 
 def _about_agents(agents: set[str]) -> Callable[[Any], bool]:

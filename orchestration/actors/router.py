@@ -6,9 +6,9 @@ journal, and only then delivers it. It grants the agent one turn at a time and q
 conversation's subscribers, and journals each turn's end before it tells the caller and the
 subscribers.
 
-It is a supervised child of the root. A new incarnation after a crash (``recover``) queues
-again every message of its conversation that the journal holds unanswered, and keeps the
-conversation's subscribers, which the root hands it.
+It is a supervised child of the root. Every incarnation (after a crash of the router, of the
+root or of the daemon) starts by queueing every message of its conversation that the journal
+holds unanswered, and keeps the conversation's subscribers, which the root hands it.
 
 On errors: a bad message or an unwritable journal gets an `ErrorReply` to its sender and
 nothing is delivered. An agent that dies mid-turn (`AgentMoved`) fails that turn with a clear
@@ -52,7 +52,7 @@ from orchestration.messages import (
 log = logging.getLogger(__name__)
 
 RECOVER_WINDOW = 500
-"""How many of its newest messages a restarted router reads for unanswered ones."""
+"""How many of its newest messages a router reads for unanswered ones."""
 _LEAVE = ("leave",)
 _SETTLE = "settle"
 FINAL_GRACE = 1.0
@@ -119,12 +119,12 @@ class ConversationRouter(ServiceActor):
         self.journal = Journal(message.journal_path)
         for subscription in message.subscribers:
             self.subscribers.add(Subscriber(subscription.subscriber, subscription.stream))
-        if message.recover:
-            rows = self.journal.history(self.conversation, limit=RECOVER_WINDOW, newest=True)
-            for envelope in unanswered((e for _, e in rows), self.agent):
-                self.waiting.append(Turn(new_id(), envelope, None))
+        rows = self.journal.history(self.conversation, limit=RECOVER_WINDOW, newest=True)
+        for envelope in unanswered((e for _, e in rows), self.agent):
+            self.waiting.append(Turn(new_id(), envelope, None))
+        if self.waiting:
             log.warning(
-                "router %s restarted; %d unanswered message(s) queued again",
+                "router %s: %d unanswered message(s) in the journal queued again",
                 self.conversation,
                 len(self.waiting),
             )
@@ -172,6 +172,11 @@ class ConversationRouter(ServiceActor):
             if turn.message.id == envelope.id:
                 self.waiting[index] = replace(turn, reply_to=caller)
                 return
+        rows = self._journal().history(self.conversation, limit=RECOVER_WINDOW, newest=True)
+        if any(m.id == envelope.id for m in unanswered((e for _, e in rows), self.agent)):
+            self.waiting.append(Turn(new_id(), envelope, caller))  # journaled, never queued
+            self._next()
+            return
         self.send(
             caller,
             ErrorReply(

@@ -459,7 +459,6 @@ class RootSupervisor(Supervisor):
                 agent=spec.name,
                 max_message_chars=chars,
                 turn_timeout=spec.turn_timeout,
-                recover=restart,
                 subscribers=list(self.feeds.get(spec.conversation, [])),
             )
 
