@@ -1,9 +1,13 @@
 """What the daemon adds to Thespian's admin and process start-up (the daemon installs it
 before it starts the admin, whose forks inherit it).
 
-- **Process titles.** Thespian names each process it starts by its actor class (with
-  `setproctitle` installed); `name_processes` maps those names to ours (`orchestration.titles`),
-  and each actor then names itself after whom it serves.
+- **Process titles, and no orphans.** Thespian names each process it starts by its actor class
+  (with `setproctitle` installed); `name_processes` maps those names to ours
+  (`orchestration.titles`), and each actor then names itself after whom it serves. At that
+  same moment, before it handles any message, every process but the admin ties its life to its
+  parent's (`die_with_parent`): a process whose parent dies before its first message (a spare
+  agent process, say) would otherwise live on as an orphan, and Thespian's logger would outlive
+  a killed admin.
 - **The logger comes back.** Thespian's admin starts a new logger when its logger dies, but
   4.0.1 reads ``self.logDefs``, which nothing sets, and the admin dies of the
   ``AttributeError`` with every actor under it. `keep_logger` sets it.
@@ -32,6 +36,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from orchestration.processes import die_with_parent
 from orchestration.titles import thespian_title
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,8 @@ def name_processes() -> None:
 
     def set_proc_name(name: str, address: Any) -> None:
         setproctitle(thespian_title(name))
+        if not name.endswith("Admin"):  # the admin outlives the process that started it
+            die_with_parent()
 
     multiprocCommon.setProcName = set_proc_name
     logdirector.setProcName = set_proc_name
