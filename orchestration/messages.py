@@ -351,7 +351,7 @@ class Resolved(Message):
     agent_address: Any
     router_started_at: datetime | None = None
     """When the router's current incarnation started: a turn sent before that lost its router
-    (a stream that hears nothing asks, and fails at once rather than at its deadline)."""
+    (a stream that hears nothing asks, and sends its message again to the new one)."""
 
 
 class Send(Message):
@@ -618,8 +618,9 @@ class InitAgent(Message):
 
 
 class Standby(Message):
-    """Supervisor to a spare agent actor it created ahead of need: tie your life to mine and
-    wait for `InitAgent` (a restart then skips the process start)."""
+    """Supervisor to a spare agent actor it created ahead of need: wait for `InitAgent`. A
+    restart then skips the process start, and this first message has Thespian build the actor
+    instance (it does so on the first message), so it skips that too."""
 
 
 class InitRouter(Message):

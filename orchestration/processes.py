@@ -52,9 +52,11 @@ def kill_pid(pid: int) -> None:
 def die_with_parent() -> None:
     """Have the kernel SIGKILL this process when its parent dies (Linux ``PR_SET_PDEATHSIG``).
 
-    Actor processes call it at start-up: when a supervisor's process is killed, its children
-    die with it, as linked processes do in Erlang, instead of running on as orphans that nobody
-    supervises. If the parent died before the call, the process ends now. Elsewhere: no-op.
+    Every actor process calls it as it starts, before its first message
+    (`orchestration.admin_hooks.name_processes`): when a supervisor's process is killed, its
+    children die with it, as linked processes do in Erlang, instead of running on as orphans
+    that nobody supervises. If the parent died before the call, the process ends now.
+    Elsewhere: no-op.
     """
     if not sys.platform.startswith("linux"):
         return

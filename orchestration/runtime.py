@@ -561,7 +561,7 @@ class Runtime:
                 # A send to a dead root fails at once: the admin is starting a new one (see
                 # `orchestration.admin_hooks`); ask that one, once the admin has it.
                 time.sleep(ROOT_RETRY)
-                self._root = self._asys.createActor(system.ROOT_CLASS, globalName=system.ROOT_NAME)
+                self._root = system.find_root(self._asys)
                 reply = endpoint.ask(self._root, message, deadline - time.monotonic())
         if isinstance(reply, ErrorReply):
             raise OrchestrationError.from_reply(reply)
@@ -615,8 +615,7 @@ def _attach(settings: Settings) -> tuple[ActorSystem, Any]:
         asys = ActorSystem(system.SYSTEM_BASE, system.capabilities(settings), transientUnique=True)
     except InvalidActorAddress:  # it did not answer, or refused our frames
         raise system.unreachable(settings) from None
-    root = asys.createActor(system.ROOT_CLASS, globalName=system.ROOT_NAME)
-    return asys, root
+    return asys, system.find_root(asys)
 
 
 def start_daemon(settings: Settings) -> DaemonRecord:

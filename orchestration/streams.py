@@ -33,7 +33,7 @@ from orchestration.messages import (
     Unsubscribe,
     utc_now,
 )
-from orchestration.system import ROOT_CLASS, ROOT_NAME, DaemonError
+from orchestration.system import DaemonError, find_root
 
 ASK_TIMEOUT = 10.0
 """The default of the ``request_timeout`` setting."""
@@ -295,6 +295,9 @@ class Subscription:
 
     POLL = 0.25
     CHECK_EVERY = 2.0
+    PING_TIMEOUT = 1.0
+    """A followed actor silent this long counts as gone (if it still runs, the root's address
+    is unchanged and the feed goes on)."""
 
     def __init__(
         self,
@@ -331,11 +334,15 @@ class Subscription:
     def _check_feeds(self) -> None:
         """After a silence: subscribe again, to the new root, if the one followed is gone."""
         self._heard = time.monotonic()
+        targets: list[Any] = []
+        for target, _ in self._feeds:
+            if target not in targets:
+                targets.append(target)
         with self._asys.private() as probe:
-            if all(probe.ask(target, Ping(), ASK_TIMEOUT) for target, _ in self._feeds):
+            if all(probe.ask(target, Ping(), self.PING_TIMEOUT) for target in targets):
                 return
-            root = probe.createActor(ROOT_CLASS, globalName=ROOT_NAME)
-        if any(root == target for target, _ in self._feeds):
+            root = find_root(probe)
+        if root in targets:
             return  # the admin has not yet replaced it: at the next silence
         feeds, self._feeds = self._feeds, [(root, conversation) for _, conversation in self._feeds]
         for _, conversation in feeds:

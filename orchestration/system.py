@@ -93,6 +93,12 @@ class DaemonRecord:
         ]
 
 
+def find_root(actor_system: Any) -> Any:
+    """The root's address, from any ``ActorSystem`` handle or endpoint: the admin keeps it by
+    global name (and creates one, which boots itself from the journal, if none runs)."""
+    return actor_system.createActor(ROOT_CLASS, globalName=ROOT_NAME)
+
+
 def is_daemon_process(command: str) -> bool:
     """Whether a process with this command line is one of a daemon's: the starter, or a
     process that took its title (`orchestration.titles`)."""

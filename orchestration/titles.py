@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from setproctitle import setproctitle
 
-from orchestration.processes import die_with_parent
-
 PREFIX = "orchestration: "
 STARTING = {
     "RootSupervisor": "root",
@@ -45,10 +43,3 @@ def thespian_title(thespian_name: str) -> str:
     if thespian_name.endswith("Admin"):
         return title("admin")
     return title(STARTING.get(thespian_name, thespian_name))
-
-
-def become(kind: str, name: str = "") -> None:
-    """What an actor process does first when told whom it serves: tie its life to its parent's
-    (`die_with_parent`) and take its title."""
-    die_with_parent()
-    set_title(kind, name)

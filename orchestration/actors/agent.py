@@ -58,7 +58,7 @@ from orchestration.providers.base import (
     TextDelta,
 )
 from orchestration.providers.registry import create_provider
-from orchestration.titles import become
+from orchestration.titles import set_title
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class AgentActor(DispatchActor):
         self.channel: EventChannel | None = None
         self.handlers = {
             InitAgent: self._init,
-            Standby: lambda message, sender: become("standby"),
+            Standby: lambda message, sender: None,  # built now: a restart skips that too
             Deliver: self._deliver,
             WatchMessage: self._on_watch,
             WakeupMessage: self._on_wakeup,
@@ -125,7 +125,7 @@ class AgentActor(DispatchActor):
     # --- lifecycle ---------------------------------------------------------------------------
 
     def _init(self, message: InitAgent, sender: Any) -> None:
-        become("agent", message.spec.name)
+        set_title("agent", message.spec.name)
         self.spec, self.router, self.supervisor = message.spec, message.router, sender
         settings = message.settings.model_copy(update=message.spec.settings)
         self.provider = create_provider(message.spec.provider, settings)

@@ -8,7 +8,7 @@ from typing import Any
 
 from orchestration.actors.dispatch import DispatchActor
 from orchestration.messages import Ping, Pong, ServiceReady
-from orchestration.titles import become
+from orchestration.titles import set_title
 
 
 class ServiceActor(DispatchActor):
@@ -18,8 +18,8 @@ class ServiceActor(DispatchActor):
     service_name = ""
 
     def started(self, supervisor: Any, kind: str, name: str = "") -> None:
-        """Call first in the init handler: title, parent link, then `ServiceReady`."""
-        become(kind, name)
+        """Call first in the init handler: its title, then `ServiceReady`."""
+        set_title(kind, name)
         self.service_name = name or kind
         self.send(supervisor, ServiceReady(name=self.service_name, pid=os.getpid()))
 

@@ -49,7 +49,7 @@ from orchestration.processes import ProcessId
 from orchestration.providers.base import ProviderRequest, StreamEnd, TextDelta
 from orchestration.providers.process import ProcessFailure, ProcessLog, ProcessProtocol
 from orchestration.providers.registry import create_provider
-from orchestration.titles import become
+from orchestration.titles import set_title
 
 LOG_LINES_PER_SECOND = 20
 _KILL = "kill"
@@ -109,7 +109,7 @@ class SubprocessAgent(AgentActor):
     # --- lifecycle ---------------------------------------------------------------------------
 
     def _init(self, message: InitAgent, sender: Any) -> None:
-        become("agent", message.spec.name)
+        set_title("agent", message.spec.name)
         spec = message.spec
         self.spec, self.router, self.supervisor = spec, message.router, sender
         settings = message.settings.model_copy(update=spec.settings)

@@ -75,12 +75,18 @@ class Room:
     """A room as its supervisor knows it."""
 
     info: RoomInfo
-    address: Any
     subscribers: list[Subscribe] = field(default_factory=list)
+    service: Service | None = None
+    """Its router, a service of the rooms supervisor (the same across restarts)."""
 
     @property
     def spec(self) -> RoomSpec:
         return self.info.spec
+
+    @property
+    def address(self) -> Any:
+        """Its router's current incarnation (None once given up)."""
+        return self.service.address if self.service is not None else None
 
 
 @dataclass
@@ -101,13 +107,13 @@ class ConversationsSupervisor(ServiceActor):
         self.services = Services(self, ROOM_INTENSITY, ROOM_PERIOD)
         self.health: HealthMonitor | None = None
         self.root_health: HealthMonitor | None = None
-        self.turn_timeouts: dict[str, float | None] = {}
         self.journal: Journal | None = None
         self.journal_path = ""
         self.max_chars = 0
         self.max_payload_bytes = 0
         self.rooms: dict[str, Room] = {}
-        self.agents: dict[str, Any] = {}
+        self.members: dict[str, MemberMoved] = {}
+        """Where each agent is and its turn_timeout, from the root's latest word."""
         self.leaving: list[Leaving] = []
         self.handlers = {
             InitConversations: self._init,
@@ -127,7 +133,9 @@ class ConversationsSupervisor(ServiceActor):
             DeadEnvelope: self._dead_letter,
             Ping: self.answer_ping,
             Pong: self._pong,
-            ServiceReady: lambda message, sender: self.services.ready(sender, message.pid),
+            ServiceReady: lambda message, sender: self.services.ready(
+                message.name, sender, message.pid
+            ),
             WakeupMessage: self._heartbeat,
             AgentStuck: lambda message, sender: self.send(self.parent, message),
         }
@@ -141,9 +149,7 @@ class ConversationsSupervisor(ServiceActor):
         self.journal = Journal(message.journal_path)
         self.journal_path, self.max_chars = message.journal_path, message.max_message_chars
         self.max_payload_bytes = message.max_payload_bytes
-        for moved in message.agents:
-            self.agents[moved.name] = moved.address
-            self.turn_timeouts[moved.name] = moved.turn_timeout
+        self.members = {moved.name: moved for moved in message.agents}
         for spec in self.journal.rooms():
             kept = [s for s in message.subscribers if s.conversation == spec.conversation]
             self._start(spec, recover=True, subscribers=kept)
@@ -184,27 +190,27 @@ class ConversationsSupervisor(ServiceActor):
     ) -> Room:
         """Create ``spec``'s room and its router, a service that rebuilds its state from the
         journal when ``recover`` or when restarted."""
-        room = Room(RoomInfo(spec=spec, state="active"), None, subscribers=subscribers or [])
+        room = Room(RoomInfo(spec=spec, state="active"), subscribers=subscribers or [])
         self.rooms[spec.name] = room
 
         def init(restart: bool) -> InitRoom:
+            members = {
+                name: self.members.get(name) or MemberMoved(name=name, address=None)
+                for name in spec.agents
+            }
             return InitRoom(
                 spec=spec,
                 journal_path=self.journal_path,
                 max_message_chars=self.max_chars,
                 max_payload_bytes=self.max_payload_bytes,
-                agents={name: self.agents.get(name) for name in spec.agents},
-                turn_timeouts={name: self.turn_timeouts.get(name) for name in spec.agents},
+                agents={name: m.address for name, m in members.items()},
+                turn_timeouts={name: m.turn_timeout for name, m in members.items()},
                 subscribers=list(room.subscribers),
                 recover=recover or restart,
             )
 
-        room.address = self.services.start(spec.conversation, RoomRouter, init).address
+        room.service = self.services.start(spec.conversation, RoomRouter, init)
         return room
-
-    def _restarted(self, room: Room, service: Service) -> None:
-        """``room``'s router has a new incarnation (what reached the dead one goes to it)."""
-        room.address = service.address
 
     def _list(self, message: ListRooms, sender: Any) -> None:
         rooms = [room.info for room in self.rooms.values()]
@@ -220,9 +226,7 @@ class ConversationsSupervisor(ServiceActor):
             self.send(caller, room.info)
         elif failed and message.action == "resume":
             room.info = room.info.model_copy(update={"state": "starting", "ended_reason": ""})
-            service = self.services.revive(room.spec.conversation)
-            assert service is not None
-            self._restarted(room, service)
+            self.services.revive(room.spec.conversation)
             self.send(room.address, message.model_copy(update={"reply_to": caller}))
         elif message.action not in ("delete", "purge"):
             self._to_router(room, message, caller)
@@ -318,8 +322,7 @@ class ConversationsSupervisor(ServiceActor):
             room.info = message.info
 
     def _member_moved(self, message: MemberMoved, sender: Any) -> None:
-        self.agents[message.name] = message.address
-        self.turn_timeouts[message.name] = message.turn_timeout
+        self.members[message.name] = message
         for room in self.rooms.values():
             if message.name in room.spec.agents:
                 self.send(room.address, message)
@@ -344,7 +347,7 @@ class ConversationsSupervisor(ServiceActor):
         if sender == self.parent and self.root_health is not None:
             self.root_health.answered(ROOT)
         else:
-            self.services.answered(self.health, sender)
+            self.services.answered(self.health, message, sender)
 
     def _child_exited(self, message: ChildActorExited, sender: Any) -> None:
         leaving = next((x for x in self.leaving if x.room.address == message.childAddress), None)
@@ -361,10 +364,9 @@ class ConversationsSupervisor(ServiceActor):
         if room is None:
             return
         service = self.services.exited(address, why)
-        assert service is not None
+        assert service is not None and service is room.service
         if not service.given_up:
             log.warning("room %s's router died; restarting it from the journal", room.spec.name)
-            self._restarted(room, service)
             return
         reason = f"its router died more than {ROOM_INTENSITY} times within {ROOM_PERIOD} s"
         room.info = room.info.model_copy(update={"state": "failed", "ended_reason": reason})

@@ -113,7 +113,7 @@ from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.registry import Registry
 from orchestration.supervision.services import Service, Services
 from orchestration.supervision.supervisor import UNEXPECTED_EXIT, Step, Supervisor
-from orchestration.titles import become
+from orchestration.titles import set_title
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,9 @@ class RootSupervisor(Supervisor):
                 Status: self._status,
                 LocateGateway: self._locate_gateway,
                 ChildActorExited: self._child_exited,
-                ServiceReady: lambda message, sender: self._services().ready(sender, message.pid),
+                ServiceReady: lambda message, sender: self._services().ready(
+                    message.name, sender, message.pid
+                ),
                 AgentStuck: self._stuck_below,
                 ActorExitRequest: self._on_exit,
                 DeadEnvelope: self._dead_letter,
@@ -199,7 +201,7 @@ class RootSupervisor(Supervisor):
         """Open the journal and build the tree it describes (once)."""
         if self.journal is not None:
             return
-        become("root")
+        set_title("root")
         settings = self.settings = load_settings()
         sweep(settings.pid_dir)  # programs a crashed daemon's agents left running
         self.journal = Journal(settings.journal_path)
@@ -240,9 +242,7 @@ class RootSupervisor(Supervisor):
         )
 
     def _services(self) -> Services:
-        if self.services is None:
-            self._start_up()
-        assert self.services is not None
+        assert self.services is not None, "started up before any handler (receiveMessage)"
         return self.services
 
     def _service_address(self, name: str) -> Any:
@@ -252,9 +252,9 @@ class RootSupervisor(Supervisor):
     def _locate_gateway(self, message: LocateGateway, sender: Any) -> None:
         gateway = self._services().get(GATEWAY)
         assert gateway is not None
-        if gateway.given_up:
+        if gateway.given_up:  # else it runs: a restart replaces it at once
             self.send(sender, refusals.gateway_failed(gateway.window))
-        elif gateway.address is not None:
+        else:
             self.send(sender, GatewayAddress(address=gateway.address))
 
     # --- the runtime's own actors: restarted like any child ----------------------------------
@@ -275,7 +275,7 @@ class RootSupervisor(Supervisor):
         old = service.address
         self._drop_subscriber(old)
         self._services().exited(old, why)
-        kind = "gateway" if service.name == GATEWAY else service.name.split(":")[0]
+        kind = service.name.split(":")[0]  # dm, room, rooms, gateway
         if service.given_up:
             log.error("%s given up: %s", service.name, service.given_up)
             self._event("restart_limit_exceeded", service.name, service.given_up, service=kind)
@@ -623,7 +623,7 @@ class RootSupervisor(Supervisor):
         self.wakeupAfter(LIST_DEADLINE, payload=(_LIST, query_id))
 
     def _pong(self, message: Pong, sender: Any) -> None:
-        if self._services().answered(self.health, sender):
+        if self._services().answered(self.health, message, sender):
             return
         super()._pong(message, sender)
         entry = self.registry.agents.get(message.name)

@@ -24,7 +24,7 @@ from typing import Any
 
 from thespian.actors import Actor
 
-from orchestration.messages import Ping, utc_now
+from orchestration.messages import Ping, Pong, utc_now
 from orchestration.processes import kill_pid
 from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.intensity import RestartIntensity
@@ -97,7 +97,7 @@ class Services:
         it is not restarted yet, else sent on to the live one. False if it was given up."""
         if service.given_up:
             return False
-        if service.address == dead or service.address is None:
+        if service.address == dead:  # its exit notice has not come: the restart is on the way
             service.held.append(message)
         else:
             self._owner.send(service.address, message)
@@ -106,9 +106,15 @@ class Services:
     def __iter__(self) -> Any:
         return iter(list(self._services.values()))
 
-    def ready(self, address: Any, pid: int) -> None:
-        """A service said which process it runs in."""
-        service = self.find(address)
+    def _named(self, name: str, address: Any) -> Service | None:
+        """Service ``name``, if ``address`` is its current incarnation (a lookup by name: a
+        supervisor with a thousand routers hears their pongs on every heartbeat)."""
+        service = self._services.get(name)
+        return service if service is not None and service.address == address else None
+
+    def ready(self, name: str, address: Any, pid: int) -> None:
+        """Service ``name`` said which process it runs in (`ServiceReady`)."""
+        service = self._named(name, address)
         if service is not None:
             service.pid = pid
 
@@ -131,15 +137,14 @@ class Services:
         self._launch(service, restart=True)
         return service
 
-    def revive(self, name: str) -> Service | None:
+    def revive(self, name: str) -> None:
         """Start a given-up service again with a fresh window (``room resume``, say)."""
         service = self._services.get(name)
         if service is None or service.address is not None:
-            return service
+            return
         service.given_up = ""
         service.window = RestartIntensity(self._intensity, self._period)
         self._launch(service, restart=True)
-        return service
 
     def remove(self, name: str) -> Service | None:
         """Forget service ``name`` (its owner stops it): its exit is no longer a failure."""
@@ -161,9 +166,9 @@ class Services:
                 kill_pid(service.pid)
         return gone
 
-    def answered(self, health: HealthMonitor | None, address: Any) -> bool:
+    def answered(self, health: HealthMonitor | None, pong: Pong, address: Any) -> bool:
         """A `Pong` from ``address``: True if it is a service's."""
-        service = self.find(address)
+        service = self._named(pong.name, address)
         if service is None:
             return False
         if health is not None:

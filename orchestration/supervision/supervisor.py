@@ -79,7 +79,7 @@ from orchestration.supervision.child import Child
 from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.strategy import restart_plan
-from orchestration.titles import become
+from orchestration.titles import set_title
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class Supervisor(DispatchActor):
     # --- start-up ----------------------------------------------------------------------------
 
     def _init(self, message: InitSupervisor, sender: Any) -> None:
-        become("supervisor", message.node.name)
+        set_title("supervisor", message.node.name)
         node = message.node
         self.node, self.name, self.parent = node, node.name, sender
         self.settings = message.settings

@@ -43,7 +43,7 @@ class StandInAgent(Actor):
 
 @pytest.fixture
 def system(monkeypatch: pytest.MonkeyPatch) -> Iterator[ActorSystem]:
-    monkeypatch.setattr(service_module, "become", lambda *names: None)  # in-process here
+    monkeypatch.setattr(service_module, "set_title", lambda *names: None)  # in-process here
     asys = ActorSystem("simpleSystemBase", transientUnique=True)
     try:
         yield asys

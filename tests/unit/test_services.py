@@ -7,7 +7,7 @@ import subprocess
 import sys
 from typing import Any
 
-from orchestration.messages import Ping
+from orchestration.messages import Ping, Pong
 from orchestration.supervision.health import HealthMonitor
 from orchestration.supervision.services import Services
 
@@ -48,8 +48,8 @@ def test_past_its_window_a_service_is_given_up_and_a_revival_starts_afresh() -> 
 
     assert gone is not None and gone.address is None
     assert gone.given_up == "rooms exited more than 1 time(s) within 60 s (last: two)"
-    revived = services.revive("rooms")
-    assert revived is gone and revived.address == "address-3" and revived.given_up == ""
+    services.revive("rooms")
+    assert gone.address == "address-3" and gone.given_up == ""
 
 
 def test_a_removed_service_is_not_restarted() -> None:
@@ -66,9 +66,9 @@ def test_the_heartbeat_pings_reports_the_vanished_and_kills_the_silent() -> None
     silent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         quiet = services.start("gateway", object, lambda restart: None)
-        services.ready(quiet.address, silent.pid)
+        services.ready("gateway", quiet.address, silent.pid)
         gone = services.start("rooms", object, lambda restart: None)
-        services.ready(gone.address, 2**22 + 12345)  # no such process
+        services.ready("rooms", gone.address, 2**22 + 12345)  # no such process
         health = HealthMonitor(interval=1.0, limit=2)
 
         first = services.check(health)
@@ -83,3 +83,14 @@ def test_the_heartbeat_pings_reports_the_vanished_and_kills_the_silent() -> None
     ]
     assert [m for a, m in owner.sent if a == quiet.address].count(Ping()) == 2
     assert code == -9
+
+
+def test_a_pong_counts_for_the_service_it_names_at_its_current_address_only() -> None:
+    services = Services(Owner(), intensity=5, period=60)  # type: ignore[arg-type]
+    services.start("gateway", object, lambda restart: None)
+    pong = Pong(name="gateway", state="running", pid=1, turns=0)
+    health = HealthMonitor(interval=1.0)
+
+    assert services.answered(health, pong, "address-1")
+    assert not services.answered(health, pong, "address-9"), "an older incarnation's"
+    assert not services.answered(health, pong.model_copy(update={"name": "a1"}), "address-1")
