@@ -29,6 +29,7 @@ from thespian.actors import ActorSystem, InvalidActorAddress
 
 from orchestration import system
 from orchestration.gateway_link import Deliver, End, Follower, GatewayLink
+from orchestration.interrupts import private
 from orchestration.messages import (
     DEFAULT_HUMAN,
     DEFAULT_PROVIDER,
@@ -555,7 +556,7 @@ class Runtime:
         if self._asys is None:
             raise DaemonError("this Runtime is closed", hint="call Runtime.connect() again")
         deadline = time.monotonic() + timeout
-        with self._asys.private() as endpoint:
+        with private(self._asys) as endpoint:
             reply = endpoint.ask(to or self._root, message, timeout)
             while reply is None and to is None and time.monotonic() < deadline - ROOT_RETRY:
                 # A send to a dead root fails at once: the admin is starting a new one (see

@@ -24,6 +24,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from orchestration.errors import SettingsError
+
 CONFIG_FILE_NAME = "orchestration.toml"
 DEFAULT_ADMIN_PORT = 19_850
 UTF8_MAX_BYTES = 4
@@ -197,10 +199,6 @@ def load_settings() -> Settings:
         return Settings()
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError(str(exc)) from exc
-
-
-class SettingsError(Exception):
-    """The environment or the settings file holds a value that cannot be used."""
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:

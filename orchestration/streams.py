@@ -16,6 +16,8 @@ from typing import Any
 
 from thespian.actors import ActorSystem
 
+from orchestration.errors import DaemonError, OrchestrationError
+from orchestration.interrupts import private
 from orchestration.messages import (
     Batch,
     Cancel,
@@ -33,23 +35,10 @@ from orchestration.messages import (
     Unsubscribe,
     utc_now,
 )
-from orchestration.system import DaemonError, find_root
+from orchestration.system import find_root
 
 ASK_TIMEOUT = 10.0
 """The default of the ``request_timeout`` setting."""
-
-
-class OrchestrationError(Exception):
-    """The tree refused a command. ``code`` classifies it and ``hint`` says what to do."""
-
-    def __init__(self, code: str, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.hint = hint
-
-    @classmethod
-    def from_reply(cls, reply: ErrorReply) -> OrchestrationError:
-        return cls(reply.code, reply.error, reply.hint)
 
 
 class DeltaLedger:
@@ -117,7 +106,7 @@ class EndpointPool:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        context = self._asys.private()
+        context = private(self._asys)
         return Lease(context, context.__enter__())
 
     def give_back(self, lease: Lease) -> None:
@@ -257,7 +246,7 @@ class TurnStream:
 
     def cancel(self) -> None:
         """Ask the agent to cancel this turn (its current one if it has not started yet)."""
-        with self._asys.private() as endpoint:
+        with private(self._asys) as endpoint:
             endpoint.tell(self._root, Cancel(agent=self.agent, turn_id=self._turn_id))
 
     def close(self) -> None:
@@ -316,7 +305,7 @@ class Subscription:
         self._ledger = DeltaLedger()
         self._asys, self._stream = asys, stream
         self._heard = time.monotonic()
-        self._context: Any = asys.private()
+        self._context: Any = private(asys)
         self._endpoint = self._context.__enter__()
         for target, conversation in feeds:
             self._subscribe(target, conversation)
@@ -338,7 +327,7 @@ class Subscription:
         for target, _ in self._feeds:
             if target not in targets:
                 targets.append(target)
-        with self._asys.private() as probe:
+        with private(self._asys) as probe:
             if all(probe.ask(target, Ping(), self.PING_TIMEOUT) for target in targets):
                 return
             root = find_root(probe)

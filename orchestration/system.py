@@ -14,6 +14,7 @@ from typing import Any
 
 from orchestration import transport
 from orchestration.cookie import CookieError, fingerprint, load_cookie
+from orchestration.errors import DaemonError
 from orchestration.private_files import (
     loose_permissions,
     private_dir,
@@ -36,14 +37,6 @@ SYSTEM_BASE = "multiprocTCPBase"
 ROOT_NAME = "orchestration.root"
 ROOT_CLASS = "orchestration.supervision.root.RootSupervisor"
 LOOPBACK = transport.LOOPBACK
-
-
-class DaemonError(Exception):
-    """The daemon cannot be reached or started. ``hint`` says what to do."""
-
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass(frozen=True)

@@ -1,50 +1,85 @@
-"""The Typer application: command groups are registered here; errors become one-line fixes."""
+"""The Typer application: each command's module is imported only when that command runs (or
+help lists it), so a command pays for its own imports alone; errors become one-line fixes."""
 
 from __future__ import annotations
 
 import gc
+import importlib
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
+from typer.main import get_group
 
-from orchestration.cli import (
-    agents,
-    chat,
-    config,
-    daemon,
-    events,
-    join,
-    mcp,
-    observe,
-    rooms,
-    serve,
-    tree,
-)
-from orchestration.cli.output import print_error
-from orchestration.runtime import OrchestrationError
-from orchestration.settings import SettingsError
-from orchestration.system import DaemonError
+COMMANDS: dict[str, str] = {
+    "up": "daemon",
+    "down": "daemon",
+    "status": "daemon",
+    "spawn": "agents",
+    "list": "agents",
+    "send": "agents",
+    "history": "agents",
+    "shutdown": "agents",
+    "chat": "chat",
+    "room": "rooms",
+    "join": "join",
+    "observe": "observe",
+    "events": "events",
+    "tree": "tree",
+    "config": "config",
+    "auth": "config",
+    "serve": "serve",
+    "mcp": "mcp",
+}
+"""Every command (or command group), in help order, and the module under
+``orchestration.cli`` whose ``register(app)`` defines it."""
+
+
+class LazyCommands(TyperGroup):
+    """The top-level group: resolves a command by importing its module on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        group = typer.Typer()
+        importlib.import_module(f"orchestration.cli.{module}").register(group)
+        return get_group(group).get_command(ctx, cmd_name)
+
 
 app = typer.Typer(
     name="orchestration",
     help="Supervised teams of LLM agents on an actor runtime.",
+    cls=LazyCommands,
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
-for group in (daemon, agents, chat, rooms, join, observe, events, config, tree, serve, mcp):
-    group.register(app)
+
+
+@app.callback()
+def _top() -> None:
+    """Supervised teams of LLM agents on an actor runtime."""
 
 
 def main() -> None:
     """Entry point of the ``orchestration`` script and of ``python -m orchestration.cli``."""
     gc.freeze()
     gc.enable()
+    from orchestration.errors import DaemonError, OrchestrationError, SettingsError
+
     try:
         app()
     except (OrchestrationError, DaemonError) as exc:
+        from orchestration.cli.output import print_error
+
         print_error(str(exc), exc.hint)
         sys.exit(1)
     except SettingsError as exc:
+        from orchestration.cli.output import print_error
+
         print_error(f"bad settings: {exc}", "fix the ORCH_* variable or orchestration.toml above")
         sys.exit(2)
