@@ -69,7 +69,9 @@ def utc_now() -> datetime:
 class Message(BaseModel):
     """Base of every protocol message: frozen, strict about fields, versioned."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
+    )
 
     v: int = PROTOCOL_VERSION
 

@@ -13,15 +13,16 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
 )
 
 from orchestration.errors import SettingsError
@@ -58,10 +59,11 @@ def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
 
-class Settings(BaseSettings):
-    """The effective configuration of one process."""
+class Settings(BaseModel):
+    """The effective configuration of one process: what the caller passes, else the
+    environment, else the settings file, else the defaults."""
 
-    model_config = SettingsConfigDict(env_prefix="ORCH_", extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     home: Path = Field(default_factory=default_home, description="data dir (journal, logs)")
     admin_port: int = Field(DEFAULT_ADMIN_PORT, ge=1024, le=65535, description="Thespian admin")
@@ -100,7 +102,7 @@ class Settings(BaseSettings):
     api_require_token: bool = Field(
         False, description="require a token on loopback too (kept in DATA_DIR/api-token)"
     )
-    cors_origins: Annotated[list[str], NoDecode] = Field(
+    cors_origins: list[str] = Field(
         default_factory=list, description="origins CORS allows, comma-separated (none if empty)"
     )
     max_body_bytes: int = Field(1_000_000, ge=1, description="largest REST request body")
@@ -129,6 +131,16 @@ class Settings(BaseSettings):
         None, validation_alias=_env("ORCH_OPENAI_BASE_URL", "OPENAI_BASE_URL")
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, given: Any) -> Any:
+        """Fill in what the caller did not pass, from the environment, then the file."""
+        if not isinstance(given, dict):
+            return given
+        path = config_file()
+        from_file = _read_file(path) if path is not None else {}
+        return {**from_file, **_from_env(), **given}
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -147,21 +159,6 @@ class Settings(BaseSettings):
                 f"{2 * longest:,} or lower ORCH_MAX_MESSAGE_CHARS"
             )
         return self
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = config_file()
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
 
     @property
     def journal_path(self) -> Path:
@@ -212,11 +209,40 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
 def setting_source(name: str) -> str | None:
     """Where a setting's value comes from: ``env VAR``, ``file PATH``, or ``None`` when neither
     (a default, or a value passed in code)."""
+    for env_name in _env_names(name):
+        if env_name in os.environ:
+            return f"env {env_name}"
     path = config_file()
-    from_file: dict[str, Any] = {}
-    if path is not None and path.is_file():
-        from_file = tomllib.loads(path.read_text())
-    return _source(name, Settings.model_fields[name].validation_alias, from_file, path)
+    if path is not None and name in _read_file(path):
+        return f"file {path}"
+    return None
+
+
+def _env_names(name: str) -> list[str]:
+    """The variables that set field ``name``, first match wins: its aliases, else ORCH_NAME."""
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return [choice for choice in alias.choices if isinstance(choice, str)]
+    return [f"ORCH_{name.upper()}"]
+
+
+def _from_env() -> dict[str, str]:
+    """The settings the environment sets, by field name."""
+    found: dict[str, str] = {}
+    for name in Settings.model_fields:
+        for env_name in _env_names(name):
+            if env_name in os.environ:
+                found[name] = os.environ[env_name]
+                break
+    return found
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """The settings file's top-level values (a missing file has none)."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
 
 
 def _redact(value: object) -> str:
@@ -225,13 +251,3 @@ def _redact(value: object) -> str:
     if isinstance(value, SecretStr):
         return "******** (set)"
     return str(value)
-
-
-def _source(name: str, alias: object, from_file: dict[str, Any], path: Path | None) -> str | None:
-    names = list(alias.choices) if isinstance(alias, AliasChoices) else [f"ORCH_{name.upper()}"]
-    for env_name in names:
-        if isinstance(env_name, str) and env_name in os.environ:
-            return f"env {env_name}"
-    if name in from_file:
-        return f"file {path}"
-    return None
