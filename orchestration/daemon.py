@@ -7,7 +7,8 @@ admin inherits them warm; joins the environment (loopback, frames signed with th
 installs what the admin adds to Thespian (process titles, the root brought back whenever it
 dies: `orchestration.admin_hooks`); starts the Thespian admin on the configured port; creates
 the root supervisor; boots it (journal open, saved agents rebuilt); writes ``daemon.json``; and
-exits, leaving the admin running.
+exits, leaving the admin running. For `up --foreground` (`orchestration.foreground`) its output
+and the actors' log go to the caller's stderr, and the record names the caller as the owner.
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ def warm_imports() -> None:
             continue
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    """Start the daemon. ``--foreground PID``: the `up --foreground` process that owns it,
+    whose stderr the actors' log goes to as well."""
+    owner = None
+    if "--foreground" in argv:
+        owner = ProcessId.of(int(argv[argv.index("--foreground") + 1]))
     restrict_umask()  # what this daemon and its actor processes create is private
     settings = load_settings()
     cookie = system.join_environment(settings)
@@ -52,7 +58,7 @@ def main() -> int:
     asys = ActorSystem(
         system.SYSTEM_BASE,
         system.capabilities(settings),
-        logDefs=system.log_definitions(settings),
+        logDefs=system.log_definitions(settings, to_stderr=owner is not None),
         transientUnique=True,
     )
     root = asys.createActor(RootSupervisor, globalName=system.ROOT_NAME)
@@ -75,10 +81,12 @@ def main() -> int:
         start_ticks=admin.start_ticks if admin else None,
         session=os.getsid(reply.pid),
         cookie=fingerprint(cookie),
+        foreground=owner.pid if owner else None,
+        foreground_ticks=owner.start_ticks if owner else None,
     ).write(settings)
     print(f"orchestration daemon up: admin pid {reply.pid}, port {settings.admin_port}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -103,6 +104,8 @@ START_SECONDS = 5.0
 STOP_SECONDS = 60.0
 """How long ``shutdown`` waits for a supervisor to stop its children one by one."""
 START_TIMEOUT = 60.0
+FOREGROUND_STOP_MARGIN = 30.0
+"""Seconds beyond the agents' grace that an `up --foreground` process gets to stop."""
 
 
 class Runtime:
@@ -289,15 +292,22 @@ class Runtime:
         return self.history_page(name, limit=limit, after_seq=after_seq).messages
 
     def history_page(
-        self, name: str, *, limit: int = 1000, after_seq: int = 0, after_id: str | None = None
+        self,
+        name: str,
+        *,
+        limit: int = 1000,
+        after_seq: int = 0,
+        after_id: str | None = None,
+        newest: bool = False,
     ) -> HistoryPage:
         """A page of `history` (after message ``after_id``, if given); its ``last_seq`` is the
-        ``after_seq`` of the next page."""
+        ``after_seq`` of the next page. With ``newest``: the last ``limit`` messages."""
         request = History(
             conversation=direct_conversation(name),
             limit=limit,
             after_seq=after_seq,
             after_id=after_id,
+            newest=newest,
         )
         page = self._ask(request, HistoryPage)
         if not page.messages and after_seq == 0 and after_id is None:
@@ -485,15 +495,22 @@ class Runtime:
         return self.room_history_page(room, limit=limit, after_seq=after_seq).messages
 
     def room_history_page(
-        self, room: str, *, limit: int = 1000, after_seq: int = 0, after_id: str | None = None
+        self,
+        room: str,
+        *,
+        limit: int = 1000,
+        after_seq: int = 0,
+        after_id: str | None = None,
+        newest: bool = False,
     ) -> HistoryPage:
         """A page of `room_history` (after message ``after_id``, if given); its ``last_seq``
-        is the ``after_seq`` of the next page."""
+        is the ``after_seq`` of the next page. With ``newest``: the last ``limit`` messages."""
         request = History(
             conversation=room_conversation(room),
             limit=limit,
             after_seq=after_seq,
             after_id=after_id,
+            newest=newest,
         )
         return self._ask(request, HistoryPage)
 
@@ -526,6 +543,14 @@ class Runtime:
         Returns the PIDs that had to be killed because they outlived the shutdown.
         """
         record = DaemonRecord.read(self.settings)
+        owner = record.owner() if record else None
+        if owner is not None and owner.pid != os.getpid() and owner.alive():
+            # `up --foreground` owns it: ask that process to stop it, as systemd would
+            os.kill(owner.pid, signal.SIGTERM)
+            if not wait_gone([owner], timeout=grace + FOREGROUND_STOP_MARGIN):
+                self.close()
+                return []
+            owner.kill()  # it did not stop in time: stop the daemon from here
         tree = descendants(record.pid) if record else []
         with contextlib.suppress(OrchestrationError, DaemonError):  # then shutdown and kill
             self._ask(StopAll(grace=grace), Ok, timeout=grace + ASK_TIMEOUT)
@@ -619,10 +644,12 @@ def _attach(settings: Settings) -> tuple[ActorSystem, Any]:
     return asys, system.find_root(asys)
 
 
-def start_daemon(settings: Settings) -> DaemonRecord:
+def start_daemon(settings: Settings, *, foreground: bool = False) -> DaemonRecord:
     """Start the daemon in its own session and wait until it has booted.
 
     A lock file in the data dir makes concurrent starters (two terminals, say) start one daemon.
+    With ``foreground``, this process owns the daemon (`orchestration.foreground`): the
+    daemon's output and its actors' log go to this process's stderr as well as the log files.
     """
     private_dir(settings.home)
     with os.fdopen(open_private(settings.home / "daemon.lock", os.O_WRONLY), "w") as lock:
@@ -632,12 +659,13 @@ def start_daemon(settings: Settings) -> DaemonRecord:
             return running
         system.failure_path(settings).unlink(missing_ok=True)
         out = settings.log_dir / "daemon.out"
+        owner = ["--foreground", str(os.getpid())] if foreground else []
         with append_private(out) as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "orchestration.daemon"],
+                [sys.executable, "-m", "orchestration.daemon", *owner],
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
+                stdout=sys.stderr if foreground else log,
+                stderr=sys.stderr if foreground else log,
                 start_new_session=True,
                 env={
                     **os.environ,

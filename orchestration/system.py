@@ -49,6 +49,14 @@ class DaemonRecord:
     start_ticks: int | None = None  # the admin's start time, so a reused PID is not "ours"
     session: int | None = None  # the daemon's session: every process of it, forks included
     cookie: str | None = None  # the fingerprint of the cookie it was started with
+    foreground: int | None = None  # the `up --foreground` process that owns it, if any
+    foreground_ticks: int | None = None  # that process's start time
+
+    def owner(self) -> ProcessId | None:
+        """The `up --foreground` process that owns this daemon, if any (alive or not)."""
+        if self.foreground is None or self.foreground_ticks is None:
+            return None
+        return ProcessId(self.foreground, self.foreground_ticks)
 
     @staticmethod
     def path(settings: Settings) -> Path:
@@ -172,20 +180,29 @@ def capabilities(settings: Settings) -> dict[str, Any]:
     return {"Admin Port": settings.admin_port}
 
 
-def log_definitions(settings: Settings) -> dict[str, Any]:
-    """Thespian ``logDefs``: actor logging goes to ``logs/daemon.log`` in the data dir."""
+def log_definitions(settings: Settings, *, to_stderr: bool = False) -> dict[str, Any]:
+    """Thespian ``logDefs``: actor logging goes to ``logs/daemon.log`` in the data dir, and
+    to stderr too with ``to_stderr`` (a daemon in the foreground)."""
+    handlers: dict[str, Any] = {
+        "file": {
+            "class": "logging.FileHandler",
+            "filename": str(settings.log_dir / "daemon.log"),
+            "formatter": "plain",
+            "level": "INFO",
+        },
+    }
+    if to_stderr:
+        handlers["stderr"] = {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "plain",
+            "level": "INFO",
+        }
     return {
         "version": 1,
         "formatters": {"plain": {"format": transport.LOG_FORMAT}},
-        "handlers": {
-            "file": {
-                "class": "logging.FileHandler",
-                "filename": str(settings.log_dir / "daemon.log"),
-                "formatter": "plain",
-                "level": "INFO",
-            },
-        },
-        "root": {"handlers": ["file"], "level": "INFO"},
+        "handlers": handlers,
+        "root": {"handlers": list(handlers), "level": "INFO"},
         "disable_existing_loggers": False,
     }
 

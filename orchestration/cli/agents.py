@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from orchestration.cli.output import ago, console, fail, note, print_json, to_json
+from orchestration.cli.output import ago, console, examples, fail, note, print_json, to_json
 from orchestration.cli.streaming import print_turn
 from orchestration.messages import AgentInfo, Spawned, TurnFailed
 from orchestration.runtime import OrchestrationError, Runtime
@@ -64,8 +64,9 @@ def spawn(
     ] = "",
     json: Json = False,
 ) -> None:
-    """Create an agent that runs in its own process, supervised by the root (or --under a
-    tree's supervisor, which keeps it in that tree)."""
+    """Create an agent that runs in its own supervised process.
+
+    The root supervises it, or --under a tree's supervisor, which keeps it in that tree."""
     if system and system_file:
         fail("give --system or --system-file, not both")
     if recovery not in ("resume", "clean"):
@@ -248,8 +249,9 @@ def shutdown(
         typer.Option(help="seconds to finish the current turn (default: the agent's shutdown)"),
     ] = None,
 ) -> None:
-    """Stop an agent (or a supervisor and everything under it) for good and remove it from the
-    tree; its history stays in the journal."""
+    """Stop an agent, or a supervisor and all below it, for good.
+
+    It is removed from the tree; its history stays in the journal."""
     if (name is None) == (not all_agents):
         fail("name one agent, or pass --all", "e.g. orchestration shutdown assistant")
     with Runtime.connect(start=False) as runtime:
@@ -264,8 +266,28 @@ def shutdown(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(spawn)
-    app.command("list")(list_agents)
-    app.command()(send)
-    app.command()(history)
-    app.command()(shutdown)
+    app.command(
+        epilog=examples(
+            'orchestration spawn writer --provider anthropic --system "You write short essays."',
+            "orchestration spawn echo --provider scripted",
+            "orchestration spawn coder --provider claude-code --cwd . --permission-mode plan",
+            'orchestration spawn bot --command "python my_agent.py"',
+        )
+    )(spawn)
+    app.command("list", epilog=examples("orchestration list", "orchestration list --json"))(
+        list_agents
+    )
+    app.command(
+        epilog=examples(
+            'orchestration send writer "Draft an intro on actors"',
+            "git diff | orchestration send reviewer -",
+        )
+    )(send)
+    app.command(
+        epilog=examples(
+            "orchestration history writer --limit 20", "orchestration history writer --json"
+        )
+    )(history)
+    app.command(
+        epilog=examples("orchestration shutdown writer", "orchestration shutdown --all --grace 10")
+    )(shutdown)

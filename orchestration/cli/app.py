@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "up": "daemon",
     "down": "daemon",
     "status": "daemon",
+    "service": "service",
     "spawn": "agents",
     "list": "agents",
     "send": "agents",
@@ -31,9 +32,15 @@ COMMANDS: dict[str, str] = {
     "auth": "config",
     "serve": "serve",
     "mcp": "mcp",
+    "journal": "journal",
+    "doctor": "doctor",
 }
 """Every command (or command group), in help order, and the module under
 ``orchestration.cli`` whose ``register(app)`` defines it."""
+
+
+MARKUP = "markdown"
+"""Help is Markdown: a docstring's paragraphs are reflowed to the terminal's width."""
 
 
 class LazyCommands(TyperGroup):
@@ -46,7 +53,7 @@ class LazyCommands(TyperGroup):
         module = COMMANDS.get(cmd_name)
         if module is None:
             return None
-        group = typer.Typer()
+        group = typer.Typer(rich_markup_mode=MARKUP)
         importlib.import_module(f"orchestration.cli.{module}").register(group)
         return get_group(group).get_command(ctx, cmd_name)
 
@@ -55,6 +62,7 @@ app = typer.Typer(
     name="orchestration",
     help="Supervised teams of LLM agents on an actor runtime.",
     cls=LazyCommands,
+    rich_markup_mode=MARKUP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

@@ -15,7 +15,7 @@ import typer
 
 from orchestration.cli.agents import explain_default
 from orchestration.cli.agents import history as print_history
-from orchestration.cli.output import console, note, print_error
+from orchestration.cli.output import console, examples, note, print_error
 from orchestration.cli.streaming import print_turn
 from orchestration.messages import AgentInfo
 from orchestration.private_files import touch_private
@@ -93,4 +93,4 @@ def _lines(runtime: Runtime) -> Iterator[str]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(chat)
+    app.command(epilog=examples("orchestration chat", "orchestration chat writer"))(chat)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from orchestration.cli.output import console, print_json
+from orchestration.cli.output import console, examples, print_json
 from orchestration.providers.registry import credential_report, default_model_ref
 from orchestration.settings import config_file, describe, load_settings
 
@@ -29,7 +29,7 @@ def config(json: Json = False) -> None:
     console.print(table)
 
 
-@auth.command("status")
+@auth.command("status", epilog=examples("orchestration auth status"))
 def auth_status(json: Json = False) -> None:
     """For every provider: which credential it would use and whether it is there."""
     settings = load_settings()
@@ -58,5 +58,5 @@ def auth_status(json: Json = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(config)
+    app.command(epilog=examples("orchestration config", "orchestration config --json"))(config)
     app.add_typer(auth, name="auth")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from orchestration.cli.output import console, errors, note, print_json
+from orchestration.cli.output import console, errors, examples, fail, note, print_json
 from orchestration.runtime import Runtime, load_tree_file
 from orchestration.settings import load_settings
 from orchestration.system import DaemonError, daemon_running, privacy_warnings
@@ -21,9 +21,34 @@ def up(
         Path | None,
         typer.Argument(help="a tree file (.yaml, .yml, .toml) to start under the root"),
     ] = None,
+    foreground: Annotated[
+        bool,
+        typer.Option(
+            "--foreground",
+            help="run the daemon attached, logging to stderr, until SIGTERM or Ctrl-C "
+            "(for systemd, containers and process managers)",
+        ),
+    ] = False,
+    grace: Annotated[
+        float, typer.Option(help="with --foreground: seconds each agent gets to finish")
+    ] = 5.0,
 ) -> None:
-    """Start the daemon (the actor system and its saved agents and trees) unless it runs
-    already, then start the tree FILE describes, if given."""
+    """Start the daemon, and the tree FILE describes if given.
+
+    The daemon holds the actor system and brings back its saved agents and trees; if it runs
+    already, only the tree is started. With --foreground the daemon stays attached to this
+    process until SIGTERM or Ctrl-C, then stops every agent gracefully and exits 0; it exits 1
+    if the daemon dies under it.
+    """
+    if foreground:
+        if file is not None:
+            fail(
+                "--foreground starts the daemon alone",
+                f"start the tree from another shell: orchestration up {file}",
+            )
+        from orchestration.foreground import run
+
+        raise typer.Exit(run(load_settings(), grace))
     tree = None
     if file is not None:
         tree, problems = load_tree_file(file)
@@ -61,8 +86,9 @@ def down(
 
 
 def status(json: Json = False) -> None:
-    """Report the daemon: its admin PID, uptime and number of agents; warn about files in the
-    data dir that other users may read."""
+    """Report the daemon's PID, port, uptime and number of agents.
+
+    It also warns about files in the data dir that other users may read."""
     settings = load_settings()
     warnings = privacy_warnings(settings)
     if not json:
@@ -109,6 +135,12 @@ def status(json: Json = False) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(up)
-    app.command()(down)
-    app.command()(status)
+    app.command(
+        epilog=examples(
+            "orchestration up",
+            "orchestration up examples/research-team.yaml",
+            "orchestration up --foreground  # for systemd, a container or supervisord",
+        )
+    )(up)
+    app.command(epilog=examples("orchestration down", "orchestration down --grace 30"))(down)
+    app.command(epilog=examples("orchestration status", "orchestration status --json"))(status)

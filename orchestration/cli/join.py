@@ -20,7 +20,7 @@ from typing import Annotated, Literal, cast, get_args
 
 import typer
 
-from orchestration.cli.output import console, note, print_error
+from orchestration.cli.output import console, examples, note, print_error
 from orchestration.cli.rooms import acted, answered, member_label, status
 from orchestration.cli.roomview import RoomView
 from orchestration.messages import DEFAULT_HUMAN, Envelope, HumanMode, Member, Pending, RoomInfo
@@ -178,4 +178,8 @@ def _state(member: Member, info: RoomInfo, states: dict[str, str]) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(join)
+    app.command(
+        epilog=examples(
+            "orchestration join standup --as alice", "orchestration join standup --mode moderated"
+        )
+    )(join)

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from orchestration.cli.output import fail, note
+from orchestration.cli.output import examples, fail, note
 from orchestration.runtime import Runtime
 
 
@@ -25,8 +25,10 @@ def mcp(
     host: Annotated[str, typer.Option(help="with --http: the address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="with --http: the port")] = 8766,
 ) -> None:
-    """Run the MCP server, attached to the running daemon (started if none runs). It stops on
-    SIGINT, SIGTERM or the end of stdin, and leaves the daemon running."""
+    """Run the MCP server on stdin and stdout, for an MCP client.
+
+    It attaches to the running daemon (started if none runs), stops on SIGINT, SIGTERM or
+    the end of stdin, and leaves the daemon running."""
     import anyio
 
     from orchestration.interfaces.mcp import build_server
@@ -69,4 +71,9 @@ def _stop_on_signals(runtime: Runtime) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(mcp)
+    app.command(
+        epilog=examples(
+            "claude mcp add orchestration -- orchestration mcp",
+            "orchestration mcp --http --port 8766",
+        )
+    )(mcp)

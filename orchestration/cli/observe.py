@@ -1,56 +1,103 @@
-"""``observe NAME``: follow a conversation live, as a bystander: an agent's, or a room's.
+"""``observe NAME``: a room's or an agent's conversation, like ``tail -f``.
 
-It prints every message said, each reply as it streams (with its speaker's name), failed turns,
-and the supervision events about the agents (a restart in the middle of the conversation shows
-up where it happened). A room is shown by `RoomView`: a colour per speaker, its events as dim
-``* ...`` lines. ``--from-start`` prints the conversation so far first; ``--json`` prints one
-object per line (messages, stream messages and events, each with its ``type``);
-``--until-ended`` stops after a room's ``conversation_ended``.
+It prints the last messages and events of the conversation (``-n``, or all with
+``--from-start``), then follows it live: every message said, each reply as it streams (with
+its speaker's name), failed turns, and the supervision events about the agents (a restart in
+the middle of the conversation shows up where it happened). It subscribes before it reads the
+journal, so nothing said in between is missed, and prints nothing twice.
+
+A room whose conversation has ended (or failed) is printed with its ending, and ``observe``
+exits (0 when it ended, 1 when it failed); a live room is followed until it ends, then the
+same. ``--follow`` keeps waiting across endings, for a ``room resume``. An agent's
+conversation never ends: it is followed until Ctrl-C.
+
+A room is shown by `RoomView`: a colour per speaker, its events as dim ``* ...`` lines.
+``--json`` prints one object per line (messages, stream messages and events, each with its
+``type``).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Annotated, Any
 
 import typer
 
-from orchestration.cli.output import console, fail, note, print_json, to_json
+from orchestration.cli.output import console, examples, fail, note, print_json, to_json
 from orchestration.cli.roomview import RoomView
-from orchestration.messages import Envelope, TurnDelta, TurnFailed, TurnFinished
+from orchestration.messages import (
+    Envelope,
+    HistoryPage,
+    RoomState,
+    TurnDelta,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+)
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.streams import Subscription
 
+LINES = 20
+"""How many of the latest messages and events ``observe`` prints before it follows."""
 ENDINGS = {"conversation_ended": 0, "room_failed": 1}
-"""The room events that end ``--until-ended``, and its exit code after each."""
+"""The room events that end the observation, and the exit code after each."""
 ENDED = {"ended": 0, "failed": 1}
-"""The room states in which ``--until-ended`` has nothing to wait for, and its exit code."""
+"""The room states in which there is nothing to wait for, and the exit code."""
+EPILOG = examples(
+    "orchestration observe standup              # the last 20, live until it ends",
+    "orchestration observe standup -n 0 --json  # only what comes, as JSON lines",
+    "orchestration observe standup --from-start --follow  # all; wait for resumes",
+    "orchestration observe coder -n 5           # an agent's DM: until Ctrl-C",
+)
 
 Show = Callable[[Any], None]
+Read = Callable[..., HistoryPage]
+"""A conversation's ``history_page`` (``limit``, ``after_seq``, ``newest``)."""
 
 
 def observe(
-    name: Annotated[str, typer.Argument(help="the room or agent whose conversation to follow")],
+    name: Annotated[str, typer.Argument(help="the room or agent whose conversation to show")],
+    lines: Annotated[
+        int,
+        typer.Option(
+            "--lines", "-n", min=0, help="print the last N messages and events, then follow"
+        ),
+    ] = LINES,
     from_start: Annotated[
-        bool, typer.Option("--from-start", help="print the conversation so far first")
+        bool, typer.Option("--from-start", help="print the whole conversation, then follow")
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="a room: keep waiting after it ends (for a resume)"),
+    ] = False,
+    until_ended: Annotated[
+        bool,
+        typer.Option("--until-ended", help="a room: exit once it ends (the default; for scripts)"),
     ] = False,
     json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
-    until_ended: Annotated[
-        bool, typer.Option("--until-ended", help="a room: exit once its conversation ends")
-    ] = False,
 ) -> None:
-    """Follow a room or an agent's conversation live: messages, streamed replies and the
-    agents' supervision events, until Ctrl-C."""
+    """Show the end of a conversation, then follow it live.
+
+    NAME is a room or an agent (its direct conversation). Prints the last N
+    messages and events, then what is said, each reply as it streams, and the
+    agents' supervision events. A room that has ended is printed with its ending,
+    then observe exits (1 if the room failed); a live room is followed until it
+    ends. An agent's conversation is followed until Ctrl-C.
+    """
+    if follow and until_ended:
+        fail("--follow and --until-ended contradict each other", "give one of them", code=2)
+    last = None if from_start else lines
     try:
         with Runtime.connect(start=False) as runtime:
             if _is_room(runtime, name):
                 show = _show_json if json else RoomView().show
-                _observe_room(runtime, name, from_start, until_ended, show)
+                _observe_room(runtime, name, last, follow, show)
                 return
             if until_ended:
                 fail(f"no room named {name!r}", "--until-ended follows a room, not an agent")
-            _observe_agent(runtime, name, from_start, _show_json if json else Printer().show)
+            _observe_agent(runtime, name, last, _show_json if json else Printer().show)
     except KeyboardInterrupt:
         return
 
@@ -66,40 +113,81 @@ def _is_room(runtime: Runtime, name: str) -> bool:
     return True
 
 
-def _observe_agent(runtime: Runtime, name: str, from_start: bool, show: Show) -> None:
+def _observe_agent(runtime: Runtime, name: str, last: int | None, show: Show) -> None:
+    """Print the last ``last`` (None: all) of agent ``name``'s conversation, then follow it."""
     with runtime.observe(name) as feed:  # subscribed first, so nothing falls between the two
-        past = runtime.history(name) if from_start else []
+        past = _past(partial(runtime.history_page, name), last)
         for message in past:
             show(message)
-        _follow(feed, {message.id for message in past}, show, f"{name}'s conversation")
+        _follow(feed, Shown(past), show, f"{name}'s conversation", until_ended=False)
 
 
-def _observe_room(
-    runtime: Runtime, name: str, from_start: bool, until_ended: bool, show: Show
-) -> None:
-    """Follow room ``name``; with ``until_ended``, exit once its conversation ends (at once if
-    it has ended already)."""
-    with runtime.observe_room(name) as feed:
-        past = runtime.room_history(name) if from_start else []
+def _observe_room(runtime: Runtime, name: str, last: int | None, follow: bool, show: Show) -> None:
+    """Print the last ``last`` (None: all) of room ``name``, with its ending if it has ended,
+    then follow it; exit once it ends, unless ``follow``."""
+    with runtime.observe_room(name) as feed:  # subscribed first, so nothing falls between
+        state: RoomState = runtime.room(name).state  # an ending before this is journaled
+        read = partial(runtime.room_history_page, name)
+        past = _past(read, last)
+        if state in ENDED and not any(message.event in ENDINGS for message in past):
+            past = [*_last_ending(read), *past]  # it came before the last ``last``
         for message in past:
             show(message)
-        if until_ended and (state := runtime.room(name).state) in ENDED:
+        if state in ENDED and not follow:
             raise typer.Exit(ENDED[state])
-        end = _follow(feed, {message.id for message in past}, show, f"room {name}", until_ended)
+        end = _follow(feed, Shown(past), show, f"room {name}", until_ended=not follow)
     if end is not None:
         raise typer.Exit(ENDINGS[str(end.event)])
 
 
+def _past(read: Read, last: int | None) -> list[Envelope]:
+    """The last ``last`` messages and events of a conversation (None: all), oldest first."""
+    if last is None:
+        return list(_journal(read))
+    return read(limit=last, newest=True).messages
+
+
+def _journal(read: Read) -> Iterator[Envelope]:
+    """Every message and event of a conversation, oldest first, a page at a time."""
+    after = 0
+    while (page := read(after_seq=after)).messages:
+        yield from page.messages
+        after = page.last_seq
+
+
+def _last_ending(read: Read) -> list[Envelope]:
+    """The room's latest ending event (none if it has none), read from its whole journal."""
+    endings = [message for message in _journal(read) if message.event in ENDINGS]
+    return endings[-1:]
+
+
+class Shown:
+    """What the journal's part printed, so the live feed prints none of it again: its
+    messages by id, and the turns whose reply or failure it held (their stream, too)."""
+
+    def __init__(self, past: list[Envelope]) -> None:
+        self.ids = {message.id for message in past}
+        self.turns = {message.data["turn_id"] for message in past if "turn_id" in message.data}
+
+    def again(self, item: Any) -> bool:
+        """Whether ``item`` of the feed was printed already."""
+        if isinstance(item, Envelope):
+            return item.id in self.ids
+        if isinstance(item, TurnStarted | TurnDelta | TurnFinished | TurnFailed):
+            return item.turn_id in self.turns
+        return False
+
+
 def _follow(
-    feed: Subscription, seen: set[str], show: Show, what: str, until_ended: bool = False
+    feed: Subscription, shown: Shown, show: Show, what: str, *, until_ended: bool
 ) -> Envelope | None:
-    """Show what ``feed`` brings, but the messages ``seen`` already; with ``until_ended``, stop
-    after a room's ending event and return it."""
+    """Show what ``feed`` brings but what was ``shown``; with ``until_ended``, stop after a
+    room's ending event (printed already or not: the feed only brings new ones) and return
+    it."""
     note(f"following {what}; Ctrl-C stops")
     for item in feed:
-        if isinstance(item, Envelope) and item.id in seen:
-            continue
-        show(item)
+        if not shown.again(item):
+            show(item)
         if until_ended and isinstance(item, Envelope) and item.event in ENDINGS:
             return item
     return None
@@ -158,4 +246,4 @@ class Printer:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(observe)
+    app.command(epilog=EPILOG)(observe)

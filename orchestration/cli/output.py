@@ -29,6 +29,11 @@ def fail(message: str, hint: str = "", code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def examples(*commands: str) -> str:
+    """A command's epilog: its example command lines, shown verbatim under ``--help``."""
+    return "Examples:\n\n```\n" + "\n".join(commands) + "\n```"
+
+
 def note(message: str) -> None:
     """A dim remark on stderr, kept out of the way of piped output."""
     errors.print(f"[dim]{message}[/]", markup=True, soft_wrap=True)

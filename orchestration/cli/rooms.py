@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from orchestration.cli.agents import Json
-from orchestration.cli.output import console, fail, note, print_json, to_json
+from orchestration.cli.output import console, examples, fail, note, print_json, to_json
 from orchestration.cli.roomview import RoomView
 from orchestration.messages import (
     DEFAULT_HUMAN,
@@ -36,7 +36,12 @@ ROOM_JSON_EXCLUDE: dict[str, Any] = {
 }
 
 
-@room.command()
+@room.command(
+    epilog=examples(
+        "orchestration room create standup --agents planner,critic --max-turns 6",
+        "orchestration room create review --agents lead,a,b --topology hierarchical",
+    )
+)
 def create(
     name: Annotated[str, typer.Argument(help="the room's name")],
     agents: Annotated[str, typer.Option(help="its agents, which must exist: planner,critic")],
@@ -66,8 +71,9 @@ def create(
     ] = None,
     json: Json = False,
 ) -> None:
-    """Create a room where agents and humans talk, with its topology, respond policy, human
-    mode and limits."""
+    """Create a room where agents and humans talk.
+
+    Choose its topology, respond policy, human mode and limits."""
     agent_names, human_names = _names(agents), _names(humans)
     members = [*agent_names, *human_names]
     groups = _groups(group or [], members)
@@ -116,7 +122,7 @@ def _groups(options: list[str], members: list[str]) -> dict[str, list[str]]:
     return groups
 
 
-@room.command("list")
+@room.command("list", epilog=examples("orchestration room list", "orchestration room list --json"))
 def list_rooms(json: Json = False) -> None:
     """List rooms: state, members, topology, respond policy, mode, turns and why one ended."""
     with Runtime.connect() as runtime:
@@ -143,10 +149,11 @@ def list_rooms(json: Json = False) -> None:
     console.print(table)
 
 
-@room.command()
+@room.command(epilog=examples("orchestration room show standup"))
 def show(name: Name, json: Json = False) -> None:
-    """Show a room: its members and policies, and what it is doing (turns, busy agents, replies
-    waiting for approval)."""
+    """Show a room's members, policies and what it is doing now.
+
+    That is its turns, busy agents and replies waiting for approval."""
     with Runtime.connect() as runtime:
         info = runtime.room(name)
     if json:
@@ -182,15 +189,21 @@ def _limits(info: RoomInfo) -> str:
     return " · ".join(limits)
 
 
-@room.command()
+@room.command(
+    epilog=examples(
+        'orchestration room say standup "What did we ship yesterday?"',
+        'orchestration room say standup "Your view?" --to critic',
+    )
+)
 def say(
     name: Name,
     text: Annotated[str, typer.Argument(help="the message; - reads it from stdin")],
     sender: Annotated[str, typer.Option("--as", help="the member who says it")] = DEFAULT_HUMAN,
     to: Annotated[str, typer.Option(help="address it to these members: planner,critic")] = "",
 ) -> None:
-    """Say something in a room; the agents answer by its respond policy (follow them with
-    `orchestration observe ROOM`)."""
+    """Say something in a room; its agents answer by its respond policy.
+
+    Follow their answers with `orchestration observe ROOM`."""
     if text == "-":
         text = sys.stdin.read()
     with Runtime.connect() as runtime:
@@ -199,19 +212,19 @@ def say(
     console.print(f"said in {name} (delivered to {heard})", markup=False, soft_wrap=True)
 
 
-@room.command()
+@room.command(epilog=examples("orchestration room pause standup"))
 def pause(name: Name) -> None:
     """Pause a room: no new turns until it is resumed."""
     _act(name, "pause", "paused")
 
 
-@room.command()
+@room.command(epilog=examples("orchestration room resume standup"))
 def resume(name: Name) -> None:
     """Resume a paused room, or an ended one (with a fresh --max-turns)."""
     _act(name, "resume", "resumed")
 
 
-@room.command()
+@room.command(epilog=examples("orchestration room stop standup"))
 def stop(name: Name) -> None:
     """End a room's conversation now (resume starts it again)."""
     _act(name, "stop", "stopped")
@@ -223,7 +236,11 @@ def _act(name: str, action: RoomAction, done: str) -> None:
     console.print(acted(done, info), markup=False, soft_wrap=True)
 
 
-@room.command()
+@room.command(
+    epilog=examples(
+        "orchestration room delete standup", "orchestration room delete standup --purge --yes"
+    )
+)
 def delete(
     name: Name,
     purge: Annotated[bool, typer.Option("--purge", help="remove its history too")] = False,
@@ -241,7 +258,7 @@ def delete(
         note(f"its history stays: orchestration room history {name}")
 
 
-@room.command()
+@room.command(epilog=examples("orchestration room topology standup broadcast"))
 def topology(
     name: Name,
     topology: Annotated[
@@ -254,19 +271,27 @@ def topology(
     console.print(f"{name}: topology {info.spec.topology}", markup=False)
 
 
-@room.command()
+@room.command(epilog=examples("orchestration room mode standup moderated"))
 def mode(
     name: Name,
     mode: Annotated[HumanMode, typer.Argument(help="free, moderated or prompted")],
 ) -> None:
-    """Set what the humans of a room control: free, moderated (agents' replies wait for
-    approval) or prompted (the agents wait for a human after each round)."""
+    """Set what the humans of a room control.
+
+    free: nothing; moderated: the agents' replies wait for approval; prompted: the agents
+    wait for a human after each round."""
     with Runtime.connect(start=False) as runtime:
         info = runtime.set_mode(name, mode)
     console.print(f"{name}: mode {info.spec.mode}", markup=False)
 
 
-@room.command()
+@room.command(
+    epilog=examples(
+        "orchestration room approve standup",
+        'orchestration room approve standup --edit "Shorter, please."',
+        "orchestration room approve standup --skip",
+    )
+)
 def approve(
     name: Name,
     edit: Annotated[
@@ -287,7 +312,11 @@ def approve(
     console.print(answered(action, info), markup=False, soft_wrap=True)
 
 
-@room.command()
+@room.command(
+    epilog=examples(
+        "orchestration room history standup --limit 50", "orchestration room history standup --json"
+    )
+)
 def history(
     name: Name,
     deliveries: Annotated[

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from orchestration.cli.output import console, errors, fail, note
+from orchestration.cli.output import console, errors, examples, fail, note
 from orchestration.runtime import Runtime
 from orchestration.settings import load_settings
 
@@ -34,8 +34,9 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the REST API (docs at /docs) and MCP (at /mcp/) until Ctrl-C or SIGTERM; the
-    daemon keeps running.
+    """Serve the REST API (docs at /docs) and MCP (at /mcp/).
+
+    It runs until Ctrl-C or SIGTERM; the daemon keeps running.
 
     Every local user can reach it on loopback. Off loopback, or with --require-token, it
     requires a bearer token: ORCH_API_TOKEN, else with --require-token the one kept in
@@ -82,4 +83,9 @@ def _url_host(host: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(serve)
+    app.command(
+        epilog=examples(
+            "orchestration serve",
+            "ORCH_API_TOKEN=$(openssl rand -hex 32) orchestration serve --host 0.0.0.0",
+        )
+    )(serve)

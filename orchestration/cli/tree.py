@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.tree import Tree
 
-from orchestration.cli.output import ago, console, errors
+from orchestration.cli.output import ago, console, errors, examples
 from orchestration.messages import AgentInfo, SupervisorInfo
 from orchestration.runtime import Runtime, validate_tree_file
 
@@ -25,7 +25,10 @@ STATE_STYLES = {
 }
 
 
-@tree.callback(invoke_without_command=True)
+@tree.callback(
+    invoke_without_command=True,
+    epilog=examples("orchestration tree", "orchestration tree validate team.yaml"),
+)
 def show(context: typer.Context) -> None:
     """Draw the running tree: supervisors with strategy, restart window and state; agents with
     model, state, PID, restart type and restarts."""
@@ -73,7 +76,7 @@ def _error(error: str, state: str) -> str:
     return f"\n[red]{escape(error)}[/]" if error and state in ("failed", "terminated") else ""
 
 
-@tree.command()
+@tree.command(epilog=examples("orchestration tree validate examples/research-team.yaml"))
 def validate(
     file: Annotated[Path, typer.Argument(help="a tree file: .yaml, .yml or .toml")],
 ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.e2e.conftest import EXAMPLES, Cli
 
 
@@ -10,7 +12,7 @@ def test_events_show_starts_restarts_and_stops_and_follow_shows_new_ones(cli: Cl
     crashed = cli("send", "flaky", "boom [[scripted: crash]]")
     assert crashed.code == 1 and "ScriptedCrash" in crashed.stderr
 
-    follower = cli.session("events", "--follow", "--limit", "5")
+    follower = cli.session("events", "--follow", "-n", "5")
     follower.wait_stdout("agent_restarted")
     assert cli("shutdown", "flaky").code == 0
     follower.wait_stdout("agent_stopped")
@@ -24,6 +26,24 @@ def test_events_show_starts_restarts_and_stops_and_follow_shows_new_ones(cli: Cl
         ("agent_stopped", "flaky"),
     ]
     assert "ScriptedCrash" in logged.json_lines()[1]["content"]
+
+
+def test_events_follow_prints_the_last_n_then_each_new_event(cli: Cli) -> None:
+    for name in ("a1", "a2", "a3", "a4"):
+        assert cli("spawn", name, "--provider", "scripted").code == 0
+
+    follower = cli.session("events", "--follow", "-n", "3", "--json")
+    follower.wait_stderr("following the supervision events")
+    assert cli("spawn", "a5", "--provider", "scripted").code == 0
+    text = follower.wait_stdout('"agent": "a5"')
+
+    shown = [json.loads(line) for line in text.splitlines()]
+    assert [(item["event"], item["data"]["agent"]) for item in shown] == [
+        ("agent_started", "a2"),
+        ("agent_started", "a3"),
+        ("agent_started", "a4"),
+        ("agent_started", "a5"),
+    ]
 
 
 def test_up_builds_a_tree_file_and_tree_draws_it_live(cli: Cli) -> None:
