@@ -173,6 +173,8 @@ def main() -> None:
     module = [python, "-m", "orchestration.cli"]
     script = _script()
     with private_daemon() as runtime:
+        # as on a user's machine, the warm-up runs leave bytecode for the timed ones to load
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         runtime.spawn(AGENT, provider="scripted", model="echo")
         send = SendRun([*module, "send", AGENT])
         commands = {

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from orchestration.cli.output import ago, console, examples, fail, note, print_json, to_json
 from orchestration.cli.streaming import print_turn
@@ -160,6 +159,8 @@ def list_agents(json: Json = False) -> None:
     if not agents:
         console.print("no agents yet: `orchestration chat` or `orchestration spawn NAME`")
         return
+    from rich.table import Table  # here: `send` and the others need no table
+
     in_trees = any(agent.supervisor != "root" for agent in agents)
     columns = ["name", "model", "supervisor", "state", "pid", "turns", "restarts", "last activity"]
     table = Table(*(c for c in columns if in_trees or c != "supervisor"))
