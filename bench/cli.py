@@ -8,7 +8,9 @@ Each command runs as a subprocess, about ten times, in rotating order:
 - ``orchestration send NAME TEXT``: the time until its first printed token (stdout read as it
   comes) and until it exits. The agent is scripted to stream 5 words at once.
 
-Target: ``list`` and ``send`` at most 3x ``import pydantic``, at the median. Then ``python -X
+Target: ``list`` and ``send`` at most 3x ``import pydantic``, at the median. For scale, it also
+times the libraries alone (typer, Rich, Thespian and one pydantic model validated): what any
+command pays before it runs a line of ours. Then ``python -X
 importtime`` of ``list``: its heaviest imports, and whether a provider SDK (anthropic, openai,
 httpx2) is imported by the CLI (it must not be).
 """
@@ -32,6 +34,15 @@ AGENT = "talker"
 WORDS = 5
 WORD_DELAY = 0.0
 SDKS = ("anthropic", "openai", "httpx2")
+LIBRARIES = (
+    "import typer, typer._adapters, rich.console, thespian.actors\n"
+    "from pydantic import BaseModel\n"
+    "class Ping(BaseModel):\n"
+    "    seq: int = 0\n"
+    "Ping()"
+)
+"""What any command of this CLI loads before any code of ours: its libraries, and one model
+validated (so pydantic builds its validator machinery)."""
 TIMEOUT = 60.0
 
 
@@ -180,6 +191,7 @@ def main() -> None:
         commands = {
             "python -c pass": [python, "-c", "pass"],
             "python -c 'import pydantic'": [python, "-c", "import pydantic"],
+            "libraries alone (typer, rich, thespian, a model)": [python, "-c", LIBRARIES],
             "python -m orchestration.cli list": [*module, "list"],
         }
         if script is not None:
@@ -204,6 +216,11 @@ def main() -> None:
     print(f"  (the reply: {WORDS} words, {WORD_DELAY * 1e3:g} ms apart)")
     floor = figures["python -c pass"].median
     yardstick = figures["python -c 'import pydantic'"].median
+    libraries = figures["libraries alone (typer, rich, thespian, a model)"].median
+    print(
+        f"  the libraries alone: {libraries:.3f} s median, {libraries / yardstick:.2f}x import "
+        "pydantic: the floor of any command, before any code of ours"
+    )
     timed = {name: stats.median for name, stats in figures.items() if "orchestration" in name}
     timed[f"send {AGENT} TEXT (exit)"] = total.median
     for name, median in timed.items():

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from orchestration import system
 from orchestration.errors import DaemonError
 from orchestration.pidfiles import sweep
-from orchestration.processes import ProcessId, descendants
+from orchestration.processes import ProcessId, descendants, wait_gone
 from orchestration.runtime import Runtime, start_daemon
 from orchestration.settings import Settings
 from orchestration.system import DaemonRecord
@@ -57,7 +57,7 @@ def run(settings: Settings, grace: float) -> int:
         _stop(settings, grace)
         _say("orchestration daemon stopped")
         return 0
-    system.daemon_running(settings)  # removes the record and the dead admin's strays
+    system.sweep_dead(settings, record)
     sweep(settings.pid_dir)
     _say(f"the daemon's admin (pid {record.pid}) exited; see {settings.log_dir / 'daemon.log'}")
     return 1
@@ -85,11 +85,13 @@ def _stop(settings: Settings, grace: float) -> None:
     except DaemonError as exc:  # it does not answer: kill what is left of it
         _say(f"could not stop it gracefully ({exc}); killing its processes")
         record = DaemonRecord.read(settings)
-        admin = ProcessId.of(record.pid) if record else None
-        if record is not None and admin is not None:
-            for process in [admin, *descendants(record.pid)]:
+        if record is not None:
+            admin = ProcessId.of(record.pid)
+            doomed = [*descendants(record.pid), *([admin] if admin else [])]
+            for process in doomed:
                 process.kill()
-        system.daemon_running(settings)
+            wait_gone(doomed, timeout=5.0)
+            system.sweep_dead(settings, record)
         sweep(settings.pid_dir)
 
 

@@ -207,6 +207,16 @@ def log_definitions(settings: Settings, *, to_stderr: bool = False) -> dict[str,
     }
 
 
+def sweep_dead(settings: Settings, record: DaemonRecord) -> None:
+    """Kill what the dead daemon of ``record`` left running (Thespian's logger, say, which
+    holds the admin port) and forget the daemon."""
+    strays = record.strays()
+    for stray in strays:
+        stray.kill()
+    wait_gone(strays, timeout=5.0)
+    DaemonRecord.remove(settings)
+
+
 def daemon_running(settings: Settings) -> DaemonRecord | None:
     """The record of our daemon if it runs on the configured port, else ``None``.
 
@@ -215,11 +225,7 @@ def daemon_running(settings: Settings) -> DaemonRecord | None:
     port = settings.admin_port
     record = DaemonRecord.read(settings)
     if record is not None and not record.alive():  # it crashed: sweep what it left behind
-        strays = record.strays()  # Thespian's logger, say, which holds the admin port
-        for stray in strays:
-            stray.kill()
-        wait_gone(strays, timeout=5.0)
-        DaemonRecord.remove(settings)
+        sweep_dead(settings, record)
         record = None
     if not port_in_use(port):
         if record is not None:

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "auth": "config",
     "serve": "serve",
     "mcp": "mcp",
+    "workflow": "workflow",
     "journal": "journal",
     "doctor": "doctor",
 }

@@ -1,0 +1,110 @@
+"""``workflow run``: Google ADK workflows whose steps are turns of our supervised agents.
+
+Google ADK is an optional extra (``uv sync --extra adk``): it is imported only when a workflow
+command runs, and without it the command says how to install it.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+from typing import Annotated, Any
+
+import typer
+
+from orchestration.cli.output import examples, fail, note, print_json
+
+workflow = typer.Typer(
+    help="Google ADK workflows whose steps are turns of our agents.", no_args_is_help=True
+)
+
+
+def _adk() -> ModuleType:
+    """The ADK bridge, or a clear exit when the extra is not installed."""
+    try:
+        from orchestration.interfaces import adk
+    except ImportError as exc:
+        if not (exc.name or "").startswith("google"):
+            raise
+        fail(
+            "the workflow commands need Google ADK, which is not installed",
+            "install the extra: uv sync --extra adk  (pip: pip install 'orchestration[adk]')",
+        )
+    return adk
+
+
+@workflow.command(
+    "run",
+    epilog=examples(
+        'orchestration workflow run wf.py:root_agent "Write a short essay on actors"',
+        'orchestration workflow run wf.py:review "Review foo.py" --json',
+    ),
+)
+def run_workflow(
+    target: Annotated[
+        str, typer.Argument(help="FILE.py:NAME, an ADK Workflow or agent defined in FILE.py")
+    ],
+    text: Annotated[str, typer.Argument(help="the input; - reads it from stdin")],
+    json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """Run an ADK workflow whose LlmAgents use orchestration:NAME models.
+
+    ADK decides the order (Workflow, SequentialAgent, ParallelAgent, LoopAgent, nested or
+    not); each step is one turn of our supervised agent NAME, journaled in its history.
+    Ctrl-C cancels the steps that run and ends the run.
+    """
+    adk = _adk()
+    if text == "-":
+        text = sys.stdin.read()
+    show = _show_json if json else StepPrinter().show
+    try:
+        adk.run_blocking(adk.load_target(target), text, show)
+    except adk.StepFailed as exc:
+        fail(str(exc), f"see `orchestration history {exc.failure.agent}`; then run it again")
+    except KeyboardInterrupt:
+        note("\n(run cancelled)")
+        raise typer.Exit(130) from None
+    if json:
+        print_json({"type": "run_finished"})
+
+
+def _show_json(event: Any) -> None:
+    kind = "delta" if event.partial else "step_finished"
+    print_json({"type": kind, "author": event.author, "path": event.path, "text": event.text})
+
+
+class StepPrinter:
+    """Text output: a step's reply as it streams, after its author's name. While one reply
+    streams, the others (parallel branches) are held and printed whole once it ends."""
+
+    def __init__(self) -> None:
+        self.streaming: str | None = None  # the author whose reply is being printed
+        self.skipped: set[str] = set()  # authors whose reply began while another streamed
+        self.held: list[Any] = []  # replies that ended while another streamed
+
+    def show(self, event: Any) -> None:
+        if event.partial:
+            if self.streaming is None and event.author not in self.skipped:
+                self.streaming = event.author
+                sys.stdout.write(f"{event.author} › ")
+            if self.streaming == event.author:
+                sys.stdout.write(event.text)
+            else:
+                self.skipped.add(event.author)
+        elif self.streaming == event.author:
+            self.streaming = None
+            sys.stdout.write("\n")
+            for held in self.held:
+                sys.stdout.write(f"{held.author} › {held.text}\n")
+            self.held.clear()
+        elif self.streaming is None:
+            sys.stdout.write(f"{event.author} › {event.text}\n")
+        else:
+            self.held.append(event)
+        if not event.partial:
+            self.skipped.discard(event.author)
+        sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(workflow, name="workflow")

@@ -1,0 +1,217 @@
+"""Google ADK workflows through the bus: ADK decides the order, our agents take the turns.
+
+Install with ``uv sync --extra adk``; nothing else in orchestration imports this module.
+
+An ADK ``LlmAgent`` whose model is ``orchestration:NAME`` talks to our supervised agent NAME:
+`ActorLlm` (registered with ADK's model registry on import) makes each of its calls one turn of
+that agent, through `AsyncRuntime`. So a step is supervised (a crashed agent is restarted by
+its supervisor) and journaled in the agent's own history, and ADK's ``SequentialAgent``,
+``ParallelAgent``, ``LoopAgent`` and ``Workflow`` graphs run unchanged.
+
+- **Only the step's new input is sent.** The agent keeps its own journaled history, so a call
+  sends what ADK's request holds after the agent's last reply (at first: everything), and not
+  ADK's system instruction: the agent's instructions are those it was spawned with.
+- **Failures raise** (`StepFailed`): a returned error code would not stop a workflow. The
+  agent's supervisor and its provider's own retries are the only retries; ADK's retry and
+  timeout settings stay unset.
+- **Names.** ADK node names must be Python identifiers, our agent names need not be:
+  `node_name` maps ``critic-1`` to ``critic_1``, and `llm_agent` builds the ``LlmAgent`` of an
+  agent under that name (``LlmAgent(name="critic_1", model="orchestration:critic-1")``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import re
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from google.adk.agents import BaseAgent, LlmAgent, RunConfig
+from google.adk.agents.run_config import StreamingMode
+from google.adk.models.base_llm import BaseLlm
+from google.adk.models.llm_request import LlmRequest
+from google.adk.models.llm_response import LlmResponse
+from google.adk.models.registry import LLMRegistry
+from google.adk.runners import InMemoryRunner
+from google.adk.workflow import BaseNode
+from google.genai import types
+
+from orchestration.aio import AsyncRuntime
+from orchestration.errors import OrchestrationError
+from orchestration.messages import TurnDelta, TurnFailed, TurnFinished
+
+MODEL_PREFIX = "orchestration:"
+USER = "orchestration"
+Target = BaseAgent | BaseNode
+
+
+class StepFailed(RuntimeError):
+    """A workflow step's turn failed; names the agent, the kind of failure and the error."""
+
+    def __init__(self, failure: TurnFailed) -> None:
+        super().__init__(f"{failure.agent}'s turn failed ({failure.kind}): {failure.error}")
+        self.failure = failure
+
+
+_runtime: AsyncRuntime | None = None
+
+
+def use_runtime(runtime: AsyncRuntime | None) -> None:
+    """The runtime that `ActorLlm` turns go through (None: one it connects itself)."""
+    global _runtime
+    _runtime = runtime
+
+
+async def _current_runtime() -> AsyncRuntime:
+    if _runtime is None:
+        use_runtime(await AsyncRuntime.connect())
+    assert _runtime is not None
+    return _runtime
+
+
+class ActorLlm(BaseLlm):
+    """The ADK model ``orchestration:NAME``: each call is one turn of our agent NAME."""
+
+    @classmethod
+    def supported_models(cls) -> list[str]:
+        return [re.escape(MODEL_PREFIX) + ".+"]
+
+    @property
+    def agent(self) -> str:
+        return self.model.removeprefix(MODEL_PREFIX)
+
+    async def generate_content_async(
+        self, llm_request: LlmRequest, stream: bool = False
+    ) -> AsyncIterator[LlmResponse]:
+        runtime = await _current_runtime()
+        async for item in runtime.send(self.agent, step_input(llm_request)):
+            if isinstance(item, TurnDelta) and stream:
+                yield LlmResponse(content=_model_text(item.text), partial=True)
+            elif isinstance(item, TurnFinished):
+                usage = types.GenerateContentResponseUsageMetadata(
+                    prompt_token_count=item.usage.input_tokens,
+                    candidates_token_count=item.usage.output_tokens,
+                    total_token_count=item.usage.input_tokens + item.usage.output_tokens,
+                )
+                yield LlmResponse(
+                    content=_model_text(item.message.content),
+                    usage_metadata=usage,
+                    turn_complete=True,
+                )
+            elif isinstance(item, TurnFailed):
+                raise StepFailed(item)
+
+
+LLMRegistry.register(ActorLlm)
+
+
+def step_input(request: LlmRequest) -> str:
+    """The text of what ADK's request holds after the agent's last reply (all of it at the
+    first call): the agent has the rest in its own history."""
+    contents = list(request.contents)
+    replies = [i for i, content in enumerate(contents) if content.role == "model"]
+    fresh = contents[replies[-1] + 1 :] if replies else contents
+    texts = [part.text for content in fresh for part in content.parts or [] if part.text]
+    return "\n\n".join(texts) or "(continue)"
+
+
+def _model_text(text: str) -> types.Content:
+    return types.Content(role="model", parts=[types.Part(text=text)])
+
+
+def node_name(agent: str) -> str:
+    """The ADK node name of agent ``agent``: non-identifier characters become ``_``, and a
+    leading digit gets a ``_`` before it (``critic-1`` -> ``critic_1``)."""
+    name = re.sub(r"\W", "_", agent)
+    return f"_{name}" if name[:1].isdigit() else name
+
+
+def llm_agent(agent: str, **options: Any) -> LlmAgent:
+    """The ADK ``LlmAgent`` whose turns are agent ``agent``'s (named by `node_name`)."""
+    return LlmAgent(name=node_name(agent), model=MODEL_PREFIX + agent, **options)
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """What a run yields: a step's streamed text (``partial``) or its whole reply."""
+
+    author: str
+    path: str
+    text: str
+    partial: bool
+
+
+async def run(target: Target, text: str, *, stream: bool = True) -> AsyncIterator[StepEvent]:
+    """Run an ADK agent or workflow on ``text`` with ADK's in-memory runner (no Google
+    service is involved); yield each step's output as it comes."""
+    runner = (
+        InMemoryRunner(agent=target)
+        if isinstance(target, BaseAgent)
+        else InMemoryRunner(node=target)
+    )
+    session = await runner.session_service.create_session(app_name=runner.app_name, user_id=USER)
+    config = RunConfig(streaming_mode=StreamingMode.SSE if stream else StreamingMode.NONE)
+    message = types.Content(role="user", parts=[types.Part(text=text)])
+    try:
+        async for event in runner.run_async(
+            user_id=USER, session_id=session.id, new_message=message, run_config=config
+        ):
+            said = (
+                "".join(part.text or "" for part in (event.content.parts or []))
+                if event.content
+                else ""
+            )
+            if said:
+                yield StepEvent(event.author, event.node_info.path, said, bool(event.partial))
+    finally:
+        await runner.close()
+
+
+def load_target(spec: str) -> Target:
+    """The ADK agent or workflow ``path/to/file.py:attribute`` names."""
+    path_text, _, attribute = spec.rpartition(":")
+    path = Path(path_text)
+    if not path_text or not attribute:
+        raise OrchestrationError(
+            "bad_workflow", f"{spec!r} is not FILE.py:NAME", hint="for example: wf.py:root_agent"
+        )
+    if not path.is_file():
+        raise OrchestrationError("bad_workflow", f"no file {path}", hint="check the path")
+    module_name = f"orchestration_workflow_{node_name(path.stem)}"
+    loader = importlib.util.spec_from_file_location(module_name, path)
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[module_name] = module
+    loader.loader.exec_module(module)
+    target = getattr(module, attribute, None)
+    if not isinstance(target, BaseAgent | BaseNode):
+        found = "nothing" if target is None else type(target).__name__
+        raise OrchestrationError(
+            "bad_workflow",
+            f"{spec}: {attribute} is {found}, not an ADK agent or Workflow",
+            hint="name a Workflow, a SequentialAgent, a ParallelAgent, a LoopAgent or an LlmAgent",
+        )
+    return target
+
+
+def run_blocking(
+    target: Target, text: str, show: Callable[[StepEvent], None], *, stream: bool = True
+) -> None:
+    """`run` from synchronous code, on its own connection to the daemon: ``show`` gets each
+    `StepEvent`."""
+
+    async def main() -> None:
+        runtime = await AsyncRuntime.connect()
+        use_runtime(runtime)
+        try:
+            async for event in run(target, text, stream=stream):
+                show(event)
+        finally:
+            use_runtime(None)
+            await runtime.close()
+
+    asyncio.run(main())

@@ -1,0 +1,203 @@
+"""Google ADK workflows through the bus: real ADK runs them, each step is one turn of our agent
+(on the real Anthropic and OpenAI SDKs against the fake LLM server, or scripted)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+adk = pytest.importorskip("orchestration.interfaces.adk")
+
+from google.adk.agents import BaseAgent, LoopAgent, ParallelAgent, SequentialAgent  # noqa: E402
+from google.adk.events import Event, EventActions  # noqa: E402
+from google.adk.workflow import Workflow  # noqa: E402
+
+from orchestration.aio import AsyncRuntime  # noqa: E402
+from orchestration.runtime import Runtime  # noqa: E402
+from tests.fakes import FakeLLMServer  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*is deprecated in favor of Workflow:DeprecationWarning"
+)  # the legacy SequentialAgent, ParallelAgent and LoopAgent must keep working
+SLOW_REPLY = "[[scripted: delay=0.05; reply=a b c d e f g h i j]]"  # 10 words: about 0.5 s
+
+
+@pytest.fixture
+def bridged(claude: Runtime) -> Iterator[Runtime]:
+    """The test's daemon, which `ActorLlm` turns go through."""
+    adk.use_runtime(AsyncRuntime(claude))
+    try:
+        yield claude
+    finally:
+        adk.use_runtime(None)
+
+
+def _run(target: Any, text: str) -> list[Any]:
+    async def collect() -> list[Any]:
+        return [event async for event in adk.run(target, text)]
+
+    return asyncio.run(collect())
+
+
+def _finals(events: list[Any]) -> list[tuple[str, str]]:
+    return [(event.author, event.text) for event in events if not event.partial]
+
+
+def _replies(runtime: Runtime, agent: str) -> list[str]:
+    return [m.content for m in runtime.history(agent) if m.sender == agent]
+
+
+@pytest.mark.parametrize("shape", ["SequentialAgent", "Workflow"])
+def test_a_sequence_of_an_anthropic_and_an_openai_agent_hands_on_the_first_output(
+    bridged: Runtime, fake: FakeLLMServer, shape: str
+) -> None:
+    bridged.spawn("writer", provider="anthropic")
+    bridged.spawn("critic-1", provider="openai", model="gpt-test")
+    writer, critic = adk.llm_agent("writer"), adk.llm_agent("critic-1")
+    target = (
+        SequentialAgent(name="pair", sub_agents=[writer, critic])
+        if shape == "SequentialAgent"
+        else Workflow(name="pair", edges=[("START", writer, critic)])
+    )
+
+    events = _run(target, "Write about actors")
+
+    finals = _finals(events)
+    assert finals[0] == ("writer", "You said: Write about actors")
+    assert finals[1][0] == "critic_1", "a name that is no identifier is mapped"
+    assert [request.api for request in fake.requests] == ["anthropic", "openai"]
+    assert "You said: Write about actors" in fake.requests[1].last_user_text
+    assert any(event.partial for event in events), "replies stream as ADK asked"
+    assert _replies(bridged, "writer") == ["You said: Write about actors"]
+    assert _replies(bridged, "critic-1") == [finals[1][1]], "each step is journaled"
+
+
+def test_parallel_branches_take_their_turns_at_the_same_time(bridged: Runtime) -> None:
+    for name in ("left", "right"):
+        bridged.spawn(name, provider="scripted")
+    both = ParallelAgent(name="both", sub_agents=[adk.llm_agent("left"), adk.llm_agent("right")])
+
+    finals = _finals(_run(both, f"go {SLOW_REPLY}"))
+
+    assert sorted(author for author, _ in finals) == ["left", "right"]
+    spans = []
+    for name in ("left", "right"):
+        asked, replied = bridged.history(name)[-2:]
+        spans.append((asked.created_at, replied.created_at))
+    assert max(start for start, _ in spans) < min(end for _, end in spans), "the turns overlap"
+
+
+class StopWhenDone(BaseAgent):
+    """Ends its loop (escalates) once the last reply says DONE."""
+
+    async def _run_async_impl(self, ctx: Any) -> Any:
+        said = [e for e in ctx.session.events if e.content and e.author != "user"]
+        done = bool(said) and "DONE" in "".join(p.text or "" for p in said[-1].content.parts)
+        yield Event(author=self.name, actions=EventActions(escalate=done))
+
+
+def test_a_loop_honours_max_iterations_and_a_stop_condition(bridged: Runtime) -> None:
+    bridged.spawn("poet", provider="scripted")
+    loop = LoopAgent(name="loop", max_iterations=3, sub_agents=[adk.llm_agent("poet")])
+
+    assert len(_finals(_run(loop, "a verse"))) == 3
+    assert len(_replies(bridged, "poet")) == 3
+
+    bridged.spawn("finisher", provider="scripted")
+    stopping = LoopAgent(
+        name="stopping",
+        max_iterations=5,
+        sub_agents=[adk.llm_agent("finisher"), StopWhenDone(name="judge")],
+    )
+    _run(stopping, "[[scripted: reply=DONE]]")
+    assert _replies(bridged, "finisher") == ["DONE"], "stopped after the first round"
+
+
+def test_a_failing_step_raises_naming_its_agent(bridged: Runtime) -> None:
+    bridged.spawn("flaky", provider="anthropic")
+    with pytest.raises(adk.StepFailed, match=r"flaky's turn failed \(bad_request\)"):
+        _run(adk.llm_agent("flaky"), "[[fake:status=400]]")
+
+
+def test_only_the_new_input_is_sent_the_agent_keeps_its_history(
+    bridged: Runtime, fake: FakeLLMServer
+) -> None:
+    bridged.spawn("twice", provider="anthropic")
+    loop = LoopAgent(name="again", max_iterations=2, sub_agents=[adk.llm_agent("twice")])
+
+    _run(loop, "start")
+
+    second = fake.requests[-1].messages
+    assert second[:2] == [("user", "start"), ("assistant", "You said: start")]
+    assert len(second) == 3, "its own journaled history, then one new message"
+
+
+WORKFLOW_FILE = """\
+from google.adk.agents import SequentialAgent
+from orchestration.interfaces.adk import llm_agent
+
+root_agent = SequentialAgent(name="pair", sub_agents=[llm_agent("one"), llm_agent("two")])
+"""
+
+
+def test_the_cli_runs_a_workflow_file(bridged: Runtime, tmp_path: Path) -> None:
+    for name in ("one", "two"):
+        bridged.spawn(name, provider="scripted")
+    path = tmp_path / "wf.py"
+    path.write_text(WORKFLOW_FILE)
+    command = [sys.executable, "-m", "orchestration.cli", "workflow", "run"]
+
+    text = subprocess.run(
+        [*command, f"{path}:root_agent", "hello"], capture_output=True, text=True, timeout=60
+    )
+    lines = subprocess.run(
+        [*command, f"{path}:root_agent", "again", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert text.returncode == 0, text.stderr
+    assert "one › You said: hello" in text.stdout
+    assert lines.returncode == 0, lines.stderr
+    assert lines.stdout.splitlines()[-1] == '{"type": "run_finished"}'
+    assert '"type": "step_finished", "author": "two"' in lines.stdout
+    missing = subprocess.run(
+        [*command, f"{path}:nothing", "hi"], capture_output=True, text=True, timeout=60
+    )
+    assert missing.returncode == 1 and "not an ADK agent or Workflow" in missing.stderr
+
+
+def test_without_the_extra_the_command_says_how_to_install_it(tmp_path: Path) -> None:
+    hide_adk = (
+        "import sys; sys.modules['google.adk'] = None; sys.argv = ['orchestration', 'workflow',"
+        " 'run', 'wf.py:x', 'hi']; from orchestration.cli.app import main; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", hide_adk], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 1
+    assert "uv sync --extra adk" in done.stderr
+
+
+def test_the_base_install_never_imports_adk() -> None:
+    probe = (
+        "import sys\n"
+        "import orchestration.cli.app, orchestration.runtime, orchestration.aio\n"
+        "import orchestration.interfaces.rest, orchestration.interfaces.mcp\n"
+        "from orchestration.cli import agents, chat, daemon, rooms, workflow\n"
+        "print(sorted(m for m in sys.modules if m.startswith('google.adk')))\n"
+    )
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
