@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
-from .messages import AgentSpec, Envelope, RoomSpec, SupervisorNode
+from .messages import AgentSpec, Envelope, RoomSpec, SupervisorNode, WorkflowSpec
 from .private_files import private_dir, touch_private
 
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -86,6 +86,17 @@ MIGRATIONS: list[tuple[str, str]] = [
             spec TEXT NOT NULL,
             created_at TEXT NOT NULL,
             removed_at TEXT
+        );
+        """,
+    ),
+    (
+        "0006_workflows",
+        """
+        CREATE TABLE workflows (
+            name TEXT PRIMARY KEY,
+            tree TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            created_at TEXT NOT NULL
         );
         """,
     ),
@@ -340,6 +351,25 @@ class Journal:
         sql = "SELECT spec FROM rooms WHERE removed_at IS NULL ORDER BY created_at, rowid"
         with self._guard():
             return [RoomSpec.model_validate_json(row[0]) for row in self._db.execute(sql)]
+
+    # --- workflows ---------------------------------------------------------------------------
+
+    def save_workflows(self, tree: str, workflows: Sequence[WorkflowSpec]) -> None:
+        """Record the workflows tree ``tree`` declares, in place of those it declared before."""
+        rows = [(w.name, tree, w.model_dump_json(), _now()) for w in workflows]
+        with self._guard(), self._transaction():
+            self._db.execute("DELETE FROM workflows WHERE tree = ?", (tree,))
+            self._db.executemany(
+                "INSERT INTO workflows (name, tree, spec, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET tree = excluded.tree, spec = excluded.spec",
+                rows,
+            )
+
+    def workflows(self) -> list[WorkflowSpec]:
+        """The declared workflows, oldest first."""
+        sql = "SELECT spec FROM workflows ORDER BY created_at, rowid"
+        with self._guard():
+            return [WorkflowSpec.model_validate_json(row[0]) for row in self._db.execute(sql)]
 
     # --- plumbing ------------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from orchestration.messages import (
     Approve,
     CreateRoom,
     DaemonStatus,
+    DeclareWorkflows,
     Envelope,
     ErrorReply,
     GatewayAddress,
@@ -54,6 +55,7 @@ from orchestration.messages import (
     JoinRoom,
     ListAgents,
     ListRooms,
+    ListWorkflows,
     LocateGateway,
     Member,
     Ok,
@@ -78,6 +80,8 @@ from orchestration.messages import (
     SupervisorNode,
     TreeSnapshot,
     Up,
+    WorkflowList,
+    WorkflowSpec,
     content_problem,
     direct_conversation,
     room_conversation,
@@ -245,7 +249,28 @@ class Runtime:
                 f"room {room.spec.name} is {room.state}: {', '.join(room.spec.agents)}"
                 f" ({room.spec.respond}, at most {room.spec.max_turns} turns)"
             )
+        if tree.workflows is not None:
+            declare = DeclareWorkflows(tree=tree.supervisor.name, workflows=tree.workflows)
+            self._ask(declare, Ok)
+            lines += [f"workflow {w.name}: {', '.join(w.agents())}" for w in tree.workflows]
         return "\n".join(lines)
+
+    def workflows(self) -> list[WorkflowSpec]:
+        """The workflows the trees' files declare (run them with `orchestration.interfaces.adk`)."""
+        return self._ask(ListWorkflows(), WorkflowList).workflows
+
+    def workflow(self, name: str) -> WorkflowSpec:
+        """The declared workflow ``name``; raises `OrchestrationError` (``unknown_workflow``)."""
+        declared = self.workflows()
+        for workflow in declared:
+            if workflow.name == name:
+                return workflow
+        known = ", ".join(w.name for w in declared) or "none yet"
+        raise OrchestrationError(
+            "unknown_workflow",
+            f"no workflow named {name!r} (declared: {known})",
+            hint="declare it under workflows: in a tree file, then orchestration up FILE",
+        )
 
     def tree(self) -> TreeSnapshot:
         """The live tree: every supervisor (the root first) and every agent, with states."""
@@ -709,6 +734,8 @@ class TreeFile:
 
     supervisor: SupervisorNode
     rooms: tuple[RoomSpec, ...] = ()
+    workflows: tuple[WorkflowSpec, ...] | None = None
+    """The file's ``workflows:`` (None: not from a file, so leave the declared ones alone)."""
 
 
 def load_tree_file(
@@ -722,7 +749,8 @@ def load_tree_file(
         config = load_tree(path)
     except TreeConfigError as exc:
         return None, list(exc.problems)
-    return TreeFile(config.to_node(Path(path).resolve().parent), config.to_rooms()), []
+    node = config.to_node(Path(path).resolve().parent)
+    return TreeFile(node, config.to_rooms(), config.to_workflows()), []
 
 
 def validate_tree_file(path: str | os.PathLike[str]) -> tuple[str, list[tuple[str, str]]]:

@@ -12,7 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestration.cli.output import examples, fail, note, print_json
+from orchestration.cli.output import console, examples, fail, note, print_json
+from orchestration.messages import AgentStep, LoopStep
+from orchestration.runtime import Runtime
 
 workflow = typer.Typer(
     help="Google ADK workflows whose steps are turns of our agents.", no_args_is_help=True
@@ -36,29 +38,40 @@ def _adk() -> ModuleType:
 @workflow.command(
     "run",
     epilog=examples(
-        'orchestration workflow run wf.py:root_agent "Write a short essay on actors"',
-        'orchestration workflow run wf.py:review "Review foo.py" --json',
+        'orchestration workflow run review "Review foo.py"',
+        'orchestration workflow run wf.py:root_agent "Write a short essay on actors" --json',
     ),
 )
 def run_workflow(
     target: Annotated[
-        str, typer.Argument(help="FILE.py:NAME, an ADK Workflow or agent defined in FILE.py")
+        str,
+        typer.Argument(
+            help="a workflow a tree file declares, or FILE.py:NAME (an ADK Workflow or agent)"
+        ),
     ],
     text: Annotated[str, typer.Argument(help="the input; - reads it from stdin")],
     json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
 ) -> None:
-    """Run an ADK workflow whose LlmAgents use orchestration:NAME models.
+    """Run a workflow: ADK decides the order, each step is one turn of our agent.
 
-    ADK decides the order (Workflow, SequentialAgent, ParallelAgent, LoopAgent, nested or
-    not); each step is one turn of our supervised agent NAME, journaled in its history.
-    Ctrl-C cancels the steps that run and ends the run.
+    TARGET names a workflow declared under workflows: in a tree file (see workflow list), or
+    FILE.py:NAME, an ADK Workflow, SequentialAgent, ParallelAgent, LoopAgent or LlmAgent whose
+    LlmAgents use orchestration:AGENT models. Each step is a turn of the supervised agent,
+    journaled in its history. Ctrl-C cancels the steps that run and ends the run.
     """
     adk = _adk()
     if text == "-":
         text = sys.stdin.read()
     show = _show_json if json else StepPrinter().show
+    retry = 0
+    if ".py:" in target:
+        workflow = adk.load_target(target)
+    else:
+        with Runtime.connect() as runtime:
+            spec = runtime.workflow(target)
+        workflow, retry = adk.build(spec), spec.retry
     try:
-        adk.run_blocking(adk.load_target(target), text, show)
+        adk.run_blocking(workflow, text, show, retry=retry)
     except adk.StepFailed as exc:
         fail(str(exc), f"see `orchestration history {exc.failure.agent}`; then run it again")
     except KeyboardInterrupt:
@@ -66,6 +79,52 @@ def run_workflow(
         raise typer.Exit(130) from None
     if json:
         print_json({"type": "run_finished"})
+
+
+@workflow.command(
+    "list", epilog=examples("orchestration workflow list", "orchestration workflow list --json")
+)
+def list_workflows(
+    json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON")] = False,
+) -> None:
+    """List the workflows the tree files declare, with their agents."""
+    with Runtime.connect() as runtime:
+        declared = runtime.workflows()
+    if json:
+        print_json([w.model_dump(mode="json", exclude={"v"}) for w in declared])
+        return
+    if not declared:
+        console.print("no workflows yet: declare them under workflows: in a tree file")
+        return
+    for spec in declared:
+        retry = f", retry {spec.retry}" if spec.retry else ""
+        console.print(
+            f"{spec.name} (tree {spec.tree}{retry}): {', '.join(spec.agents())}", markup=False
+        )
+
+
+@workflow.command(epilog=examples("orchestration workflow show review"))
+def show(name: Annotated[str, typer.Argument(help="the workflow")]) -> None:
+    """Draw a declared workflow's steps as a tree."""
+    from rich.tree import Tree
+
+    with Runtime.connect() as runtime:
+        spec = runtime.workflow(name)
+    drawing = Tree(f"{spec.name} (tree {spec.tree})")
+    _draw(drawing, spec.steps)
+    console.print(drawing)
+
+
+def _draw(branch: Any, steps: Any) -> None:
+    for step in steps:
+        if isinstance(step, AgentStep):
+            branch.add(step.agent)
+            continue
+        label = step.type
+        if isinstance(step, LoopStep):
+            until = f", until {step.until!r}" if step.until else ""
+            label = f"loop (at most {step.max_iterations}{until})"
+        _draw(branch.add(label), step.steps)
 
 
 def _show_json(event: Any) -> None:

@@ -25,13 +25,24 @@ import asyncio
 import importlib.util
 import re
 import sys
+import warnings
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from google.adk.agents import BaseAgent, LlmAgent, RunConfig
+from google.adk.agents import (
+    BaseAgent,
+    LlmAgent,
+    LoopAgent,
+    ParallelAgent,
+    RunConfig,
+    SequentialAgent,
+)
 from google.adk.agents.run_config import StreamingMode
+from google.adk.events import Event, EventActions
 from google.adk.models.base_llm import BaseLlm
 from google.adk.models.llm_request import LlmRequest
 from google.adk.models.llm_response import LlmResponse
@@ -42,7 +53,15 @@ from google.genai import types
 
 from orchestration.aio import AsyncRuntime
 from orchestration.errors import OrchestrationError
-from orchestration.messages import TurnDelta, TurnFailed, TurnFinished
+from orchestration.messages import (
+    AgentStep,
+    LoopStep,
+    ParallelStep,
+    TurnDelta,
+    TurnFailed,
+    TurnFinished,
+    WorkflowSpec,
+)
 
 MODEL_PREFIX = "orchestration:"
 USER = "orchestration"
@@ -58,6 +77,8 @@ class StepFailed(RuntimeError):
 
 
 _runtime: AsyncRuntime | None = None
+RETRIES: ContextVar[int] = ContextVar("RETRIES", default=0)
+"""How many times a run takes a failed step again (a tree file's ``retry:``)."""
 
 
 def use_runtime(runtime: AsyncRuntime | None) -> None:
@@ -88,22 +109,32 @@ class ActorLlm(BaseLlm):
         self, llm_request: LlmRequest, stream: bool = False
     ) -> AsyncIterator[LlmResponse]:
         runtime = await _current_runtime()
-        async for item in runtime.send(self.agent, step_input(llm_request)):
-            if isinstance(item, TurnDelta) and stream:
-                yield LlmResponse(content=_model_text(item.text), partial=True)
-            elif isinstance(item, TurnFinished):
-                usage = types.GenerateContentResponseUsageMetadata(
-                    prompt_token_count=item.usage.input_tokens,
-                    candidates_token_count=item.usage.output_tokens,
-                    total_token_count=item.usage.input_tokens + item.usage.output_tokens,
-                )
-                yield LlmResponse(
-                    content=_model_text(item.message.content),
-                    usage_metadata=usage,
-                    turn_complete=True,
-                )
-            elif isinstance(item, TurnFailed):
-                raise StepFailed(item)
+        text = step_input(llm_request)
+        for attempt in range(1 + RETRIES.get()):
+            failure: TurnFailed | None = None
+            async for item in runtime.send(self.agent, text):
+                if isinstance(item, TurnDelta) and stream:
+                    yield LlmResponse(content=_model_text(item.text), partial=True)
+                elif isinstance(item, TurnFinished):
+                    yield _final(item)
+                elif isinstance(item, TurnFailed):
+                    failure = item
+            if failure is None:
+                return
+            if attempt == RETRIES.get() or failure.kind == "cancelled":
+                raise StepFailed(failure)
+
+
+def _final(finished: TurnFinished) -> LlmResponse:
+    """A finished turn as ADK's last response of the call, with its token usage."""
+    usage = types.GenerateContentResponseUsageMetadata(
+        prompt_token_count=finished.usage.input_tokens,
+        candidates_token_count=finished.usage.output_tokens,
+        total_token_count=finished.usage.input_tokens + finished.usage.output_tokens,
+    )
+    return LlmResponse(
+        content=_model_text(finished.message.content), usage_metadata=usage, turn_complete=True
+    )
 
 
 LLMRegistry.register(ActorLlm)
@@ -130,9 +161,52 @@ def node_name(agent: str) -> str:
     return f"_{name}" if name[:1].isdigit() else name
 
 
-def llm_agent(agent: str, **options: Any) -> LlmAgent:
-    """The ADK ``LlmAgent`` whose turns are agent ``agent``'s (named by `node_name`)."""
-    return LlmAgent(name=node_name(agent), model=MODEL_PREFIX + agent, **options)
+def llm_agent(agent: str, name: str | None = None, **options: Any) -> LlmAgent:
+    """The ADK ``LlmAgent`` whose turns are agent ``agent``'s (named ``name``, by default
+    `node_name` of the agent)."""
+    return LlmAgent(name=name or node_name(agent), model=MODEL_PREFIX + agent, **options)
+
+
+class StopWhen(BaseAgent):
+    """Ends its loop (escalates) once the latest reply contains ``phrase``."""
+
+    phrase: str
+
+    async def _run_async_impl(self, ctx: Any) -> AsyncIterator[Event]:
+        said = [e for e in ctx.session.events if e.content and e.author != "user"]
+        last = "".join(part.text or "" for part in said[-1].content.parts) if said else ""
+        yield Event(author=self.name, actions=EventActions(escalate=self.phrase in last))
+
+
+def build(spec: WorkflowSpec) -> BaseAgent:
+    """The ADK agent that runs a tree file's workflow: its steps in a ``SequentialAgent``,
+    ``parallel:`` as a ``ParallelAgent``, ``loop:`` as a ``LoopAgent`` (with `StopWhen` for
+    ``until``). A name used twice gets a number (``writer``, ``writer_2``)."""
+    used: Counter[str] = Counter()
+
+    def unique(base: str) -> str:
+        used[base] += 1
+        return base if used[base] == 1 else f"{base}_{used[base]}"
+
+    def node(step: Any) -> BaseAgent:
+        if isinstance(step, AgentStep):
+            return llm_agent(step.agent, name=unique(node_name(step.agent)))
+        children = [node(inner) for inner in step.steps]
+        if isinstance(step, ParallelStep):
+            return ParallelAgent(name=unique("parallel"), sub_agents=children)
+        if isinstance(step, LoopStep):
+            if step.until is not None:
+                children.append(StopWhen(name=unique("until"), phrase=step.until))
+            return LoopAgent(
+                name=unique("loop"), max_iterations=step.max_iterations, sub_agents=children
+            )
+        return SequentialAgent(name=unique("sequence"), sub_agents=children)
+
+    with warnings.catch_warnings():  # the legacy agents are what a tree file's steps are
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return SequentialAgent(
+            name=node_name(spec.name), sub_agents=[node(step) for step in spec.steps]
+        )
 
 
 @dataclass(frozen=True)
@@ -145,9 +219,13 @@ class StepEvent:
     partial: bool
 
 
-async def run(target: Target, text: str, *, stream: bool = True) -> AsyncIterator[StepEvent]:
+async def run(
+    target: Target, text: str, *, stream: bool = True, retry: int = 0
+) -> AsyncIterator[StepEvent]:
     """Run an ADK agent or workflow on ``text`` with ADK's in-memory runner (no Google
-    service is involved); yield each step's output as it comes."""
+    service is involved); yield each step's output as it comes. A failed step is taken again
+    ``retry`` times before the run fails."""
+    RETRIES.set(retry)
     runner = (
         InMemoryRunner(agent=target)
         if isinstance(target, BaseAgent)
@@ -199,7 +277,12 @@ def load_target(spec: str) -> Target:
 
 
 def run_blocking(
-    target: Target, text: str, show: Callable[[StepEvent], None], *, stream: bool = True
+    target: Target,
+    text: str,
+    show: Callable[[StepEvent], None],
+    *,
+    stream: bool = True,
+    retry: int = 0,
 ) -> None:
     """`run` from synchronous code, on its own connection to the daemon: ``show`` gets each
     `StepEvent`."""
@@ -208,7 +291,7 @@ def run_blocking(
         runtime = await AsyncRuntime.connect()
         use_runtime(runtime)
         try:
-            async for event in run(target, text, stream=stream):
+            async for event in run(target, text, stream=stream, retry=retry):
                 show(event)
         finally:
             use_runtime(None)

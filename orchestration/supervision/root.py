@@ -54,6 +54,7 @@ from orchestration.messages import (
     ChildNode,
     CreateRoom,
     DaemonStatus,
+    DeclareWorkflows,
     Envelope,
     GatewayAddress,
     GetTree,
@@ -65,6 +66,7 @@ from orchestration.messages import (
     JoinRoom,
     ListAgents,
     ListRooms,
+    ListWorkflows,
     LocateGateway,
     MemberMoved,
     NodeRemoved,
@@ -94,6 +96,7 @@ from orchestration.messages import (
     TreeChanged,
     Unsubscribe,
     Up,
+    WorkflowList,
     new_id,
     utc_now,
 )
@@ -154,6 +157,10 @@ class RootSupervisor(Supervisor):
                 StopAll: self._stop_all,
                 ListAgents: self._list,
                 GetTree: self._tree,
+                DeclareWorkflows: self._declare_workflows,
+                ListWorkflows: lambda message, sender: self.send(
+                    sender, WorkflowList(workflows=self._journal().workflows())
+                ),
                 Resolve: self._resolve,
                 Send: self._forward_send,
                 Cancel: self._forward_cancel,
@@ -649,6 +656,10 @@ class RootSupervisor(Supervisor):
                 self._answer_list(self.queries.pop(payload[1]))
             return
         super()._wakeup(message, sender)
+
+    def _declare_workflows(self, message: DeclareWorkflows, sender: Any) -> None:
+        self._journal().save_workflows(message.tree, message.workflows)
+        self.send(sender, Ok(detail=f"{len(message.workflows)} workflow(s) of {message.tree}"))
 
     def _tree(self, message: GetTree, sender: Any) -> None:
         assert self.node is not None

@@ -15,6 +15,9 @@ tree:                        # the root supervisor (spec.SupervisorSpec)
 conversations:               # optional: rooms of the tree's agents (spec.ConversationSpec)
   - name: review
     agents: [researcher]
+workflows:                   # optional: ADK workflows of the tree's agents (workflows.py)
+  - name: research
+    steps: [researcher]
 ```
 
 `load_tree` returns a `TreeConfig` or raises `TreeConfigError` with every problem, each with
@@ -44,7 +47,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from orchestration.messages import RoomSpec, SupervisorNode
+from orchestration.messages import RoomSpec, SupervisorNode, WorkflowSpec
 from orchestration.settings import Settings
 from orchestration.supervision.spec import (
     AgentChildSpec,
@@ -54,6 +57,7 @@ from orchestration.supervision.spec import (
     TreeDefaults,
     require_known_provider,
 )
+from orchestration.supervision.workflows import WorkflowConfig
 
 FORMATS = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}
 CREDENTIAL_WORDS = ("api_key", "apikey", "auth_token", "access_token", "secret", "password")
@@ -119,6 +123,7 @@ class TreeConfig(BaseModel):
     system: SystemSettings = SystemSettings()
     tree: SupervisorSpec
     conversations: tuple[ConversationSpec, ...] = ()
+    workflows: tuple[WorkflowConfig, ...] = ()
 
     def to_node(self, base_dir: Path) -> SupervisorNode:
         """The tree as the root starts it, with ``system:`` applied to every agent;
@@ -139,6 +144,10 @@ class TreeConfig(BaseModel):
         )
         return self.tree.to_node(defaults)
 
+    def to_workflows(self) -> tuple[WorkflowSpec, ...]:
+        """The workflows, as the root records them for `workflow run NAME`."""
+        return tuple(workflow.to_spec(self.tree.name) for workflow in self.workflows)
+
     def to_rooms(self) -> tuple[RoomSpec, ...]:
         """The conversations as the root creates them, once the tree is up, in file order."""
         return tuple(conversation.to_room() for conversation in self.conversations)
@@ -158,6 +167,19 @@ class TreeConfig(BaseModel):
             else:
                 first[name] = f"{path}.name"
             clashes += conversation.member_clashes(path, self.tree)
+        agents = {agent.name for agent in self.tree.agents()}
+        named: dict[str, str] = {}
+        for index, workflow in enumerate(self.workflows):
+            path = f"workflows[{index}]"
+            if workflow.name in named:
+                clashes.append(
+                    (
+                        f"{path}.name",
+                        f"duplicate workflow {workflow.name!r}, also at {named[workflow.name]}",
+                    )
+                )
+            named.setdefault(workflow.name, f"{path}.name")
+            clashes += workflow.unknown_agents(path, agents)
         return [TreeProblem(*clash) for clash in clashes]
 
     def summary(self) -> str:
@@ -166,6 +188,8 @@ class TreeConfig(BaseModel):
         counts.append(_count(len(self.tree.agents()), "agent"))
         if self.conversations:
             counts.append(_count(len(self.conversations), "conversation"))
+        if self.workflows:
+            counts.append(_count(len(self.workflows), "workflow"))
         return ", ".join(counts)
 
 

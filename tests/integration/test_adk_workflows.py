@@ -15,13 +15,14 @@ import pytest
 
 adk = pytest.importorskip("orchestration.interfaces.adk")
 
-from google.adk.agents import BaseAgent, LoopAgent, ParallelAgent, SequentialAgent  # noqa: E402
-from google.adk.events import Event, EventActions  # noqa: E402
+from google.adk.agents import LoopAgent, ParallelAgent, SequentialAgent  # noqa: E402
 from google.adk.workflow import Workflow  # noqa: E402
 
 from orchestration.aio import AsyncRuntime  # noqa: E402
+from orchestration.messages import AgentStep, WorkflowSpec  # noqa: E402
 from orchestration.runtime import Runtime  # noqa: E402
 from tests.fakes import FakeLLMServer  # noqa: E402
+from tests.fakes.fake_llm import Directive  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*is deprecated in favor of Workflow:DeprecationWarning"
@@ -39,9 +40,9 @@ def bridged(claude: Runtime) -> Iterator[Runtime]:
         adk.use_runtime(None)
 
 
-def _run(target: Any, text: str) -> list[Any]:
+def _run(target: Any, text: str, retry: int = 0) -> list[Any]:
     async def collect() -> list[Any]:
-        return [event async for event in adk.run(target, text)]
+        return [event async for event in adk.run(target, text, retry=retry)]
 
     return asyncio.run(collect())
 
@@ -94,15 +95,6 @@ def test_parallel_branches_take_their_turns_at_the_same_time(bridged: Runtime) -
     assert max(start for start, _ in spans) < min(end for _, end in spans), "the turns overlap"
 
 
-class StopWhenDone(BaseAgent):
-    """Ends its loop (escalates) once the last reply says DONE."""
-
-    async def _run_async_impl(self, ctx: Any) -> Any:
-        said = [e for e in ctx.session.events if e.content and e.author != "user"]
-        done = bool(said) and "DONE" in "".join(p.text or "" for p in said[-1].content.parts)
-        yield Event(author=self.name, actions=EventActions(escalate=done))
-
-
 def test_a_loop_honours_max_iterations_and_a_stop_condition(bridged: Runtime) -> None:
     bridged.spawn("poet", provider="scripted")
     loop = LoopAgent(name="loop", max_iterations=3, sub_agents=[adk.llm_agent("poet")])
@@ -114,7 +106,7 @@ def test_a_loop_honours_max_iterations_and_a_stop_condition(bridged: Runtime) ->
     stopping = LoopAgent(
         name="stopping",
         max_iterations=5,
-        sub_agents=[adk.llm_agent("finisher"), StopWhenDone(name="judge")],
+        sub_agents=[adk.llm_agent("finisher"), adk.StopWhen(name="judge", phrase="DONE")],
     )
     _run(stopping, "[[scripted: reply=DONE]]")
     assert _replies(bridged, "finisher") == ["DONE"], "stopped after the first round"
@@ -201,3 +193,59 @@ def test_the_base_install_never_imports_adk() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_failed_step_is_taken_again_once_with_retry_and_no_reply_is_doubled(
+    bridged: Runtime, fake: FakeLLMServer
+) -> None:
+    bridged.spawn("flaky", provider="anthropic")
+    once = WorkflowSpec(name="once", tree="t", steps=(AgentStep(agent="flaky"),), retry=1)
+
+    fake.script(Directive(status=400))  # the first request fails, the next ones answer
+    finals = _finals(_run(adk.build(once), "hi", retry=1))
+
+    assert finals == [("flaky", "You said: hi")]
+    assert len(fake.requests) == 2
+    assert len(_replies(bridged, "flaky")) == 1
+    fake.script(Directive(status=400))
+    with pytest.raises(adk.StepFailed):
+        _run(adk.build(once), "again")
+
+
+TEAM = """\
+tree:
+  name: team
+  children:
+    - {name: drafter, model: "scripted:echo"}
+    - {name: checker-1, model: "scripted:echo"}
+workflows:
+  - name: review
+    steps:
+      - drafter
+      - parallel: [checker-1, drafter]
+      - loop: {max_iterations: 3, until: "You said", steps: [checker-1]}
+"""
+
+
+def test_a_tree_files_workflows_are_listed_shown_and_run_by_name(
+    bridged: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "team.yaml"
+    path.write_text(TEAM)
+    bridged.up(path)
+    assert [w.name for w in bridged.workflows()] == ["review"]
+    cli = [sys.executable, "-m", "orchestration.cli", "workflow"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cli, *args], capture_output=True, text=True, timeout=60)
+
+    listed, shown, ran = run("list"), run("show", "review"), run("run", "review", "go")
+
+    assert listed.returncode == 0 and "review (tree team): drafter, checker-1" in listed.stdout
+    assert shown.returncode == 0, shown.stderr
+    assert "parallel" in shown.stdout and "loop (at most 3, until 'You said')" in shown.stdout
+    assert ran.returncode == 0, ran.stderr
+    assert len(_replies(bridged, "drafter")) == 2
+    assert len(_replies(bridged, "checker-1")) == 2, "the loop stopped after its first round"
+    unknown = run("run", "nope", "go")
+    assert unknown.returncode == 1 and "no workflow named 'nope'" in unknown.stderr
