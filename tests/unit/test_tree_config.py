@@ -266,7 +266,7 @@ def test_yaml_and_toml_forms_of_one_tree_give_equal_specs(tmp_path: Path) -> Non
         pytest.param(
             "t.yaml",
             "tree: {name: t}\nrooms: []",
-            ["rooms: unknown field 'rooms' (allowed: system, tree, conversations)"],
+            ["rooms: unknown field 'rooms' (allowed: system, tree, conversations, workflows)"],
             id="unknown top-level field",
         ),
         pytest.param(
