@@ -97,6 +97,9 @@ class AsyncRuntime:
         subscription = await asyncio.to_thread(self.runtime.observe_room, room, **options)
         return _iterate_in_thread(subscription)
 
+    async def record(self, message: Envelope) -> None:
+        await asyncio.to_thread(self.runtime.record, message)
+
     async def close(self) -> None:
         await asyncio.to_thread(self.runtime.close)
 

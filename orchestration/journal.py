@@ -276,11 +276,15 @@ class Journal:
             row = self._db.execute(sql, (message_id, conversation)).fetchone()
         return None if row is None else int(row[0])
 
-    def conversations(self) -> list[str]:
-        """Every conversation with a message, in the order of its first message."""
-        sql = "SELECT conversation FROM messages GROUP BY conversation ORDER BY min(seq)"
+    def conversations(self, prefix: str = "") -> list[str]:
+        """Every conversation with a message (whose id starts with ``prefix``), in the order of
+        its first message."""
+        sql = (
+            "SELECT conversation FROM messages WHERE substr(conversation, 1, ?) = ?"
+            " GROUP BY conversation ORDER BY min(seq)"
+        )
         with self._guard():
-            return [row[0] for row in self._db.execute(sql)]
+            return [row[0] for row in self._db.execute(sql, (len(prefix), prefix))]
 
     # --- agents --------------------------------------------------------------------------------
 

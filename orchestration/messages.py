@@ -111,6 +111,8 @@ EventName = Literal[
     "topology_error",
     "gateway_restarted",
     "service_restarted",
+    "workflow_finished",
+    "workflow_failed",
 ]
 
 
@@ -890,6 +892,30 @@ class DeclareWorkflows(Message):
 
     tree: str
     workflows: tuple[WorkflowSpec, ...]
+
+
+WORKFLOW_PREFIX = "workflow:"
+
+
+def workflow_conversation(workflow: str, run: str) -> str:
+    """The id of the conversation of run ``run`` of workflow ``workflow``."""
+    return f"{WORKFLOW_PREFIX}{workflow}:{run}"
+
+
+class Record(Message):
+    """Journal ``message`` in a workflow run's conversation and send it to that conversation's
+    followers (a run has no router: its caller writes it). Replies `Ok`."""
+
+    message: Envelope
+
+
+class ListRuns(Message):
+    """Ask the root for the workflow runs in the journal, oldest first. Replies `RunList`."""
+
+
+class RunList(Message):
+    runs: list[str]
+    """Each run's conversation, ``workflow:NAME:RUN``."""
 
 
 class ListWorkflows(Message):

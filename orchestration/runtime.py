@@ -55,10 +55,12 @@ from orchestration.messages import (
     JoinRoom,
     ListAgents,
     ListRooms,
+    ListRuns,
     ListWorkflows,
     LocateGateway,
     Member,
     Ok,
+    Record,
     Recovery,
     Resolve,
     Resolved,
@@ -69,6 +71,7 @@ from orchestration.messages import (
     RoomInfo,
     RoomList,
     RoomSpec,
+    RunList,
     Send,
     SetMode,
     SetTopology,
@@ -254,6 +257,27 @@ class Runtime:
             self._ask(declare, Ok)
             lines += [f"workflow {w.name}: {', '.join(w.agents())}" for w in tree.workflows]
         return "\n".join(lines)
+
+    def record(self, message: Envelope) -> None:
+        """Journal ``message`` in its workflow run's conversation (``workflow:NAME:RUN``) and
+        send it to whoever follows that run (`observe_run`)."""
+        self._check_text(message.content)
+        self._ask(Record(message=message), Ok)
+
+    def runs(self) -> list[str]:
+        """The workflow runs in the journal, oldest first, as their conversations."""
+        return self._ask(ListRuns(), RunList).runs
+
+    def run_history(
+        self, conversation: str, *, limit: int = 1000, newest: bool = False
+    ) -> list[Envelope]:
+        """The journaled messages of a workflow run (the first ``limit``, or the last)."""
+        request = History(conversation=conversation, limit=limit, newest=newest)
+        return self._ask(request, HistoryPage).messages
+
+    def observe_run(self, conversation: str, *, timeout: float | None = None) -> Subscription:
+        """What a workflow run records from now on (`Envelope`s)."""
+        return Subscription(self._asys, [(self._root, conversation)], timeout)
 
     def workflows(self) -> list[WorkflowSpec]:
         """The workflows the trees' files declare (run them with `orchestration.interfaces.adk`)."""

@@ -28,6 +28,7 @@ import typer
 from orchestration.cli.output import console, examples, fail, note, print_json, to_json
 from orchestration.cli.roomview import RoomView
 from orchestration.messages import (
+    WORKFLOW_PREFIX,
     Envelope,
     HistoryPage,
     RoomState,
@@ -40,8 +41,15 @@ from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.streams import Subscription
 
 LINES = 20
+MAX_RUN_LINES = 1000
+"""What ``--from-start`` prints of a workflow run (a run holds a message per step)."""
 """How many of the latest messages and events ``observe`` prints before it follows."""
-ENDINGS = {"conversation_ended": 0, "room_failed": 1}
+ENDINGS = {
+    "conversation_ended": 0,
+    "room_failed": 1,
+    "workflow_finished": 0,
+    "workflow_failed": 1,
+}
 """The room events that end the observation, and the exit code after each."""
 ENDED = {"ended": 0, "failed": 1}
 """The room states in which there is nothing to wait for, and the exit code."""
@@ -80,7 +88,8 @@ def observe(
 ) -> None:
     """Show the end of a conversation, then follow it live.
 
-    NAME is a room or an agent (its direct conversation). Prints the last N
+    NAME is a room, an agent (its direct conversation) or a workflow run
+    (workflow:NAME:RUN, followed until it ends). Prints the last N
     messages and events, then what is said, each reply as it streams, and the
     agents' supervision events. A room that has ended is printed with its ending,
     then observe exits (1 if the room failed); a live room is followed until it
@@ -91,6 +100,9 @@ def observe(
     last = None if from_start else lines
     try:
         with Runtime.connect(start=False) as runtime:
+            if name.startswith(WORKFLOW_PREFIX):
+                _observe_run(runtime, name, last, _show_json if json else Printer().show)
+                return
             if _is_room(runtime, name):
                 show = _show_json if json else RoomView().show
                 _observe_room(runtime, name, last, follow, show)
@@ -136,6 +148,27 @@ def _observe_room(runtime: Runtime, name: str, last: int | None, follow: bool, s
         if state in ENDED and not follow:
             raise typer.Exit(ENDED[state])
         end = _follow(feed, Shown(past), show, f"room {name}", until_ended=not follow)
+    if end is not None:
+        raise typer.Exit(ENDINGS[str(end.event)])
+
+
+def _observe_run(runtime: Runtime, conversation: str, last: int | None, show: Show) -> None:
+    """Print the last ``last`` (None: all) of a workflow run, then follow it until it ends;
+    exit 0 once it finished, 1 if it failed."""
+    with runtime.observe_run(conversation) as feed:  # subscribed first, as for the others
+        past = runtime.run_history(
+            conversation, limit=MAX_RUN_LINES if last is None else last, newest=True
+        )
+        latest = runtime.run_history(conversation, limit=1, newest=True)
+        if not latest:
+            fail(f"no workflow run {conversation!r}", "see orchestration workflow runs")
+        if latest[0].event in ENDINGS and latest[0] not in past:
+            past = [*past, latest[0]]
+        for message in past:
+            show(message)
+        end = latest[0] if latest[0].event in ENDINGS else None
+        if end is None:
+            end = _follow(feed, Shown(past), show, f"run {conversation}", until_ended=True)
     if end is not None:
         raise typer.Exit(ENDINGS[str(end.event)])
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orchestration.cli.output import console, examples, fail, note, print_json
+from orchestration.cli.output import console, examples, fail, note, print_json, to_json
 from orchestration.messages import AgentStep, LoopStep
 from orchestration.runtime import Runtime
 
@@ -62,7 +62,7 @@ def run_workflow(
     adk = _adk()
     if text == "-":
         text = sys.stdin.read()
-    show = _show_json if json else StepPrinter().show
+    show = JsonSteps().show if json else StepPrinter().show
     retry = 0
     if ".py:" in target:
         workflow = adk.load_target(target)
@@ -70,15 +70,24 @@ def run_workflow(
         with Runtime.connect() as runtime:
             spec = runtime.workflow(target)
         workflow, retry = adk.build(spec), spec.retry
+    run: list[str] = []
+
+    def started(conversation: str) -> None:
+        run.append(conversation)
+        if json:
+            print_json({"type": "run_started", "run": conversation})
+        else:
+            note(f"run {conversation}; follow it elsewhere: orchestration observe {conversation}")
+
     try:
-        adk.run_blocking(workflow, text, show, retry=retry)
+        adk.run_blocking(workflow, text, show, retry=retry, started=started)
     except adk.StepFailed as exc:
         fail(str(exc), f"see `orchestration history {exc.failure.agent}`; then run it again")
     except KeyboardInterrupt:
         note("\n(run cancelled)")
         raise typer.Exit(130) from None
     if json:
-        print_json({"type": "run_finished"})
+        print_json({"type": "run_finished", "run": run[0] if run else None})
 
 
 @workflow.command(
@@ -127,9 +136,84 @@ def _draw(branch: Any, steps: Any) -> None:
         _draw(branch.add(label), step.steps)
 
 
-def _show_json(event: Any) -> None:
-    kind = "delta" if event.partial else "step_finished"
-    print_json({"type": kind, "author": event.author, "path": event.path, "text": event.text})
+@workflow.command(
+    "runs", epilog=examples("orchestration workflow runs", "orchestration workflow runs --json")
+)
+def list_runs(
+    json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON")] = False,
+) -> None:
+    """List the workflow runs in the journal, oldest first, with how each ended."""
+    with Runtime.connect() as runtime:
+        runs = [(run, runtime.run_history(run, limit=1, newest=True)) for run in runtime.runs()]
+    rows = [
+        {"run": run, "state": _state(last[0] if last else None), "last": _when(last)}
+        for run, last in runs
+    ]
+    if json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no workflow runs yet: orchestration workflow run NAME TEXT")
+    for row in rows:
+        console.print(f"{row['run']}  {row['state']}  {row['last']}", markup=False)
+
+
+@workflow.command(
+    "history", epilog=examples("orchestration workflow history workflow:review:1a2b3c4d")
+)
+def run_history(
+    run: Annotated[str, typer.Argument(help="the run: workflow:NAME:RUN, or its RUN part")],
+    json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+) -> None:
+    """Print a workflow run as the journal holds it: input, each step, and its end."""
+    with Runtime.connect() as runtime:
+        conversation = _find_run(runtime.runs(), run)
+        said = runtime.run_history(conversation)
+    for message in said:
+        if json:
+            print_json(to_json(message))
+        elif message.kind == "event":
+            console.print(f"* {message.event}: {message.content}", markup=False, style="dim")
+        else:
+            path = f" ({message.data['path']})" if message.data.get("path") else ""
+            console.print(f"{message.sender}{path}: {message.content}", markup=False)
+
+
+def _find_run(runs: list[str], wanted: str) -> str:
+    found = [run for run in runs if run == wanted or run.endswith(f":{wanted}")]
+    if len(found) != 1:
+        known = ", ".join(runs[-5:]) or "none yet"
+        fail(f"no workflow run {wanted!r} (latest: {known})", "see orchestration workflow runs")
+    return found[0]
+
+
+def _state(last: Any) -> str:
+    if last is None or last.kind != "event":
+        return "running"
+    return "finished" if last.event == "workflow_finished" else f"failed: {last.content}"
+
+
+def _when(last: list[Any]) -> str:
+    return last[0].created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S") if last else "-"
+
+
+class JsonSteps:
+    """``--json``: a ``step_started`` before a step's first text, then ``delta``s and its
+    ``step_finished``."""
+
+    def __init__(self) -> None:
+        self.running: set[str] = set()
+
+    def show(self, event: Any) -> None:
+        fields = {"author": event.author, "agent": event.agent, "path": event.path}
+        if event.path not in self.running:
+            self.running.add(event.path)
+            print_json({"type": "step_started", **fields})
+        if event.partial:
+            print_json({"type": "delta", **fields, "text": event.text})
+        else:
+            self.running.discard(event.path)
+            print_json({"type": "step_finished", **fields, "text": event.text})
 
 
 class StepPrinter:

@@ -25,6 +25,7 @@ import asyncio
 import importlib.util
 import re
 import sys
+import uuid
 import warnings
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -55,15 +56,20 @@ from orchestration.aio import AsyncRuntime
 from orchestration.errors import OrchestrationError
 from orchestration.messages import (
     AgentStep,
+    Envelope,
+    EventName,
     LoopStep,
     ParallelStep,
     TurnDelta,
     TurnFailed,
     TurnFinished,
     WorkflowSpec,
+    workflow_conversation,
 )
 
 MODEL_PREFIX = "orchestration:"
+SYSTEM = "system"
+"""The sender of a run's ending, as of the supervision events."""
 USER = "orchestration"
 Target = BaseAgent | BaseNode
 
@@ -161,10 +167,16 @@ def node_name(agent: str) -> str:
     return f"_{name}" if name[:1].isdigit() else name
 
 
+_agents: dict[str, str] = {}
+"""The agent behind each node name `llm_agent` gave, for the journal."""
+
+
 def llm_agent(agent: str, name: str | None = None, **options: Any) -> LlmAgent:
     """The ADK ``LlmAgent`` whose turns are agent ``agent``'s (named ``name``, by default
     `node_name` of the agent)."""
-    return LlmAgent(name=name or node_name(agent), model=MODEL_PREFIX + agent, **options)
+    node = name or node_name(agent)
+    _agents[node] = agent
+    return LlmAgent(name=node, model=MODEL_PREFIX + agent, **options)
 
 
 class StopWhen(BaseAgent):
@@ -211,20 +223,53 @@ def build(spec: WorkflowSpec) -> BaseAgent:
 
 @dataclass(frozen=True)
 class StepEvent:
-    """What a run yields: a step's streamed text (``partial``) or its whole reply."""
+    """What a run yields: a step's streamed text (``partial``) or its whole reply. ``author``
+    is ADK's node name, ``agent`` our agent behind it (or the author, for other nodes)."""
 
     author: str
     path: str
     text: str
     partial: bool
+    agent: str
+
+
+class Journal:
+    """A run's own conversation, ``workflow:NAME:RUN``: the input, each step's reply with its
+    agent and node path, and how the run ended (``workflow_finished`` or ``workflow_failed``).
+    Written through the runtime, so `observe` follows it live."""
+
+    def __init__(self, runtime: AsyncRuntime, workflow: str) -> None:
+        self.runtime = runtime
+        self.conversation = workflow_conversation(workflow, uuid.uuid4().hex[:8])
+
+    async def said(self, sender: str, text: str, **data: Any) -> None:
+        await self.runtime.record(
+            Envelope(conversation=self.conversation, sender=sender, content=text, data=data)
+        )
+
+    async def ended(self, event: EventName, text: str) -> None:
+        await self.runtime.record(
+            Envelope(
+                conversation=self.conversation,
+                sender=SYSTEM,
+                kind="event",
+                event=event,
+                content=text,
+            )
+        )
 
 
 async def run(
-    target: Target, text: str, *, stream: bool = True, retry: int = 0
+    target: Target,
+    text: str,
+    *,
+    stream: bool = True,
+    retry: int = 0,
+    journal: Journal | None = None,
 ) -> AsyncIterator[StepEvent]:
     """Run an ADK agent or workflow on ``text`` with ADK's in-memory runner (no Google
     service is involved); yield each step's output as it comes. A failed step is taken again
-    ``retry`` times before the run fails."""
+    ``retry`` times before the run fails. With ``journal``, the run is journaled there."""
     RETRIES.set(retry)
     runner = (
         InMemoryRunner(agent=target)
@@ -234,6 +279,9 @@ async def run(
     session = await runner.session_service.create_session(app_name=runner.app_name, user_id=USER)
     config = RunConfig(streaming_mode=StreamingMode.SSE if stream else StreamingMode.NONE)
     message = types.Content(role="user", parts=[types.Part(text=text)])
+    if journal is not None:
+        await journal.said("user", text)
+    outcome: tuple[EventName, str] = ("workflow_failed", "cancelled")
     try:
         async for event in runner.run_async(
             user_id=USER, session_id=session.id, new_message=message, run_config=config
@@ -243,10 +291,26 @@ async def run(
                 if event.content
                 else ""
             )
-            if said:
-                yield StepEvent(event.author, event.node_info.path, said, bool(event.partial))
+            if not said:
+                continue
+            step = StepEvent(
+                event.author,
+                event.node_info.path,
+                said,
+                bool(event.partial),
+                _agents.get(event.author, event.author),
+            )
+            if journal is not None and not step.partial:
+                await journal.said(step.agent, said, node=step.author, path=step.path)
+            yield step
+        outcome = ("workflow_finished", "the workflow finished")
+    except StepFailed as exc:
+        outcome = ("workflow_failed", str(exc))
+        raise
     finally:
         await runner.close()
+        if journal is not None:
+            await asyncio.shield(journal.ended(*outcome))
 
 
 def load_target(spec: str) -> Target:
@@ -283,15 +347,18 @@ def run_blocking(
     *,
     stream: bool = True,
     retry: int = 0,
+    started: Callable[[str], None] = lambda conversation: None,
 ) -> None:
-    """`run` from synchronous code, on its own connection to the daemon: ``show`` gets each
-    `StepEvent`."""
+    """`run` from synchronous code, on its own connection to the daemon, journaled in the
+    run's conversation (given to ``started`` first): ``show`` gets each `StepEvent`."""
 
     async def main() -> None:
         runtime = await AsyncRuntime.connect()
         use_runtime(runtime)
+        journal = Journal(runtime, node_name(target.name))
+        started(journal.conversation)
         try:
-            async for event in run(target, text, stream=stream, retry=retry):
+            async for event in run(target, text, stream=stream, retry=retry, journal=journal):
                 show(event)
         finally:
             use_runtime(None)

@@ -110,6 +110,14 @@ def unknown_message(message_id: str, conversation: str) -> ErrorReply:
     )
 
 
+def not_a_run(conversation: str) -> ErrorReply:
+    return ErrorReply(
+        code="invalid_message",
+        error=f"{conversation!r} is not a workflow run's conversation",
+        hint="record only in workflow:NAME:RUN conversations; agents and rooms journal their own",
+    )
+
+
 def service_failed(service: Service) -> ErrorReply:
     """A router or the rooms supervisor exited too often and was given up."""
     return ErrorReply(

@@ -41,6 +41,7 @@ from orchestration.messages import (
     DEFAULT_PROVIDER,
     ROOM_PREFIX,
     ROOT_SUPERVISOR,
+    WORKFLOW_PREFIX,
     AddChild,
     AgentInfo,
     AgentList,
@@ -66,6 +67,7 @@ from orchestration.messages import (
     JoinRoom,
     ListAgents,
     ListRooms,
+    ListRuns,
     ListWorkflows,
     LocateGateway,
     MemberMoved,
@@ -75,10 +77,12 @@ from orchestration.messages import (
     Ping,
     Pong,
     Publish,
+    Record,
     Resolve,
     Resolved,
     RoomCommand,
     RouterMoved,
+    RunList,
     Send,
     ServiceReady,
     SetMode,
@@ -158,6 +162,10 @@ class RootSupervisor(Supervisor):
                 ListAgents: self._list,
                 GetTree: self._tree,
                 DeclareWorkflows: self._declare_workflows,
+                Record: self._record_run,
+                ListRuns: lambda message, sender: self.send(
+                    sender, RunList(runs=self._journal().conversations(WORKFLOW_PREFIX))
+                ),
                 ListWorkflows: lambda message, sender: self.send(
                     sender, WorkflowList(workflows=self._journal().workflows())
                 ),
@@ -657,6 +665,16 @@ class RootSupervisor(Supervisor):
             return
         super()._wakeup(message, sender)
 
+    def _record_run(self, message: Record, sender: Any) -> None:
+        said = message.message
+        if not said.conversation.startswith(WORKFLOW_PREFIX):
+            self.send(sender, refusals.not_a_run(said.conversation))
+            return
+        self._journal().append(said)
+        for follower in self.feeds.get(said.conversation, []):
+            self.send(follower.subscriber, said)
+        self.send(sender, Ok())
+
     def _declare_workflows(self, message: DeclareWorkflows, sender: Any) -> None:
         self._journal().save_workflows(message.tree, message.workflows)
         self.send(sender, Ok(detail=f"{len(message.workflows)} workflow(s) of {message.tree}"))
@@ -751,6 +769,10 @@ class RootSupervisor(Supervisor):
             self.feeds[conversation] = kept
         else:
             self.feeds.pop(conversation, None)
+        if conversation.startswith(WORKFLOW_PREFIX):  # no router: the root itself feeds it
+            if isinstance(addressed, Subscribe):
+                self.send(subscriber, Ok())
+            return
         if conversation.startswith(ROOM_PREFIX):
             target = self._service_address(ROOMS)
         else:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -249,3 +251,58 @@ def test_a_tree_files_workflows_are_listed_shown_and_run_by_name(
     assert len(_replies(bridged, "checker-1")) == 2, "the loop stopped after its first round"
     unknown = run("run", "nope", "go")
     assert unknown.returncode == 1 and "no workflow named 'nope'" in unknown.stderr
+
+
+def test_a_run_is_journaled_in_its_own_conversation_that_observe_follows(
+    bridged: Runtime, fake: FakeLLMServer
+) -> None:
+    bridged.spawn("first", provider="scripted")
+    bridged.spawn("second", provider="anthropic")
+    pair = SequentialAgent(
+        name="pair", sub_agents=[adk.llm_agent("first"), adk.llm_agent("second")]
+    )
+
+    async def journaled(text: str) -> str:
+        journal = adk.Journal(AsyncRuntime(bridged), "pair")
+        with contextlib.suppress(adk.StepFailed):
+            async for _ in adk.run(pair, text, journal=journal):
+                pass
+        return journal.conversation
+
+    done = asyncio.run(journaled("go"))
+
+    said = bridged.run_history(done)
+    assert [(m.sender, m.kind) for m in said] == [
+        ("user", "chat"),
+        ("first", "chat"),
+        ("second", "chat"),
+        ("system", "event"),
+    ]
+    assert said[1].content == "You said: go" and said[1].data["node"] == "first"
+    assert said[-1].event == "workflow_finished"
+    fake.script(Directive(status=400))
+    failed = asyncio.run(journaled("again"))
+    ending = bridged.run_history(failed)[-1]
+    assert ending.event == "workflow_failed" and "second's turn failed" in ending.content
+    assert bridged.runs()[-2:] == [done, failed]
+
+    cli = [sys.executable, "-m", "orchestration.cli"]
+    observed = subprocess.run(
+        [*cli, "observe", done, "--json"], capture_output=True, text=True, timeout=60
+    )
+    assert observed.returncode == 0, observed.stderr
+    assert json.loads(observed.stdout.splitlines()[-1])["event"] == "workflow_finished"
+    observed_failure = subprocess.run(
+        [*cli, "observe", failed], capture_output=True, text=True, timeout=60
+    )
+    assert observed_failure.returncode == 1
+    run_id = failed.rsplit(":", 1)[1]
+    history = subprocess.run(
+        [*cli, "workflow", "history", run_id], capture_output=True, text=True, timeout=60
+    )
+    assert history.returncode == 0 and "* workflow_failed:" in history.stdout
+    runs = subprocess.run(
+        [*cli, "workflow", "runs", "--json"], capture_output=True, text=True, timeout=60
+    )
+    states = {row["run"]: row["state"] for row in json.loads(runs.stdout)}
+    assert states[done] == "finished" and states[failed].startswith("failed:")
