@@ -23,6 +23,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from orchestration.aio import AsyncRuntime
+from orchestration.interfaces import workflow_runs
+from orchestration.interfaces.workflows_api import StepOutput, WorkflowRun
 from orchestration.messages import (
     AGENT_NAME_PATTERN,
     DEFAULT_PROVIDER,
@@ -213,5 +215,33 @@ def build_server(runtime: Runtime) -> MCPServer:
         with its state, PID and restart count."""
         async with _refusals():
             return await asyncio.to_thread(runtime.tree)
+
+    @server.tool()
+    async def run_workflow(
+        name: Annotated[str, Field(description="a workflow a tree file declares")],
+        input: Annotated[str, Field(description="what its first steps are given", min_length=1)],
+        ctx: Context,
+    ) -> WorkflowRun:
+        """Run a declared workflow (Google ADK decides the order; each step is one agent's
+        turn) and return every step's reply. Each finished step is reported as a progress
+        notification."""
+        finished: list[StepOutput] = []
+        async with _refusals():
+            run, steps = await workflow_runs.start(aio, name, input)
+            try:
+                async for step in steps:
+                    if not step.partial:
+                        finished.append(
+                            StepOutput(
+                                agent=step.agent, node=step.author, path=step.path, text=step.text
+                            )
+                        )
+                        await ctx.report_progress(len(finished), message=f"{step.agent} answered")
+            except Exception as exc:
+                failed = workflow_runs.failure(exc)
+                if failed is None:
+                    raise
+                raise failed from None
+        return WorkflowRun(run=run, steps=finished, output=finished[-1].text if finished else "")
 
     return server

@@ -25,6 +25,7 @@ from orchestration.interfaces.agents_api import agents_router
 from orchestration.interfaces.mcp import build_server
 from orchestration.interfaces.rooms_api import rooms_router
 from orchestration.interfaces.security import BodyLimit, Guarded, RateLimiter, TokenGuard
+from orchestration.interfaces.workflows_api import workflows_router
 from orchestration.interfaces.ws import ws_router
 from orchestration.messages import Envelope, GatewayReport, TreeSnapshot
 from orchestration.runtime import Runtime
@@ -106,6 +107,7 @@ def _v1_router(runtime: Runtime, limiter: RateLimiter | None, token: str | None)
     v1 = APIRouter(prefix="/v1", dependencies=guards)
     v1.include_router(agents_router(runtime))
     v1.include_router(rooms_router(runtime))
+    v1.include_router(workflows_router(runtime))
 
     @v1.get("/tree", tags=["tree"])
     def tree() -> TreeSnapshot:

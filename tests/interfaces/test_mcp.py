@@ -32,6 +32,7 @@ TOOLS = {
     "create_conversation",
     "set_topology",
     "get_tree",
+    "run_workflow",
 }
 
 
