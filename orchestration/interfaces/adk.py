@@ -291,6 +291,8 @@ async def run(
                 if event.content
                 else ""
             )
+            if not said and event.output is not None:  # a function node's result
+                said = str(event.output)
             if not said:
                 continue
             step = StepEvent(

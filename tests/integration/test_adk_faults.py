@@ -160,7 +160,6 @@ def test_with_retry_the_step_of_a_killed_agent_is_taken_again_and_answered_once(
     run.wait_done()
 
     assert run.error is None, f"the run failed: {run.error!r}"
-    print("DEBUG", repr("".join(e.text for e in run.events if e.partial and e.author == "victim")))
     finals = _finals(run.events)
     assert [author for author, _ in finals] == ["victim", "after"]
     assert finals[0][1] == WORDS, "the step taken again replied in full"

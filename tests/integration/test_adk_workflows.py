@@ -306,3 +306,23 @@ def test_a_run_is_journaled_in_its_own_conversation_that_observe_follows(
     )
     states = {row["run"]: row["state"] for row in json.loads(runs.stdout)}
     assert states[done] == "finished" and states[failed].startswith("failed:")
+
+
+def shout(node_input: str) -> str:
+    """A plain function node: ADK runs it between two turns."""
+    return str(node_input).upper()
+
+
+def test_a_nested_workflow_and_a_function_node_run_as_adk_runs_them(bridged: Runtime) -> None:
+    for name in ("inner-one", "outer-two"):
+        bridged.spawn(name, provider="scripted")
+    inner = Workflow(name="inner", edges=[("START", adk.llm_agent("inner-one"))])
+    outer = Workflow(name="outer", edges=[("START", inner, shout, adk.llm_agent("outer-two"))])
+
+    finals = _finals(_run(outer, "hello"))
+
+    assert finals == [
+        ("inner_one", "You said: hello"),
+        ("outer", "YOU SAID: HELLO"),
+        ("outer_two", "You said: YOU SAID: HELLO"),
+    ]
