@@ -3,7 +3,6 @@ reply streamed as Server-Sent Events) and page through their history."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestration.aio import AsyncRuntime
 from orchestration.interfaces.problems import Problem, from_error, problem_response
+from orchestration.interfaces.sse import STREAMED, event, event_response, wants_events
 from orchestration.messages import (
     DEFAULT_PROVIDER,
     ROOT_SUPERVISOR,
@@ -126,7 +126,7 @@ def agents_router(runtime: Runtime) -> APIRouter:
     @router.post(
         "/{name}/messages",
         response_model=TurnFinished,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses=STREAMED,
     )
     async def send_message(
         name: str, body: SendMessage, request: Request, stream: bool = False
@@ -136,12 +136,8 @@ def agents_router(runtime: Runtime) -> APIRouter:
         then ``finished`` or ``failed``."""
         events = aruntime.send(name, body.content)
         first = await anext(events)  # an unknown agent or a bad message raises here
-        if stream or "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(
-                _server_sent(first, events),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
+        if wants_events(request, stream):
+            return event_response(_server_sent(first, events))
         return await _finished(first, events)
 
     @router.get("/{name}/history")
@@ -187,5 +183,4 @@ async def _server_sent(
 
 
 def _event(message: StreamMessage) -> str:
-    data = json.dumps(message.model_dump(mode="json"), separators=(",", ":"))
-    return f"event: {SSE_EVENTS[type(message)]}\ndata: {data}\n\n"
+    return event(SSE_EVENTS[type(message)], message.model_dump(mode="json"))

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestration.aio import AsyncRuntime
 from orchestration.interfaces import workflow_runs
 from orchestration.interfaces.problems import from_error, problem_response
+from orchestration.interfaces.sse import STREAMED, event, event_response, wants_events
 from orchestration.messages import WorkflowList
 from orchestration.runtime import Runtime
 
@@ -49,7 +50,7 @@ def workflows_router(runtime: Runtime) -> APIRouter:
     @router.post(
         "/{name}/runs",
         response_model=WorkflowRun,
-        responses={200: {"content": {"text/event-stream": {}}}},
+        responses=STREAMED,
     )
     async def run_workflow(
         name: str, body: RunWorkflow, request: Request, stream: bool = False
@@ -59,12 +60,8 @@ def workflows_router(runtime: Runtime) -> APIRouter:
         then per step ``step_started``, ``delta``..., ``step_finished``, then
         ``run_finished`` or ``run_failed``."""
         run, steps = await workflow_runs.start(aruntime, name, body.input)
-        if stream or "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(
-                _server_sent(run, steps),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
+        if wants_events(request, stream):
+            return event_response(_server_sent(run, steps))
         return await _collected(run, steps)
 
     return router
@@ -90,7 +87,7 @@ async def _collected(run: str, steps: AsyncIterator[Any]) -> WorkflowRun:
 
 async def _server_sent(run: str, steps: AsyncIterator[Any]) -> AsyncIterator[str]:
     """The run as Server-Sent Events; a client that hangs up cancels the running steps."""
-    yield _event("run_started", {"run": run})
+    yield event("run_started", {"run": run})
     started: set[str] = set()
     try:
         async for step in steps:
@@ -98,20 +95,16 @@ async def _server_sent(run: str, steps: AsyncIterator[Any]) -> AsyncIterator[str
             key = f"{step.author}@{step.path}"
             if key not in started:
                 started.add(key)
-                yield _event("step_started", {k: fields[k] for k in ("agent", "node", "path")})
-            yield _event("delta" if step.partial else "step_finished", fields)
+                yield event("step_started", {k: fields[k] for k in ("agent", "node", "path")})
+            yield event("delta" if step.partial else "step_finished", fields)
             if not step.partial:
                 started.discard(key)
-        yield _event("run_finished", {"run": run})
+        yield event("run_finished", {"run": run})
     except Exception as exc:
         failed = workflow_runs.failure(exc)
         if failed is None:
             raise
         body = json.loads(bytes(problem_response(from_error(failed)).body))
-        yield _event("run_failed", {"run": run, **body})
+        yield event("run_failed", {"run": run, **body})
     finally:
         await steps.aclose()  # type: ignore[attr-defined]
-
-
-def _event(name: str, data: dict[str, Any]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
