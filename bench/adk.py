@@ -10,11 +10,11 @@ machinery, not a model. In the same run, alternating in rounds after a warm-up:
 - bridge: ``adk.run(adk.llm_agent(AGENT), text)`` iterated to its end: a fresh
   ``InMemoryRunner`` and session, ADK's agent loop, one `ActorLlm` call (streaming, as
   ``workflow run`` asks), and its `StepEvent`s;
-- single: the same step as the only child of a ``SequentialAgent``. ADK builds a bare
-  ``LlmAgent`` root into a node on every run, and that tries (and fails, without the ``a2a``
-  package) to import ADK's remote A2A agent each time; under ``PYTHONDONTWRITEBYTECODE`` that
-  recompiles the module on every run. A workflow's steps are built once, so this row is the
-  bridge's own cost;
+- single: the same step as the only child of a ``SequentialAgent``. A bare ``LlmAgent``
+  root is built into a node on every run (ADK's ``build_node``), which tries to import ADK's
+  remote A2A agent each time and fails without the ``a2a`` package; with
+  ``PYTHONDONTWRITEBYTECODE`` set, that recompiles the module on every run (some 20 ms). Inside
+  a ``SequentialAgent`` that does not happen, so this row is the bridge's own cost;
 - sequence: a ``SequentialAgent`` of two steps (agents ``one`` and ``two``): its time halved
   is the cost per step of a two-step workflow, and its time less single's the cost of one more
   step.

@@ -22,6 +22,7 @@ its supervisor) and journaled in the agent's own history, and ADK's ``Sequential
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import re
 import sys
@@ -129,6 +130,9 @@ class ActorLlm(BaseLlm):
                 return
             if attempt == RETRIES.get() or failure.kind == "cancelled":
                 raise StepFailed(failure)
+            if stream:  # what streamed of the failed attempt stays: say why it starts over
+                notice = f"\n({self.agent}'s turn failed ({failure.kind}); taking it again)\n"
+                yield LlmResponse(content=_model_text(notice), partial=True)
 
 
 def _final(finished: TurnFinished) -> LlmResponse:
@@ -270,7 +274,7 @@ async def run(
     """Run an ADK agent or workflow on ``text`` with ADK's in-memory runner (no Google
     service is involved); yield each step's output as it comes. A failed step is taken again
     ``retry`` times before the run fails. With ``journal``, the run is journaled there."""
-    RETRIES.set(retry)
+    retries = RETRIES.set(retry)
     runner = (
         InMemoryRunner(agent=target)
         if isinstance(target, BaseAgent)
@@ -310,6 +314,8 @@ async def run(
         outcome = ("workflow_failed", str(exc))
         raise
     finally:
+        with contextlib.suppress(ValueError):  # closed from another context: it ends there
+            RETRIES.reset(retries)
         await runner.close()
         if journal is not None:
             await asyncio.shield(journal.ended(*outcome))

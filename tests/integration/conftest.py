@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.aio import AsyncRuntime
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
 from tests.fakes import FakeLLMServer
@@ -43,3 +44,15 @@ def claude_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     for name, value in QUIET_CLI.items():
         monkeypatch.setenv(name, value)
     return home
+
+
+@pytest.fixture
+def bridged(claude: Runtime) -> Iterator[Runtime]:
+    """`claude`'s daemon, which the ADK bridge's `ActorLlm` turns go through (the bridge is
+    imported here only: it needs the ``adk`` extra)."""
+    adk = pytest.importorskip("orchestration.interfaces.adk")
+    adk.use_runtime(AsyncRuntime(claude))
+    try:
+        yield claude
+    finally:
+        adk.use_runtime(None)

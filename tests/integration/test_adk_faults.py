@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +16,6 @@ adk = pytest.importorskip("orchestration.interfaces.adk")
 
 from google.adk.agents import SequentialAgent  # noqa: E402
 
-from orchestration.aio import AsyncRuntime  # noqa: E402
 from orchestration.messages import Envelope  # noqa: E402
 from orchestration.runtime import Runtime  # noqa: E402
 from tests.support import kill_and_await_restart, wait_for_states, wait_until  # noqa: E402
@@ -28,16 +26,6 @@ pytestmark = pytest.mark.filterwarnings(
 WORDS = " ".join(f"w{index}" for index in range(40))
 SLOW_REPLY = f"[[scripted: delay=0.05; reply={WORDS}]]"  # 40 words: about 2 s
 RUN_DEADLINE = 30.0
-
-
-@pytest.fixture
-def bridged(claude: Runtime) -> Iterator[Runtime]:
-    """The test's daemon, which `ActorLlm` turns go through."""
-    adk.use_runtime(AsyncRuntime(claude))
-    try:
-        yield claude
-    finally:
-        adk.use_runtime(None)
 
 
 @dataclass
@@ -163,6 +151,9 @@ def test_with_retry_the_step_of_a_killed_agent_is_taken_again_and_answered_once(
     finals = _finals(run.events)
     assert [author for author, _ in finals] == ["victim", "after"]
     assert finals[0][1] == WORDS, "the step taken again replied in full"
+    streamed = "".join(e.text for e in run.events if e.partial and e.author == "victim")
+    assert "victim's turn failed (" in streamed and "taking it again" in streamed
+    assert streamed.endswith(WORDS), "then the reply of the attempt that was answered"
     assert restarted.data["pid"] != before
     replies = _replies_to(bridged, "victim", text)
     assert [reply.content for reply in replies] == [WORDS], "exactly one reply to the step"

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,16 +29,6 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:.*is deprecated in favor of Workflow:DeprecationWarning"
 )  # the legacy SequentialAgent, ParallelAgent and LoopAgent must keep working
 SLOW_REPLY = "[[scripted: delay=0.05; reply=a b c d e f g h i j]]"  # 10 words: about 0.5 s
-
-
-@pytest.fixture
-def bridged(claude: Runtime) -> Iterator[Runtime]:
-    """The test's daemon, which `ActorLlm` turns go through."""
-    adk.use_runtime(AsyncRuntime(claude))
-    try:
-        yield claude
-    finally:
-        adk.use_runtime(None)
 
 
 def _run(target: Any, text: str, retry: int = 0) -> list[Any]:
@@ -161,8 +150,12 @@ def test_the_cli_runs_a_workflow_file(bridged: Runtime, tmp_path: Path) -> None:
     assert text.returncode == 0, text.stderr
     assert "one › You said: hello" in text.stdout
     assert lines.returncode == 0, lines.stderr
-    assert lines.stdout.splitlines()[-1] == '{"type": "run_finished"}'
-    assert '"type": "step_finished", "author": "two"' in lines.stdout
+    objects = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert objects[0]["type"] == "run_started" and objects[0]["run"].startswith("workflow:pair:")
+    assert objects[-1] == {"type": "run_finished", "run": objects[0]["run"]}
+    finished = [o for o in objects if o["type"] == "step_finished"]
+    assert [(o["agent"], o["text"]) for o in finished][0] == ("one", "You said: again")
+    assert [o["agent"] for o in finished] == ["one", "two"]
     missing = subprocess.run(
         [*command, f"{path}:nothing", "hi"], capture_output=True, text=True, timeout=60
     )
