@@ -154,7 +154,7 @@ def test_the_cli_runs_a_workflow_file(bridged: Runtime, tmp_path: Path) -> None:
     assert objects[0]["type"] == "run_started" and objects[0]["run"].startswith("workflow:pair:")
     assert objects[-1] == {"type": "run_finished", "run": objects[0]["run"]}
     finished = [o for o in objects if o["type"] == "step_finished"]
-    assert [(o["agent"], o["text"]) for o in finished][0] == ("one", "You said: again")
+    assert (finished[0]["agent"], finished[0]["text"]) == ("one", "You said: again")
     assert [o["agent"] for o in finished] == ["one", "two"]
     missing = subprocess.run(
         [*command, f"{path}:nothing", "hi"], capture_output=True, text=True, timeout=60
