@@ -116,6 +116,10 @@ EventName = Literal[
 ]
 
 
+SYSTEM_SENDER = "system"
+"""The sender of what the runtime itself journals: failed turns, a run's ending."""
+
+
 class Envelope(Message):
     """One message of a conversation, as it is journaled and delivered.
 

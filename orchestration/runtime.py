@@ -272,8 +272,13 @@ class Runtime:
         self, conversation: str, *, limit: int = 1000, newest: bool = False
     ) -> list[Envelope]:
         """The journaled messages of a workflow run (the first ``limit``, or the last)."""
-        request = History(conversation=conversation, limit=limit, newest=newest)
-        return self._ask(request, HistoryPage).messages
+        return self.conversation_page(conversation, limit=limit, newest=newest).messages
+
+    def conversation_page(self, conversation: str, **request: Any) -> HistoryPage:
+        """A page of any conversation's journal, by its id (``dm:NAME``, ``room:NAME``,
+        ``workflow:NAME:RUN``); ``request`` takes `History`'s fields (``limit``,
+        ``after_seq``, ``after_id``, ``newest``)."""
+        return self._ask(History(conversation=conversation, **request), HistoryPage)
 
     def observe_run(self, conversation: str, *, timeout: float | None = None) -> Subscription:
         """What a workflow run records from now on (`Envelope`s)."""
@@ -351,14 +356,13 @@ class Runtime:
     ) -> HistoryPage:
         """A page of `history` (after message ``after_id``, if given); its ``last_seq`` is the
         ``after_seq`` of the next page. With ``newest``: the last ``limit`` messages."""
-        request = History(
-            conversation=direct_conversation(name),
+        page = self.conversation_page(
+            direct_conversation(name),
             limit=limit,
             after_seq=after_seq,
             after_id=after_id,
             newest=newest,
         )
-        page = self._ask(request, HistoryPage)
         if not page.messages and after_seq == 0 and after_id is None:
             self.resolve(name)  # raises for an agent that never existed
         return page
@@ -366,8 +370,7 @@ class Runtime:
     def events(self, *, limit: int = 100) -> list[Envelope]:
         """The last ``limit`` journaled supervision events (agent_started, agent_restarted...),
         oldest first."""
-        request = History(conversation=EVENTS_CONVERSATION, limit=limit, newest=True)
-        return self._ask(request, HistoryPage).messages
+        return self.conversation_page(EVENTS_CONVERSATION, limit=limit, newest=True).messages
 
     def shutdown(self, name: str, *, grace: float | None = None) -> None:
         """Stop an agent, or a supervisor with its subtree, for good and remove it from the
@@ -554,14 +557,13 @@ class Runtime:
     ) -> HistoryPage:
         """A page of `room_history` (after message ``after_id``, if given); its ``last_seq``
         is the ``after_seq`` of the next page. With ``newest``: the last ``limit`` messages."""
-        request = History(
-            conversation=room_conversation(room),
+        return self.conversation_page(
+            room_conversation(room),
             limit=limit,
             after_seq=after_seq,
             after_id=after_id,
             newest=newest,
         )
-        return self._ask(request, HistoryPage)
 
     def observe_room(
         self, room: str, *, timeout: float | None = None, stream: bool = True

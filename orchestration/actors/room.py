@@ -37,10 +37,11 @@ from orchestration.actors.floor import Floor, Grant
 from orchestration.actors.room_replay import replay
 from orchestration.actors.service import ServiceActor
 from orchestration.actors.subscribers import FLUSH, Subscriber, Subscribers
-from orchestration.actors.turn_core import SYSTEM_SENDER, TurnWatchdog, failure_record
+from orchestration.actors.turn_core import TurnWatchdog, failure_record
 from orchestration.actors.turn_policy import SELF_SELECT_INSTRUCTIONS, is_pass, mentions
 from orchestration.journal import Journal, within_bytes
 from orchestration.messages import (
+    SYSTEM_SENDER,
     Approve,
     Cancel,
     Deliver,

@@ -13,9 +13,8 @@ from typing import Any
 
 from thespian.actors import Actor
 
-from orchestration.messages import AgentStuck, Envelope, TurnFailed
+from orchestration.messages import SYSTEM_SENDER, AgentStuck, Envelope, TurnFailed
 
-SYSTEM_SENDER = "system"
 _STUCK = "turn-stuck"
 
 

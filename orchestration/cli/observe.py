@@ -41,8 +41,6 @@ from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.streams import Subscription
 
 LINES = 20
-MAX_RUN_LINES = 1000
-"""What ``--from-start`` prints of a workflow run (a run holds a message per step)."""
 """How many of the latest messages and events ``observe`` prints before it follows."""
 ENDINGS = {
     "conversation_ended": 0,
@@ -50,7 +48,7 @@ ENDINGS = {
     "workflow_finished": 0,
     "workflow_failed": 1,
 }
-"""The room events that end the observation, and the exit code after each."""
+"""The events that end a room's or a workflow run's observation, and the exit code after each."""
 ENDED = {"ended": 0, "failed": 1}
 """The room states in which there is nothing to wait for, and the exit code."""
 EPILOG = examples(
@@ -156,17 +154,16 @@ def _observe_run(runtime: Runtime, conversation: str, last: int | None, show: Sh
     """Print the last ``last`` (None: all) of a workflow run, then follow it until it ends;
     exit 0 once it finished, 1 if it failed."""
     with runtime.observe_run(conversation) as feed:  # subscribed first, as for the others
-        past = runtime.run_history(
-            conversation, limit=MAX_RUN_LINES if last is None else last, newest=True
-        )
-        latest = runtime.run_history(conversation, limit=1, newest=True)
+        read = partial(runtime.conversation_page, conversation)
+        latest = read(limit=1, newest=True).messages
         if not latest:
             fail(f"no workflow run {conversation!r}", "see orchestration workflow runs")
-        if latest[0].event in ENDINGS and latest[0] not in past:
-            past = [*past, latest[0]]
+        past = _past(read, last)
+        end = latest[0] if latest[0].event in ENDINGS else None
+        if end is not None and end.id not in {message.id for message in past}:
+            past = [*past, end]  # -n 0 still shows how it ended
         for message in past:
             show(message)
-        end = latest[0] if latest[0].event in ENDINGS else None
         if end is None:
             end = _follow(feed, Shown(past), show, f"run {conversation}", until_ended=True)
     if end is not None:

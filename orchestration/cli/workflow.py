@@ -16,6 +16,9 @@ from orchestration.cli.output import console, examples, fail, note, print_json, 
 from orchestration.messages import AgentStep, LoopStep
 from orchestration.runtime import Runtime
 
+Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+JsonLines = Annotated[bool, typer.Option("--json", help="one JSON object per line")]
+
 workflow = typer.Typer(
     help="Google ADK workflows whose steps are turns of our agents.", no_args_is_help=True
 )
@@ -50,7 +53,7 @@ def run_workflow(
         ),
     ],
     text: Annotated[str, typer.Argument(help="the input; - reads it from stdin")],
-    json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    json: JsonLines = False,
 ) -> None:
     """Run a workflow: ADK decides the order, each step is one turn of our agent.
 
@@ -94,7 +97,7 @@ def run_workflow(
     "list", epilog=examples("orchestration workflow list", "orchestration workflow list --json")
 )
 def list_workflows(
-    json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON")] = False,
+    json: Json = False,
 ) -> None:
     """List the workflows the tree files declare, with their agents."""
     with Runtime.connect() as runtime:
@@ -140,7 +143,7 @@ def _draw(branch: Any, steps: Any) -> None:
     "runs", epilog=examples("orchestration workflow runs", "orchestration workflow runs --json")
 )
 def list_runs(
-    json: Annotated[bool, typer.Option("--json", help="print machine-readable JSON")] = False,
+    json: Json = False,
 ) -> None:
     """List the workflow runs in the journal, oldest first, with how each ended."""
     with Runtime.connect() as runtime:
@@ -163,7 +166,7 @@ def list_runs(
 )
 def run_history(
     run: Annotated[str, typer.Argument(help="the run: workflow:NAME:RUN, or its RUN part")],
-    json: Annotated[bool, typer.Option("--json", help="one JSON object per line")] = False,
+    json: JsonLines = False,
 ) -> None:
     """Print a workflow run as the journal holds it: input, each step, and its end."""
     with Runtime.connect() as runtime:

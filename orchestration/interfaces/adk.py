@@ -56,6 +56,7 @@ from google.genai import types
 from orchestration.aio import AsyncRuntime
 from orchestration.errors import OrchestrationError
 from orchestration.messages import (
+    SYSTEM_SENDER,
     AgentStep,
     Envelope,
     EventName,
@@ -69,8 +70,6 @@ from orchestration.messages import (
 )
 
 MODEL_PREFIX = "orchestration:"
-SYSTEM = "system"
-"""The sender of a run's ending, as of the supervision events."""
 USER = "orchestration"
 Target = BaseAgent | BaseNode
 
@@ -121,9 +120,9 @@ class ActorLlm(BaseLlm):
             failure: TurnFailed | None = None
             async for item in runtime.send(self.agent, text):
                 if isinstance(item, TurnDelta) and stream:
-                    yield LlmResponse(content=_model_text(item.text), partial=True)
+                    yield self._response(item.text, partial=True)
                 elif isinstance(item, TurnFinished):
-                    yield _final(item)
+                    yield self._finished(item)
                 elif isinstance(item, TurnFailed):
                     failure = item
             if failure is None:
@@ -132,19 +131,22 @@ class ActorLlm(BaseLlm):
                 raise StepFailed(failure)
             if stream:  # what streamed of the failed attempt stays: say why it starts over
                 notice = f"\n({self.agent}'s turn failed ({failure.kind}); taking it again)\n"
-                yield LlmResponse(content=_model_text(notice), partial=True)
+                yield self._response(notice, partial=True)
 
+    def _response(self, text: str, **fields: Any) -> LlmResponse:
+        """A response of this model; its ``model_version`` names the model, so each event of
+        the run names the agent that said it (`StepEvent.agent`)."""
+        content = types.Content(role="model", parts=[types.Part(text=text)])
+        return LlmResponse(content=content, model_version=self.model, **fields)
 
-def _final(finished: TurnFinished) -> LlmResponse:
-    """A finished turn as ADK's last response of the call, with its token usage."""
-    usage = types.GenerateContentResponseUsageMetadata(
-        prompt_token_count=finished.usage.input_tokens,
-        candidates_token_count=finished.usage.output_tokens,
-        total_token_count=finished.usage.input_tokens + finished.usage.output_tokens,
-    )
-    return LlmResponse(
-        content=_model_text(finished.message.content), usage_metadata=usage, turn_complete=True
-    )
+    def _finished(self, finished: TurnFinished) -> LlmResponse:
+        """A finished turn as ADK's last response of the call, with its token usage."""
+        usage = types.GenerateContentResponseUsageMetadata(
+            prompt_token_count=finished.usage.input_tokens,
+            candidates_token_count=finished.usage.output_tokens,
+            total_token_count=finished.usage.input_tokens + finished.usage.output_tokens,
+        )
+        return self._response(finished.message.content, usage_metadata=usage, turn_complete=True)
 
 
 LLMRegistry.register(ActorLlm)
@@ -160,10 +162,6 @@ def step_input(request: LlmRequest) -> str:
     return "\n\n".join(texts) or "(continue)"
 
 
-def _model_text(text: str) -> types.Content:
-    return types.Content(role="model", parts=[types.Part(text=text)])
-
-
 def node_name(agent: str) -> str:
     """The ADK node name of agent ``agent``: non-identifier characters become ``_``, and a
     leading digit gets a ``_`` before it (``critic-1`` -> ``critic_1``)."""
@@ -171,16 +169,10 @@ def node_name(agent: str) -> str:
     return f"_{name}" if name[:1].isdigit() else name
 
 
-_agents: dict[str, str] = {}
-"""The agent behind each node name `llm_agent` gave, for the journal."""
-
-
 def llm_agent(agent: str, name: str | None = None, **options: Any) -> LlmAgent:
     """The ADK ``LlmAgent`` whose turns are agent ``agent``'s (named ``name``, by default
     `node_name` of the agent)."""
-    node = name or node_name(agent)
-    _agents[node] = agent
-    return LlmAgent(name=node, model=MODEL_PREFIX + agent, **options)
+    return LlmAgent(name=name or node_name(agent), model=MODEL_PREFIX + agent, **options)
 
 
 class StopWhen(BaseAgent):
@@ -237,7 +229,7 @@ class StepEvent:
     agent: str
 
 
-class Journal:
+class RunJournal:
     """A run's own conversation, ``workflow:NAME:RUN``: the input, each step's reply with its
     agent and node path, and how the run ended (``workflow_finished`` or ``workflow_failed``).
     Written through the runtime, so `observe` follows it live."""
@@ -255,7 +247,7 @@ class Journal:
         await self.runtime.record(
             Envelope(
                 conversation=self.conversation,
-                sender=SYSTEM,
+                sender=SYSTEM_SENDER,
                 kind="event",
                 event=event,
                 content=text,
@@ -269,7 +261,7 @@ async def run(
     *,
     stream: bool = True,
     retry: int = 0,
-    journal: Journal | None = None,
+    journal: RunJournal | None = None,
 ) -> AsyncIterator[StepEvent]:
     """Run an ADK agent or workflow on ``text`` with ADK's in-memory runner (no Google
     service is involved); yield each step's output as it comes. A failed step is taken again
@@ -304,13 +296,13 @@ async def run(
                 event.node_info.path,
                 said,
                 bool(event.partial),
-                _agents.get(event.author, event.author),
+                _agent_of(event),
             )
             if journal is not None and not step.partial:
                 await journal.said(step.agent, said, node=step.author, path=step.path)
             yield step
         outcome = ("workflow_finished", "the workflow finished")
-    except StepFailed as exc:
+    except Exception as exc:  # a step's turn failed (`StepFailed`), or ADK did
         outcome = ("workflow_failed", str(exc))
         raise
     finally:
@@ -319,6 +311,12 @@ async def run(
         await runner.close()
         if journal is not None:
             await asyncio.shield(journal.ended(*outcome))
+
+
+def _agent_of(event: Event) -> str:
+    """Our agent behind an event of `ActorLlm`'s (its model names it); else ADK's author."""
+    model = event.model_version or ""
+    return model.removeprefix(MODEL_PREFIX) if model.startswith(MODEL_PREFIX) else event.author
 
 
 def load_target(spec: str) -> Target:
@@ -363,7 +361,7 @@ def run_blocking(
     async def main() -> None:
         runtime = await AsyncRuntime.connect()
         use_runtime(runtime)
-        journal = Journal(runtime, node_name(target.name))
+        journal = RunJournal(runtime, node_name(target.name))
         started(journal.conversation)
         try:
             async for event in run(target, text, stream=stream, retry=retry, journal=journal):

@@ -36,14 +36,14 @@ async def start(runtime: AsyncRuntime, name: str, text: str) -> tuple[str, Async
     adk = bridge()
     spec = await asyncio.to_thread(runtime.runtime.workflow, name)
     adk.use_runtime(runtime)
-    journal = adk.Journal(runtime, spec.name)
+    journal = adk.RunJournal(runtime, spec.name)
     steps = adk.run(adk.build(spec), text, retry=spec.retry, journal=journal)
     return journal.conversation, steps
 
 
 def failure(exc: BaseException) -> OrchestrationError | None:
     """A failed step as `OrchestrationError` (``workflow_failed``); None for other errors."""
-    if type(exc).__name__ != "StepFailed":
+    if not isinstance(exc, bridge().StepFailed):
         return None
     return OrchestrationError(
         "workflow_failed",

@@ -24,9 +24,9 @@ from thespian.actors import ActorExitRequest, ChildActorExited, DeadEnvelope, Wa
 
 from orchestration.actors.room import RoomRouter
 from orchestration.actors.service import ServiceActor
-from orchestration.actors.turn_core import SYSTEM_SENDER
 from orchestration.journal import Journal
 from orchestration.messages import (
+    SYSTEM_SENDER,
     AgentStuck,
     Approve,
     CreateRoom,

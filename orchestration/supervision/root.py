@@ -335,14 +335,18 @@ class RootSupervisor(Supervisor):
         """A message reached a service in the few ms between its death and its exit notice:
         it goes to the incarnation that replaces it, so no caller waits in vain (the rooms
         supervisor does the same for its rooms' routers). The dead letters of agents and
-        others are dropped: their callers hear of the exit from the routers."""
+        others are dropped: their callers hear of the exit from the routers. A workflow run's
+        follower that is gone is forgotten (the root feeds runs itself)."""
         service = self._services().owner_of(message.deadAddress)
+        lost = message.deadMessage
+        if isinstance(lost, Envelope) and lost.conversation.startswith(WORKFLOW_PREFIX):
+            self._follow(Unsubscribe(conversation=lost.conversation), message.deadAddress)
+            return
         if service is None:
             rooms = self._service_address(ROOMS)
             if rooms is not None:
                 self.send(rooms, message)
             return
-        lost = message.deadMessage
         if service.name != GATEWAY and not self._services().hold_or_pass(
             service, lost, message.deadAddress
         ):

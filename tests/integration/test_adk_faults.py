@@ -99,9 +99,12 @@ def _finals(events: list[Any]) -> list[tuple[str, str]]:
     return [(event.author, event.text) for event in events if not event.partial]
 
 
-def test_a_step_whose_agent_is_killed_fails_the_run_naming_it_and_no_reply_is_doubled(
-    bridged: Runtime,
-) -> None:
+def _kill_the_first_step_mid_turn(
+    bridged: Runtime, retry: int
+) -> tuple[str, int, BackgroundRun, Any]:
+    """Run ``victim`` then ``after``; kill -9 ``victim`` once its step streams; wait for its
+    restart and the run's end. Returns the step's input, the old pid, the run and the restart
+    event."""
     bridged.spawn("victim", provider="scripted")
     bridged.spawn("after", provider="scripted")
     workflow = SequentialAgent(
@@ -109,11 +112,17 @@ def test_a_step_whose_agent_is_killed_fails_the_run_naming_it_and_no_reply_is_do
     )
     text = f"draft {SLOW_REPLY}"
     before = _pid(bridged, "victim")
-
-    run = BackgroundRun(workflow, text).start()
+    run = BackgroundRun(workflow, text, retry=retry).start()
     run.wait_streaming()
     restarted = kill_and_await_restart(bridged, "victim")
     run.wait_done()
+    return text, before, run, restarted
+
+
+def test_a_step_whose_agent_is_killed_fails_the_run_naming_it_and_no_reply_is_doubled(
+    bridged: Runtime,
+) -> None:
+    text, before, run, restarted = _kill_the_first_step_mid_turn(bridged, retry=0)
 
     assert isinstance(run.error, adk.StepFailed), f"the run ended with {run.error!r}"
     assert run.error.failure.agent == "victim"
@@ -134,18 +143,7 @@ def test_a_step_whose_agent_is_killed_fails_the_run_naming_it_and_no_reply_is_do
 def test_with_retry_the_step_of_a_killed_agent_is_taken_again_and_answered_once(
     bridged: Runtime,
 ) -> None:
-    bridged.spawn("victim", provider="scripted")
-    bridged.spawn("after", provider="scripted")
-    workflow = SequentialAgent(
-        name="pair", sub_agents=[adk.llm_agent("victim"), adk.llm_agent("after")]
-    )
-    text = f"draft {SLOW_REPLY}"
-    before = _pid(bridged, "victim")
-
-    run = BackgroundRun(workflow, text, retry=1).start()
-    run.wait_streaming()
-    restarted = kill_and_await_restart(bridged, "victim")
-    run.wait_done()
+    text, before, run, restarted = _kill_the_first_step_mid_turn(bridged, retry=1)
 
     assert run.error is None, f"the run failed: {run.error!r}"
     finals = _finals(run.events)

@@ -64,6 +64,7 @@ def test_a_sequence_of_an_anthropic_and_an_openai_agent_hands_on_the_first_outpu
     finals = _finals(events)
     assert finals[0] == ("writer", "You said: Write about actors")
     assert finals[1][0] == "critic_1", "a name that is no identifier is mapped"
+    assert [e.agent for e in events if not e.partial] == ["writer", "critic-1"], "and back"
     assert [request.api for request in fake.requests] == ["anthropic", "openai"]
     assert "You said: Write about actors" in fake.requests[1].last_user_text
     assert any(event.partial for event in events), "replies stream as ADK asked"
@@ -250,13 +251,13 @@ def test_a_run_is_journaled_in_its_own_conversation_that_observe_follows(
     bridged: Runtime, fake: FakeLLMServer
 ) -> None:
     bridged.spawn("first", provider="scripted")
-    bridged.spawn("second", provider="anthropic")
+    bridged.spawn("second-1", provider="anthropic")
     pair = SequentialAgent(
-        name="pair", sub_agents=[adk.llm_agent("first"), adk.llm_agent("second")]
+        name="pair", sub_agents=[adk.llm_agent("first"), adk.llm_agent("second-1")]
     )
 
     async def journaled(text: str) -> str:
-        journal = adk.Journal(AsyncRuntime(bridged), "pair")
+        journal = adk.RunJournal(AsyncRuntime(bridged), "pair")
         with contextlib.suppress(adk.StepFailed):
             async for _ in adk.run(pair, text, journal=journal):
                 pass
@@ -268,7 +269,7 @@ def test_a_run_is_journaled_in_its_own_conversation_that_observe_follows(
     assert [(m.sender, m.kind) for m in said] == [
         ("user", "chat"),
         ("first", "chat"),
-        ("second", "chat"),
+        ("second-1", "chat"),  # our agent, not its node second_1
         ("system", "event"),
     ]
     assert said[1].content == "You said: go" and said[1].data["node"] == "first"
@@ -276,7 +277,7 @@ def test_a_run_is_journaled_in_its_own_conversation_that_observe_follows(
     fake.script(Directive(status=400))
     failed = asyncio.run(journaled("again"))
     ending = bridged.run_history(failed)[-1]
-    assert ending.event == "workflow_failed" and "second's turn failed" in ending.content
+    assert ending.event == "workflow_failed" and "second-1's turn failed" in ending.content
     assert bridged.runs()[-2:] == [done, failed]
 
     cli = [sys.executable, "-m", "orchestration.cli"]
