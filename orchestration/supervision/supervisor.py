@@ -87,6 +87,8 @@ KILL_MARGIN = 2.0
 """Seconds past a child's grace before its process is killed."""
 _HEALTH = "health"
 _KILL = "kill"
+_KILLED = "killed"
+"""A killed child's exit is checked for after `KILL_MARGIN` (its notice may never come)."""
 UNEXPECTED_EXIT = "its process exited unexpectedly (killed, or out of memory)"
 
 
@@ -264,10 +266,13 @@ class Supervisor(DispatchActor):
             )
 
     def _kill(self, child: Child) -> None:
+        """Kill ``child``, and check again after `KILL_MARGIN`: Thespian sometimes never sends
+        the exit notice of a killed child (kquick/Thespian#85), and a stop waits for it."""
         if child.pid is not None:
             kill_pid(child.pid)
         else:  # not started far enough to know its process: ask Thespian to end it
             self.send(child.address, ActorExitRequest())
+        self.wakeupAfter(KILL_MARGIN, payload=(_KILLED, child.name, child.incarnation))
 
     # --- children up and down ----------------------------------------------------------------
 
@@ -583,14 +588,15 @@ class Supervisor(DispatchActor):
         if payload[0] == _HEALTH and self.health is not None:
             self._check_health(self.health)
             self.wakeupAfter(self.health.interval, payload=(_HEALTH,))
-        elif payload[0] == _KILL:
+        elif payload[0] in (_KILL, _KILLED):
             child = self._child(payload[1])
             if child is None or child.incarnation != payload[2] or child.state != "stopping":
                 return
             if child.pid is not None and not pid_alive(child.pid):
                 self._gone(child)  # gone, and its exit notice never came
                 return
-            log.warning("%s ignored its stop; killing it", child.name)
+            if payload[0] == _KILL:
+                log.warning("%s ignored its stop; killing it", child.name)
             self._kill(child)
 
     def _check_health(self, health: HealthMonitor) -> None:

@@ -151,13 +151,23 @@ def test_a_clean_exit_ends_a_transient_agent_and_restarts_a_permanent_one(
 def test_shutdown_terms_the_program_and_kills_one_that_ignores_it(runtime: Runtime) -> None:
     polite = spawn_jsonl(runtime, "polite", "--linger")
     stubborn = spawn_jsonl(runtime, "stubborn", "--linger", "--ignore-term")
+    for name in ("polite", "stubborn"):  # an answer: each program has set up its SIGTERM handling
+        assert runtime.send(name, "ready?").result().message.content == "echo 1: ready?"
 
-    runtime.shutdown("polite", grace=5.0)
-    runtime.shutdown("stubborn", grace=0.5)
+    with runtime.watch(timeout=30) as events:
+        runtime.shutdown("polite", grace=5.0)
+        runtime.shutdown("stubborn", grace=0.5)
+        seen = events_until(
+            events,
+            lambda seen: (
+                count("agent_stopped", seen) == 2 and any(e.content == "got SIGTERM" for e in seen)
+            ),
+            "both agents stopped and polite's last words",
+        )
 
     assert not pid_alive(polite) and not pid_alive(stubborn)
     assert runtime.list() == []
-    logs = [(e.data["agent"], e.content) for e in runtime.events() if e.event == "agent_log"]
+    logs = [(e.data["agent"], e.content) for e in seen if e.event == "agent_log"]
     assert ("polite", "got SIGTERM") in logs, "stdin closed, then SIGTERM: it left on its own"
     assert ("stubborn", "got SIGTERM") not in logs, "it ignored SIGTERM and was killed"
 
