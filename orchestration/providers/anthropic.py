@@ -21,6 +21,7 @@ from orchestration.messages import Usage
 from orchestration.providers._errors import connection_error, host, status_error, timeout_error
 from orchestration.providers.base import (
     AuthError,
+    ChatTurn,
     CredentialStatus,
     ProviderConnectionError,
     ProviderError,
@@ -34,6 +35,7 @@ from orchestration.settings import Settings, setting_source
 
 if TYPE_CHECKING:
     import anthropic
+    from anthropic.types import MessageParam
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 WHERE = (
@@ -89,7 +91,7 @@ class AnthropicProvider:
         import httpx2
 
         client = self._sdk()
-        params = {"system": request.system} if request.system else {}
+        messages = [_message_param(turn) for turn in request.messages]
         parts: list[str] = []
         usage = Usage()
         stop_reason = "end_turn"
@@ -98,12 +100,10 @@ class AnthropicProvider:
             with client.messages.create(
                 model=request.model,
                 max_tokens=request.max_tokens,
-                messages=[
-                    {"role": turn.role, "content": turn.content} for turn in request.messages
-                ],
+                messages=messages,
+                system=request.system or anthropic.omit,
                 stream=True,
                 extra_headers=self._auth_headers,
-                **params,
             ) as events:
                 for event in events:
                     if event.type == "message_start":
@@ -196,3 +196,9 @@ def _usage(
     if reported.input_tokens is not None:
         input_tokens = reported.input_tokens + cached
     return Usage(input_tokens=input_tokens, output_tokens=reported.output_tokens)
+
+
+def _message_param(turn: ChatTurn) -> MessageParam:
+    if turn.role == "user":
+        return {"role": "user", "content": turn.content}
+    return {"role": "assistant", "content": turn.content}

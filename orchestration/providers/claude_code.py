@@ -206,7 +206,8 @@ def _result(event: dict[str, Any]) -> ProcessEvent:
         why = text or str(event.get("subtype") or "an error")
         kind, retryable = API_ERRORS.get(event.get("api_error_status"), ("bad_request", False))
         return ProcessFailure(f"Claude Code reported an error: {why}", kind, retryable)
-    usage = event.get("usage") if isinstance(event.get("usage"), dict) else {}
+    reported = event.get("usage")
+    usage = reported if isinstance(reported, dict) else {}
     return StreamEnd(
         text=text,
         usage=Usage(

@@ -92,7 +92,7 @@ class OpenAIProvider:
             [{"role": "system", "content": request.system}] if request.system else []
         )
         messages += [{"role": turn.role, "content": turn.content} for turn in request.messages]
-        limit = "max_tokens" if self._settings.openai_base_url else "max_completion_tokens"
+        compatible = bool(self._settings.openai_base_url)  # older servers know max_tokens only
         parts: list[str] = []
         usage = Usage()
         finish: str | None = None
@@ -102,7 +102,8 @@ class OpenAIProvider:
                 messages=messages,
                 stream=True,
                 stream_options={"include_usage": True},
-                **{limit: request.max_tokens},
+                max_tokens=request.max_tokens if compatible else openai.omit,
+                max_completion_tokens=openai.omit if compatible else request.max_tokens,
             ) as chunks:
                 for chunk in chunks:
                     if chunk.usage is not None:
