@@ -25,6 +25,15 @@ class OrchestrationError(Exception):
         return cls(reply.code, reply.error, reply.hint)
 
 
+class TurnFailedError(OrchestrationError):
+    """A turn ended in `TurnFailed`: ``code`` is its kind; ``retryable`` says whether sending it
+    again may work."""
+
+    def __init__(self, kind: str, error: str, *, retryable: bool) -> None:
+        super().__init__(kind, error)
+        self.retryable = retryable
+
+
 class DaemonError(Exception):
     """The daemon cannot be reached or started. ``hint`` says what to do."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from thespian.actors import ActorSystem
 
-from orchestration.errors import DaemonError, OrchestrationError
+from orchestration.errors import DaemonError, OrchestrationError, TurnFailedError
 from orchestration.interrupts import private
 from orchestration.messages import (
     Batch,
@@ -259,13 +259,24 @@ class TurnStream:
                 lease.close()
 
     def result(self) -> TurnFinished:
-        """Run the turn to its end; raise `OrchestrationError` if it failed."""
+        """Run the turn to its end; raise `TurnFailedError` if it failed."""
         for event in self:
-            if isinstance(event, TurnFinished):
-                return event
-            if isinstance(event, TurnFailed):
-                raise OrchestrationError(event.kind, event.error)
-        raise OrchestrationError("internal", "the turn ended without a result")
+            if (finished := turn_outcome(event)) is not None:
+                return finished
+        raise OrchestrationError("internal", NO_RESULT)
+
+
+NO_RESULT = "the turn ended without a result"
+
+
+def turn_outcome(event: Any) -> TurnFinished | None:
+    """How a turn's stream ends, for every reader that runs a turn to its end: the
+    `TurnFinished` if ``event`` is one, `TurnFailedError` raised for a `TurnFailed`, else None."""
+    if isinstance(event, TurnFinished):
+        return event
+    if isinstance(event, TurnFailed):
+        raise TurnFailedError(event.kind, event.error, retryable=event.retryable)
+    return None
 
 
 Feed = tuple[Any, str | None]

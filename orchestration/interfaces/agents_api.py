@@ -29,7 +29,7 @@ from orchestration.messages import (
     TurnStarted,
 )
 from orchestration.runtime import Runtime
-from orchestration.streams import OrchestrationError
+from orchestration.streams import OrchestrationError, TurnFailedError, turn_outcome
 from orchestration.system import DaemonError
 
 SSE_EVENTS: dict[type, str] = {
@@ -152,18 +152,19 @@ def agents_router(runtime: Runtime) -> APIRouter:
 async def _finished(first: StreamMessage, rest: AsyncIterator[StreamMessage]) -> TurnFinished:
     """The turn's `TurnFinished`; a `TurnFailed` becomes a problem."""
     event = first
-    while not isinstance(event, TurnFinished | TurnFailed):
-        event = await anext(rest)
-    if isinstance(event, TurnFailed):
+    try:
+        while (finished := turn_outcome(event)) is None:
+            event = await anext(rest)
+    except TurnFailedError as failed:
         raise Problem(
-            FAILED_TURN_STATUS.get(event.kind, 502),
+            FAILED_TURN_STATUS.get(failed.code, 502),
             "turn_failed",
-            event.error,
-            "send again" if event.retryable else "",
-            kind=event.kind,
-            retryable=event.retryable,
-        )
-    return event
+            str(failed),
+            "send again" if failed.retryable else "",
+            kind=failed.code,
+            retryable=failed.retryable,
+        ) from failed
+    return finished
 
 
 async def _server_sent(

@@ -33,15 +33,15 @@ from orchestration.messages import (
     Envelope,
     RespondPolicy,
     RoomInfo,
+    StreamMessage,
     TreeSnapshot,
     TurnDelta,
-    TurnFailed,
     TurnFinished,
     TurnStarted,
     Usage,
 )
 from orchestration.runtime import Runtime
-from orchestration.streams import OrchestrationError
+from orchestration.streams import OrchestrationError, TurnFailedError, turn_outcome
 from orchestration.system import DaemonError
 
 Name = Annotated[str, Field(description="an agent's name", min_length=1)]
@@ -90,6 +90,15 @@ async def _refusals() -> AsyncIterator[None]:
     except (OrchestrationError, DaemonError) as exc:
         hint = f"; hint: {exc.hint}" if exc.hint else ""
         raise ToolError(f"{exc}{hint}") from exc
+
+
+def _outcome(agent: str, event: StreamMessage) -> TurnFinished | None:
+    """`turn_outcome`, with a failed turn as a tool error."""
+    try:
+        return turn_outcome(event)
+    except TurnFailedError as failed:
+        retry = "; sending it again may work" if failed.retryable else ""
+        raise ToolError(f"{agent}'s turn failed ({failed.code}): {failed}{retry}") from failed
 
 
 def build_server(runtime: Runtime) -> MCPServer:
@@ -144,18 +153,15 @@ def build_server(runtime: Runtime) -> MCPServer:
                 elif isinstance(event, TurnDelta) and event.text:
                     received += len(event.text)
                     await ctx.report_progress(received, message=event.text)
-                elif isinstance(event, TurnFinished):
+                elif (finished := _outcome(agent, event)) is not None:
                     return Reply(
                         agent=agent,
-                        text=event.message.content,
-                        usage=event.usage,
-                        stop_reason=event.stop_reason,
-                        turn_id=event.turn_id,
-                        message_id=event.message.id,
+                        text=finished.message.content,
+                        usage=finished.usage,
+                        stop_reason=finished.stop_reason,
+                        turn_id=finished.turn_id,
+                        message_id=finished.message.id,
                     )
-                elif isinstance(event, TurnFailed):
-                    retry = "; sending it again may work" if event.retryable else ""
-                    raise ToolError(f"{agent}'s turn failed ({event.kind}): {event.error}{retry}")
         raise ToolError(f"{agent}'s turn ended without a reply")
 
     @server.tool()
