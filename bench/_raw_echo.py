@@ -23,7 +23,7 @@ from typing import IO
 from thespian.actors import ActorSystem
 
 from bench._common import ROOT, free_port
-from orchestration.processes import kill_pid, listener_pids
+from orchestration.processes.pids import kill_pid, listener_pids
 
 FRAME_LIMIT = 64 * 1024 * 1024
 ANSWER_TIMEOUT = 120.0

@@ -129,7 +129,7 @@ def mem_available() -> int:
 
 def daemon_pids(runtime: Any) -> list[int]:
     """The admin's PID and those of every process below it."""
-    from orchestration.processes import descendants
+    from orchestration.processes.pids import descendants
 
     admin = runtime.status().pid
     return [admin, *(process.pid for process in descendants(admin))]
@@ -164,7 +164,7 @@ class RawFanout:
 
     def close(self) -> None:
         """Stop the broadcaster (its echo children go with it) and wait until they are gone."""
-        from orchestration.processes import ProcessId, wait_gone
+        from orchestration.processes.pids import ProcessId, wait_gone
 
         self.endpoint.tell(self.broadcaster, ActorExitRequest())
         left = wait_gone([p for p in map(ProcessId.of, self.pids) if p], timeout=10.0)

@@ -36,7 +36,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from orchestration.processes import die_with_parent
+from orchestration.processes.pids import die_with_parent
 from orchestration.titles import thespian_title
 
 log = logging.getLogger(__name__)

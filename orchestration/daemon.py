@@ -23,7 +23,7 @@ from orchestration import admin_hooks, system
 from orchestration.cookie import fingerprint
 from orchestration.messages import Boot, DaemonStatus, ErrorReply
 from orchestration.private_files import restrict_umask
-from orchestration.processes import ProcessId
+from orchestration.processes.pids import ProcessId
 from orchestration.settings import load_settings
 from orchestration.supervision.root import RootSupervisor
 

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 
 from orchestration import system
 from orchestration.errors import DaemonError
-from orchestration.pidfiles import sweep
-from orchestration.processes import ProcessId, descendants, wait_gone
+from orchestration.processes.pidfiles import sweep
+from orchestration.processes.pids import ProcessId, descendants, wait_gone
 from orchestration.runtime import Runtime, start_daemon
 from orchestration.settings import Settings
 from orchestration.system import DaemonRecord

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from thespian.actors import ActorSystem, InvalidActorAddress
 
 from orchestration import system
-from orchestration.gateway_link import Deliver, End, Follower, GatewayLink
+from orchestration.gateway.link import Deliver, End, Follower, GatewayLink
 from orchestration.interrupts import private
 from orchestration.messages import (
     DEFAULT_HUMAN,
@@ -89,9 +89,9 @@ from orchestration.messages import (
     direct_conversation,
     room_conversation,
 )
-from orchestration.pidfiles import sweep
 from orchestration.private_files import append_private, open_private, private_dir
-from orchestration.processes import ProcessId, descendants, pid_alive, wait_gone
+from orchestration.processes.pidfiles import sweep
+from orchestration.processes.pids import ProcessId, descendants, pid_alive, wait_gone
 from orchestration.settings import Settings, load_settings
 from orchestration.streams import (
     ASK_TIMEOUT,

@@ -186,7 +186,7 @@ class Settings(BaseModel):
 
     @property
     def pid_dir(self) -> Path:
-        """One PID file per agent OS process (`orchestration.pidfiles`)."""
+        """One PID file per agent OS process (`orchestration.processes.pidfiles`)."""
         return self.home / "pids"
 
 

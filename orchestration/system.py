@@ -21,7 +21,7 @@ from orchestration.private_files import (
     touch_private,
     write_private,
 )
-from orchestration.processes import (
+from orchestration.processes.pids import (
     ProcessId,
     command_line,
     listener_pids,

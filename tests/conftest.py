@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.pidfiles import sweep
-from orchestration.processes import ProcessId, descendants, wait_gone
+from orchestration.processes.pidfiles import sweep
+from orchestration.processes.pids import ProcessId, descendants, wait_gone
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
 from orchestration.system import DaemonRecord

@@ -17,7 +17,7 @@ from rich.markup import escape
 from orchestration import journal_tools
 from orchestration.cli.output import ago, console, examples, print_json
 from orchestration.errors import DaemonError
-from orchestration.pidfiles import PidFile
+from orchestration.processes.pidfiles import PidFile
 from orchestration.providers.base import CredentialStatus
 from orchestration.providers.claude_code import INSTALL_HINT, find_claude
 from orchestration.providers.registry import (

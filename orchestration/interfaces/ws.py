@@ -61,7 +61,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import Field, TypeAdapter, ValidationError
 
-from orchestration.gateway_link import Deliver, End, Follower, LinkLost
+from orchestration.gateway.link import Deliver, End, Follower, LinkLost
 from orchestration.interfaces.agents_api import Strict
 from orchestration.interfaces.problems import Problem, from_error, problem_response
 from orchestration.interfaces.security import RateLimiter, TokenGuard

@@ -42,7 +42,7 @@ from orchestration.providers.base import (
     StreamEnd,
     TextDelta,
 )
-from orchestration.providers.process import (
+from orchestration.providers.program import (
     ProcessCommand,
     ProcessEvent,
     ProcessFailure,

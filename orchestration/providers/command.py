@@ -55,7 +55,7 @@ from orchestration.providers.base import (
     StreamEnd,
     TextDelta,
 )
-from orchestration.providers.process import (
+from orchestration.providers.program import (
     MAX_LINE_BYTES,
     ProcessCommand,
     ProcessEvent,

@@ -53,7 +53,7 @@ from orchestration.messages import (
     Unsubscribe,
     room_conversation,
 )
-from orchestration.processes import kill_pid
+from orchestration.processes.pids import kill_pid
 from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.services import Service, Services
 from orchestration.supervision.supervisor import UNEXPECTED_EXIT

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from orchestration.processes import pid_alive
+from orchestration.processes.pids import pid_alive
 
 MISSED_PINGS_LIMIT = 2
 

@@ -33,9 +33,9 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ChildActorExited, DeadEnvelope, WakeupMessage
 
-from orchestration.actors.gateway import GatewayActor
 from orchestration.actors.router import ConversationRouter
 from orchestration.actors.subscribers import Subscribers
+from orchestration.gateway.actor import GatewayActor
 from orchestration.journal import Journal, within_bytes
 from orchestration.messages import (
     DEFAULT_PROVIDER,
@@ -104,7 +104,7 @@ from orchestration.messages import (
     new_id,
     utc_now,
 )
-from orchestration.pidfiles import sweep
+from orchestration.processes.pidfiles import sweep
 from orchestration.providers.base import BadRequestError, ProviderError
 from orchestration.providers.registry import (
     UnknownProviderError,

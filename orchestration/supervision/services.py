@@ -25,7 +25,7 @@ from typing import Any
 from thespian.actors import Actor
 
 from orchestration.messages import Ping, Pong, utc_now
-from orchestration.processes import kill_pid
+from orchestration.processes.pids import kill_pid
 from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.intensity import RestartIntensity
 

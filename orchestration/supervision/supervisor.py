@@ -38,7 +38,7 @@ from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 
 from orchestration.actors.agent import AgentActor
 from orchestration.actors.dispatch import DispatchActor
-from orchestration.actors.subprocess import SubprocessAgent
+from orchestration.actors.programs.agent import SubprocessAgent
 from orchestration.journal import Journal, within_bytes
 from orchestration.messages import (
     EVENTS_CONVERSATION,
@@ -72,7 +72,7 @@ from orchestration.messages import (
     SupervisorReady,
     TreeChanged,
 )
-from orchestration.processes import kill_pid, pid_alive
+from orchestration.processes.pids import kill_pid, pid_alive
 from orchestration.providers.registry import runs_a_program
 from orchestration.settings import Settings
 from orchestration.supervision.child import Child

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from orchestration.processes import ProcessId, descendants, pid_alive, port_in_use
+from orchestration.processes.pids import ProcessId, descendants, pid_alive, port_in_use
 from tests.e2e.conftest import Cli
 
 LIST_FIELDS = {

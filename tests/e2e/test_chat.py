@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.processes import pid_alive
+from orchestration.processes.pids import pid_alive
 from tests.e2e.conftest import Cli
 from tests.fakes.fake_llm import FakeLLMServer
 from tests.support import CLAUDE, QUIET_CLI

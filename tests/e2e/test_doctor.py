@@ -8,9 +8,9 @@ import subprocess
 from contextlib import closing
 from typing import Any
 
-from orchestration.pidfiles import PidFile
 from orchestration.private_files import private_dir
-from orchestration.processes import ProcessId, port_in_use
+from orchestration.processes.pidfiles import PidFile
+from orchestration.processes.pids import ProcessId, port_in_use
 from orchestration.system import DaemonRecord
 from tests.e2e.conftest import Cli, Result
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from orchestration.processes import ProcessId, descendants
+from orchestration.processes.pids import ProcessId, descendants
 from orchestration.settings import Settings
 from orchestration.system import DaemonRecord, daemon_processes
 from tests.e2e.conftest import Cli, Session

@@ -16,7 +16,7 @@ from orchestration.messages import (
     TurnFinished,
     TurnStarted,
 )
-from orchestration.processes import ProcessId, descendants, port_in_use
+from orchestration.processes.pids import ProcessId, descendants, port_in_use
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from orchestration.system import DaemonRecord

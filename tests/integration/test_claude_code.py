@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.messages import TurnDelta, TurnFailed
-from orchestration.processes import command_line, pid_alive
+from orchestration.processes.pids import command_line, pid_alive
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from tests.fakes import FakeLLMServer

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from orchestration.messages import TurnDelta, TurnFailed, TurnFinished
-from orchestration.pidfiles import PidFile
-from orchestration.processes import ProcessId, pid_alive, wait_gone
+from orchestration.processes.pidfiles import PidFile
+from orchestration.processes.pids import ProcessId, pid_alive, wait_gone
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from orchestration.system import DaemonRecord

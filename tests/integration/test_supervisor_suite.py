@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from orchestration.messages import Strategy, TurnFailed, TurnFinished
-from orchestration.processes import ProcessId, pid_alive, wait_gone
+from orchestration.processes.pids import ProcessId, pid_alive, wait_gone
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from tests.support import agent, count, events_until, pids, supervisor, wait_for_states

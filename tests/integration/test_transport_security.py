@@ -19,7 +19,7 @@ import thespian
 from orchestration import admin_hooks, transport
 from orchestration.frames import REFUSAL_FRAME
 from orchestration.private_files import loose_permissions
-from orchestration.processes import descendants
+from orchestration.processes.pids import descendants
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
 from orchestration.system import DaemonRecord

@@ -12,7 +12,7 @@ import pytest
 
 from orchestration.journal import Journal
 from orchestration.messages import EVENTS_CONVERSATION, Member, RoomSpec
-from orchestration.processes import ProcessId, descendants, wait_gone
+from orchestration.processes.pids import ProcessId, descendants, wait_gone
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
 from orchestration.system import DaemonRecord

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from orchestration.actors.gateway import CREDITS
-from orchestration.gateway_link import LinkLost
+from orchestration.gateway.actor import CREDITS
+from orchestration.gateway.link import LinkLost
 from orchestration.messages import (
     Follow,
     GatewayAddress,

@@ -21,7 +21,7 @@ from orchestration.providers.command import (
     LinesProtocol,
     protocol_for,
 )
-from orchestration.providers.process import MAX_LINE_BYTES, ProcessCommand, ProcessFailure
+from orchestration.providers.program import MAX_LINE_BYTES, ProcessCommand, ProcessFailure
 from orchestration.settings import Settings
 
 

@@ -121,9 +121,9 @@ def test_a_correctly_signed_frame_naming_a_forbidden_global_is_refused_by_name()
         ("builtins", "eval"),
         ("builtins", "getattr"),
         ("subprocess", "Popen"),
-        ("orchestration.processes", "os.system"),  # reached through a module of ours
-        ("orchestration.processes", "kill_pid"),  # a function of ours, not a message class
-        ("orchestration.actors.process_session", "ProcessSession"),  # starts a program
+        ("orchestration.processes.pids", "os.system"),  # reached through a module of ours
+        ("orchestration.processes.pids", "kill_pid"),  # a function of ours, not a message class
+        ("orchestration.actors.programs.session", "ProcessSession"),  # starts a program
         ("thespian.runcommand", "RunCommand"),
         ("orchestration.__main__", "anything"),
     ],

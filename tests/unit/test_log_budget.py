@@ -3,7 +3,7 @@ a second, a note for the first line over, nothing after it, and a fresh budget e
 
 from __future__ import annotations
 
-from orchestration.actors.subprocess import LOG_LINES_PER_SECOND, LogBudget
+from orchestration.actors.programs.agent import LOG_LINES_PER_SECOND, LogBudget
 
 
 def test_lines_over_the_budget_are_dropped_after_one_note_until_the_next_second() -> None:

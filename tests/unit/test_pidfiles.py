@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.pidfiles import PidFile, sweep
-from orchestration.processes import ProcessId, pid_alive
+from orchestration.processes.pidfiles import PidFile, sweep
+from orchestration.processes.pids import ProcessId, pid_alive
 
 SPAWNS_A_CHILD = (
     "import subprocess, sys, time;"

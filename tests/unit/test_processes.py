@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.cookie import fingerprint
-from orchestration.processes import (
+from orchestration.processes.pids import (
     ProcessId,
     descendants,
     listener_pids,

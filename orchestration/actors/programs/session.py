@@ -1,4 +1,4 @@
-"""One agent's OS process, read without blocking the actor.
+"""The program behind a subprocess agent: its OS process, read without blocking the actor.
 
 The program starts from an argument list (never a shell string) in a new session, so it and
 whatever it starts form one process group that can be signalled at once. Two reader threads
@@ -20,7 +20,17 @@ from typing import IO
 
 from orchestration.actors.pump import EventChannel
 from orchestration.private_files import user_umask
-from orchestration.providers.process import MAX_LINE_BYTES, ProcessCommand
+from orchestration.providers.program import MAX_LINE_BYTES, ProcessCommand
+
+__all__ = [
+    "MAX_STDERR_CHARS",
+    "SESSION",
+    "STDERR_GRACE",
+    "ProcessExited",
+    "ProcessSession",
+    "StderrLine",
+    "StdoutLine",
+]
 
 SESSION = "process"
 """The channel tag of process events (turns use their turn ids)."""

@@ -1,11 +1,12 @@
 """A serving process's link to the gateway actor, and the clients that follow through it.
 
-The REST/WebSocket server opens one `GatewayLink` (through `Runtime.link`). Every client that
-watches a conversation is a `Follower` of it: the gateway subscribes to the conversation once
-and sends the link one copy of each message, which the link's thread hands to each follower's
-callback. The link acknowledges what it handled; if the gateway drops it (too slow, silent) or
-stops answering (it died, and the root started a new one), every follower ends with a
-`LinkLost` error and the next `Runtime.link()` opens a new link.
+The other end of `orchestration.gateway.actor`. The REST/WebSocket server opens one
+`GatewayLink` (through `Runtime.link`). Every client that watches a conversation is a
+`Follower` of it: the gateway subscribes to the conversation once and sends the link one copy
+of each message, which the link's thread hands to each follower's callback. The link
+acknowledges what it handled; if the gateway drops it (too slow, silent) or stops answering (it
+died, and the root started a new one), every follower ends with a `LinkLost` error and the next
+`Runtime.link()` opens a new link.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from orchestration.messages import (
 )
 from orchestration.streams import ASK_TIMEOUT, DeltaLedger, Feed, OrchestrationError
 from orchestration.system import DaemonError
+
+__all__ = ["MISSED_HEARTBEATS", "Deliver", "End", "Follower", "GatewayLink", "LinkLost"]
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The subprocess agent: an agent whose replies come from a long-lived OS program.
 
-It runs the program its provider describes (`providers.process`: a generic ``command`` speaking
+It runs the program its provider describes (`providers.program`: a generic ``command`` speaking
 ``jsonl`` or ``lines``) in a new session, records it in a PID file, writes each turn to its stdin
 and turns each stdout line, through the provider's protocol, into the same stream an API agent
 produces. stderr lines become ``agent_log`` events, rate-limited and size-capped. Everything
@@ -25,7 +25,7 @@ from typing import Any
 from thespian.actors import ActorExitRequest, WakeupMessage
 
 from orchestration.actors.agent import AgentActor
-from orchestration.actors.process_session import (
+from orchestration.actors.programs.session import (
     SESSION,
     ProcessExited,
     ProcessSession,
@@ -44,12 +44,14 @@ from orchestration.messages import (
     Publish,
     StopAgent,
 )
-from orchestration.pidfiles import PidFile, sweep
-from orchestration.processes import ProcessId
+from orchestration.processes.pidfiles import PidFile, sweep
+from orchestration.processes.pids import ProcessId
 from orchestration.providers.base import ProviderRequest, StreamEnd, TextDelta
-from orchestration.providers.process import ProcessFailure, ProcessLog, ProcessProtocol
+from orchestration.providers.program import ProcessFailure, ProcessLog, ProcessProtocol
 from orchestration.providers.registry import create_provider
 from orchestration.titles import set_title
+
+__all__ = ["LOG_LINES_PER_SECOND", "LogBudget", "SubprocessAgent", "resume_session"]
 
 LOG_LINES_PER_SECOND = 20
 _KILL = "kill"

@@ -1,4 +1,5 @@
-"""OS process facts the daemon needs: who listens on a port, a process tree, safe kills.
+"""OS process facts the daemon and the supervisors need: a PID's identity and liveness, a
+process tree or session, who listens on a port, safe kills, dying with the parent.
 
 Linux answers through /proc. Elsewhere the functions answer ``None`` or empty, and callers
 fall back to what Thespian itself does.
@@ -15,6 +16,19 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+__all__ = [
+    "ProcessId",
+    "command_line",
+    "descendants",
+    "die_with_parent",
+    "kill_pid",
+    "listener_pids",
+    "pid_alive",
+    "port_in_use",
+    "session_members",
+    "wait_gone",
+]
 
 PROC = Path("/proc")
 PR_SET_PDEATHSIG = 1

@@ -1,4 +1,5 @@
-"""Providers that run an agent as a long-lived OS process, and the wire protocols they speak.
+"""Providers backed by a program: what starts an agent's long-lived OS process, and the base of
+the wire protocols it speaks (the ``jsonl`` and ``lines`` ones are in `providers.command`).
 
 A process provider (``process = True``) does not stream a request itself: the agent actor
 starts the process it describes (`ProcessCommand`), writes each turn to its stdin with
@@ -22,6 +23,17 @@ from pathlib import Path
 
 from orchestration.messages import ErrorKind
 from orchestration.providers.base import BadRequestError, ProviderRequest, StreamEnd, TextDelta
+
+__all__ = [
+    "MAX_LINE_BYTES",
+    "ProcessCommand",
+    "ProcessEvent",
+    "ProcessFailure",
+    "ProcessLog",
+    "ProcessProtocol",
+    "check_program",
+    "new_input",
+]
 
 MAX_LINE_BYTES = 1_048_576
 """A longer stdout line fails the turn instead of growing without bound."""

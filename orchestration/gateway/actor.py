@@ -1,4 +1,4 @@
-"""The gateway: the tree's one door for processes that serve remote clients.
+"""The gateway actor: the tree's one door for processes that serve remote clients.
 
 A serving process (the REST/WebSocket server, the MCP server) opens one *link* (`OpenLink`).
 Each of its clients then follows the conversations it watches (`Follow`, `Unfollow`). The
@@ -58,6 +58,15 @@ from orchestration.messages import (
     Unsubscribe,
     new_id,
 )
+
+__all__ = [
+    "CREDITS",
+    "HEARTBEATS_PER_TIMEOUT",
+    "GatewayActor",
+    "Link",
+    "Upstream",
+    "conversation_of",
+]
 
 log = logging.getLogger(__name__)
 

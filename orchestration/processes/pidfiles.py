@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from orchestration.private_files import write_private
-from orchestration.processes import ProcessId, session_members, wait_gone
+from orchestration.processes.pids import ProcessId, session_members, wait_gone
+
+__all__ = ["PidFile", "sweep"]
 
 
 @dataclass(frozen=True)
