@@ -9,8 +9,9 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 __all__ = ["PROTOCOL_VERSION", "Message", "new_id", "utc_now"]
 
@@ -32,13 +33,21 @@ def utc_now() -> datetime:
 
 
 class Message(BaseModel):
-    """Base of every protocol message: frozen, strict about fields, versioned."""
+    """Base of every protocol message: frozen and strict about fields. The protocol's version
+    is not stamped on each message: `orchestration.frames` carries it once per frame."""
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
     )
 
-    v: int = PROTOCOL_VERSION
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_legacy_version(cls, data: Any) -> Any:
+        """Journals written before the version left the messages hold ``"v": 1`` in each
+        saved spec and event; read them as if it were not there."""
+        if isinstance(data, dict) and "v" in data:
+            return {name: value for name, value in data.items() if name != "v"}
+        return data
 
     def __str__(self) -> str:
         """The type's name only. Thespian formats every message it sends with ``str()`` for
