@@ -13,6 +13,7 @@ Everything is re-exported here: ``from orchestration.messages import X`` works f
 
 from __future__ import annotations
 
+from orchestration.frames import PROTOCOL_VERSION
 from orchestration.messages.agents import (
     AgentCrashed,
     AgentEnded,
@@ -50,7 +51,6 @@ from orchestration.messages.api import (
     Usage,
 )
 from orchestration.messages.base import (
-    PROTOCOL_VERSION,
     Message,
     new_id,
     utc_now,

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from orchestration.messages.base import PROTOCOL_VERSION, Message, new_id, utc_now
+from orchestration.frames import PROTOCOL_VERSION
+from orchestration.messages.base import Message, new_id, utc_now
 from orchestration.messages.vocabulary import (
     ROOT_SUPERVISOR,
     AgentState,

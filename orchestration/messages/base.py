@@ -13,9 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-__all__ = ["PROTOCOL_VERSION", "Message", "new_id", "utc_now"]
-
-PROTOCOL_VERSION = 1
+__all__ = ["Message", "new_id", "utc_now"]
 
 
 def new_id() -> str:
