@@ -1,17 +1,19 @@
 """Authenticated frames between actor processes: what crosses every actor socket.
 
 A frame keeps Thespian's shape, an ASCII length prefix, ``>``, then the body. Our body is the
+header (`VERSION_HEADER`: ``OR``, then `PROTOCOL_VERSION` in 2 bytes, big-endian), the
 HMAC-SHA256 tag of the pickle under the installation's cookie (32 bytes), then the pickle.
 The receiver:
 
 1. reads the length prefix and refuses it before buffering anything when it is not all digits
    or is over the limit (`FrameBuffer`);
-2. checks the tag in constant time;
-3. unpickles with `orchestration.safe_unpickle`, which resolves only our message classes.
+2. refuses a peer of another protocol version (`ProtocolMismatch`), naming both;
+3. checks the tag in constant time;
+4. unpickles with `orchestration.safe_unpickle`, which resolves only our message classes.
 
 A frame that fails is refused (`FrameRefused`); its sender gets the refusal notice
-(`REFUSAL_FRAME`, an empty body, which no signed frame can be) and its connection is closed.
-This module is pure: `orchestration.transport` fits it into Thespian.
+(`REFUSAL_FRAME`: a body of the header alone, which no signed frame can be) and its connection
+is closed. This module is pure: `orchestration.transport` fits it into Thespian.
 """
 
 from __future__ import annotations
@@ -26,8 +28,41 @@ from typing import Any
 
 from orchestration import safe_unpickle
 
+__all__ = [
+    "HEADER_BYTES",
+    "HEADER_READ",
+    "NO_COOKIE",
+    "PROTOCOL_VERSION",
+    "REFUSAL_FRAME",
+    "RESTART_HINT",
+    "TAG_BYTES",
+    "VERSION_HEADER",
+    "VERSION_MARK",
+    "FrameBuffer",
+    "FrameCodec",
+    "FrameRefused",
+    "FrameTooLarge",
+    "PeerProtocolMismatch",
+    "PeerRefused",
+    "ProtocolMismatch",
+    "RefusalLog",
+]
+
+PROTOCOL_VERSION = 2
+"""The version of what crosses between processes: this frame layout and the messages in it
+(`orchestration.messages`). Raise it with any change a peer running the previous code would
+misread; peers of different versions refuse each other's frames."""
+VERSION_MARK = b"OR"
+"""What starts a header: a body without it is no frame of ours, whatever its version."""
+VERSION_HEADER = VERSION_MARK + PROTOCOL_VERSION.to_bytes(2, "big")
 TAG_BYTES = 32
-REFUSAL_FRAME = b"0>"
+HEADER_BYTES = len(VERSION_HEADER)
+REFUSAL_FRAME = b"%d>" % HEADER_BYTES + VERSION_HEADER
+NO_COOKIE = "a different cookie, or no cookie at all"
+RESTART_HINT = (
+    "run one version on both sides: stop the daemon with the version that started it "
+    "(`orchestration down`), then start it with this one (`orchestration up`)"
+)
 HEADER_READ = 4096
 """How much a reader takes while the length prefix is unknown. Thespian takes 20 bytes, so
 every frame, acknowledgements included, cost two trips through its event loop; with 4 KiB
@@ -40,6 +75,22 @@ class FrameRefused(Exception):
 
 class PeerRefused(FrameRefused):
     """The refusal notice: the peer dropped the frame we sent it."""
+
+
+class ProtocolMismatch(FrameRefused):
+    """A frame from a peer of another protocol version (``theirs``; this process speaks
+    `PROTOCOL_VERSION`): its messages may not mean what ours do."""
+
+    def __init__(self, theirs: int) -> None:
+        super().__init__(
+            f"the peer speaks protocol version {theirs} and this process version "
+            f"{PROTOCOL_VERSION}: {RESTART_HINT}"
+        )
+        self.theirs = theirs
+
+
+class PeerProtocolMismatch(PeerRefused, ProtocolMismatch):
+    """The refusal notice of a peer of another protocol version: it dropped our frame."""
 
 
 class FrameTooLarge(ValueError):
@@ -56,23 +107,36 @@ class FrameCodec:
     def dumps(self, message: Any) -> bytes:
         """The signed body of ``message``; raises `FrameTooLarge` over the limit."""
         payload = pickle.dumps(message)
-        if len(payload) + TAG_BYTES > self.max_bytes:
+        if len(payload) + HEADER_BYTES + TAG_BYTES > self.max_bytes:
             raise FrameTooLarge(
                 f"a {type(message).__name__} of {len(payload):,} bytes is over the frame limit "
                 f"of {self.max_bytes:,} bytes; raise ORCH_MAX_FRAME_BYTES or send less at once"
             )
-        return self._tag(payload) + payload
+        return VERSION_HEADER + self._tag(payload) + payload
 
     def loads(self, body: bytes | memoryview) -> Any:
         """The message in a signed body; raises `FrameRefused` for anything else."""
         view = memoryview(body)
-        if len(view) == 0:
+        if len(view) == 0:  # the refusal notice of the peers before the version was carried
+            raise PeerProtocolMismatch(1)
+        if view[:2] != VERSION_MARK:
+            short = len(view) <= HEADER_BYTES + TAG_BYTES
+            raise FrameRefused("unsigned frame" if short else f"bad signature ({NO_COOKIE})")
+        theirs = int.from_bytes(view[2:HEADER_BYTES], "big")
+        if len(view) == HEADER_BYTES:
+            if theirs != PROTOCOL_VERSION:
+                raise PeerProtocolMismatch(theirs)
             raise PeerRefused("the peer refused our frame (its cookie differs from ours)")
-        if len(view) <= TAG_BYTES:
+        if theirs != PROTOCOL_VERSION:
+            raise ProtocolMismatch(theirs)
+        if len(view) <= HEADER_BYTES + TAG_BYTES:
             raise FrameRefused("unsigned frame")
-        payload = view[TAG_BYTES:]
-        if not hmac.compare_digest(view[:TAG_BYTES], self._tag(payload)):
-            raise FrameRefused("bad signature (a different cookie, or no cookie at all)")
+        tag, payload = (
+            view[HEADER_BYTES : HEADER_BYTES + TAG_BYTES],
+            view[HEADER_BYTES + TAG_BYTES :],
+        )
+        if not hmac.compare_digest(tag, self._tag(payload)):
+            raise FrameRefused(f"bad signature ({NO_COOKIE})")
         try:
             return safe_unpickle.loads(payload)
         except safe_unpickle.ForbiddenGlobal as exc:

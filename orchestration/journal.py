@@ -100,6 +100,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    # Messages no longer carry a protocol version: the frames between processes do.
+    ("0007_messages_without_version", "ALTER TABLE messages DROP COLUMN v;"),
 ]
 
 # One column per `Envelope` field: a new field fails loudly here until a migration adds it.

@@ -39,11 +39,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orchestration.errors import DaemonError
 from orchestration.frames import (
+    PROTOCOL_VERSION,
     REFUSAL_FRAME,
+    RESTART_HINT,
     FrameBuffer,
     FrameCodec,
     FrameRefused,
+    PeerProtocolMismatch,
     PeerRefused,
     RefusalLog,
 )
@@ -149,7 +153,8 @@ def probe_cookie(
     port: int, cookie: bytes, max_frame_bytes: int, timeout: float = 2.0
 ) -> bool | None:
     """Whether the actor system listening on ``port`` accepts ``cookie``: ``False`` when it
-    sends the refusal notice, ``None`` when it gives no answer we can read.
+    sends the refusal notice, ``None`` when it gives no answer we can read. Raises
+    `DaemonError` when it speaks another protocol version, naming both.
 
     The probe is a signed acknowledgement where a message belongs: an actor system with this
     cookie drops it and answers with a signed data-error acknowledgement."""
@@ -171,4 +176,10 @@ def probe_cookie(
         return None
     if reply.refusal is None:
         return True
+    if isinstance(reply.refusal, PeerProtocolMismatch):
+        raise DaemonError(
+            f"the actor system on port {port} speaks protocol version {reply.refusal.theirs}"
+            f" and this client version {PROTOCOL_VERSION}",
+            hint=RESTART_HINT,
+        )
     return False if isinstance(reply.refusal, PeerRefused) else None

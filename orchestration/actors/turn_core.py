@@ -48,7 +48,7 @@ def failure_record(conversation: str, failure: TurnFailed, in_reply_to: str) -> 
         event="turn_failed",
         content=f"{failure.agent}'s turn failed ({failure.kind}): {failure.error}",
         in_reply_to=in_reply_to,
-        data=failure.model_dump(mode="json", exclude={"v"}),
+        data=failure.model_dump(mode="json"),
     )
 
 

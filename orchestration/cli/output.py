@@ -46,7 +46,7 @@ def event_type(message: BaseModel) -> str:
 
 def to_json(message: BaseModel) -> dict[str, Any]:
     """A protocol message as a JSON object with a ``type`` field."""
-    return {"type": event_type(message), **message.model_dump(mode="json", exclude={"v"})}
+    return {"type": event_type(message), **message.model_dump(mode="json")}
 
 
 def print_json(value: Any) -> None:

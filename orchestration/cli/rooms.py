@@ -29,11 +29,6 @@ from orchestration.runtime import Runtime
 
 room = typer.Typer(help="Rooms: conversations of several agents and humans.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="the room")]
-ROOM_JSON_EXCLUDE: dict[str, Any] = {
-    "v": True,
-    "spec": {"v": True, "members": {"__all__": {"v"}}},
-    "pending": {"__all__": {"v"}},
-}
 
 
 @room.command(
@@ -379,7 +374,7 @@ def answered(action: str, info: RoomInfo) -> str:
 
 def room_json(info: RoomInfo) -> dict[str, Any]:
     """A room as JSON: its spec's fields, then its live state."""
-    data = info.model_dump(mode="json", exclude=ROOM_JSON_EXCLUDE)
+    data = info.model_dump(mode="json")
     return {**data.pop("spec"), **data}
 
 

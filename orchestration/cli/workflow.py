@@ -103,7 +103,7 @@ def list_workflows(
     with Runtime.connect() as runtime:
         declared = runtime.workflows()
     if json:
-        print_json([w.model_dump(mode="json", exclude={"v"}) for w in declared])
+        print_json([w.model_dump(mode="json") for w in declared])
         return
     if not declared:
         console.print("no workflows yet: declare them under workflows: in a tree file")

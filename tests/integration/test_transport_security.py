@@ -17,7 +17,7 @@ import pytest
 import thespian
 
 from orchestration import admin_hooks, transport
-from orchestration.frames import REFUSAL_FRAME
+from orchestration.frames import REFUSAL_FRAME, VERSION_HEADER
 from orchestration.private_files import loose_permissions
 from orchestration.processes.pids import descendants
 from orchestration.runtime import Runtime
@@ -42,7 +42,10 @@ class Exploit:
 
 def frame(payload: bytes, cookie: bytes | None = None) -> bytes:
     """Thespian's framing of ``payload``, signed with ``cookie`` if one is given."""
-    body = payload if cookie is None else hmac.digest(cookie, payload, hashlib.sha256) + payload
+    if cookie is None:
+        body = payload
+    else:
+        body = VERSION_HEADER + hmac.digest(cookie, payload, hashlib.sha256) + payload
     return b"%d>" % len(body) + body
 
 

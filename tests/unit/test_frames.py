@@ -1,21 +1,29 @@
-"""Authenticated frames: signed bodies, bounded length prefixes, restricted unpickling, and
-how often refusals are reported."""
+"""Authenticated frames: signed bodies, bounded length prefixes, restricted unpickling, one
+protocol version per frame, and how often refusals are reported."""
 
 from __future__ import annotations
 
 import os
 import pickle
+import socket
+import threading
 from datetime import UTC, datetime
 
 import pytest
 
+from orchestration.errors import DaemonError
 from orchestration.frames import (
+    PROTOCOL_VERSION,
     REFUSAL_FRAME,
     TAG_BYTES,
+    VERSION_HEADER,
+    VERSION_MARK,
     FrameCodec,
     FrameRefused,
     FrameTooLarge,
+    PeerProtocolMismatch,
     PeerRefused,
+    ProtocolMismatch,
     RefusalLog,
 )
 from orchestration.messages import AgentSpec, Envelope, TurnFinished, Usage
@@ -52,8 +60,13 @@ def signed_pickle(payload: bytes, key: bytes = KEY) -> bytes:
     import hashlib
     import hmac
 
-    body = hmac.digest(key, payload, hashlib.sha256) + payload
+    body = VERSION_HEADER + hmac.digest(key, payload, hashlib.sha256) + payload
     return b"%d>" % len(body) + body
+
+
+def header(version: int) -> bytes:
+    """The header a peer of protocol ``version`` puts before its frames' tags."""
+    return VERSION_MARK + version.to_bytes(2, "big")
 
 
 def test_a_message_goes_through_signed_and_comes_back_equal() -> None:
@@ -181,11 +194,80 @@ def test_bytes_after_a_frame_are_kept_for_the_next_one() -> None:
     assert buffer.completed() == ("one", second[:5])
 
 
-def test_a_signed_body_is_the_tag_then_the_pickle() -> None:
+def test_a_signed_body_is_the_version_then_the_tag_then_the_pickle() -> None:
     body = codec().dumps("hi")
 
-    assert body[TAG_BYTES:] == pickle.dumps("hi")
+    assert body[: len(VERSION_HEADER)] == header(PROTOCOL_VERSION)
+    assert body[len(VERSION_HEADER) + TAG_BYTES :] == pickle.dumps("hi")
     assert codec().loads(body) == "hi"
+
+
+def test_a_frame_from_a_peer_of_another_protocol_version_is_refused_naming_both() -> None:
+    body = header(PROTOCOL_VERSION + 1) + codec().dumps("hi")[len(VERSION_HEADER) :]
+    buffer = codec().buffer(on_refusal=REFUSED)
+
+    buffer.addMore(b"%d>" % len(body) + body)
+
+    assert buffer.completed() == (REFUSED, b"")
+    assert isinstance(buffer.refusal, ProtocolMismatch)
+    assert not isinstance(buffer.refusal, PeerRefused)
+    assert (
+        f"protocol version {PROTOCOL_VERSION + 1} and this process version {PROTOCOL_VERSION}"
+        in (str(buffer.refusal))
+    )
+    assert "`orchestration down`" in str(buffer.refusal)
+
+
+@pytest.mark.parametrize(
+    ("notice", "theirs"),
+    [
+        (b"4>" + header(PROTOCOL_VERSION + 1), PROTOCOL_VERSION + 1),
+        (b"0>", 1),  # the empty notice of the peers before frames carried the version
+    ],
+)
+def test_the_refusal_notice_of_another_version_tells_the_sender_both(
+    notice: bytes, theirs: int
+) -> None:
+    buffer = codec().buffer(on_refusal=REFUSED)
+
+    buffer.addMore(notice)
+
+    assert isinstance(buffer.refusal, PeerProtocolMismatch)
+    assert buffer.refusal.theirs == theirs
+    assert f"version {theirs} and this process version {PROTOCOL_VERSION}" in str(buffer.refusal)
+
+
+def test_our_own_refusal_notice_carries_our_version_and_means_another_cookie() -> None:
+    buffer = codec().buffer(on_refusal=REFUSED)
+
+    buffer.addMore(REFUSAL_FRAME)
+
+    assert type(buffer.refusal) is PeerRefused and "cookie" in str(buffer.refusal)
+
+
+def test_a_client_probing_a_daemon_of_another_version_gets_both_versions_and_the_fix() -> None:
+    from orchestration.transport import probe_cookie
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    notice = b"4>" + header(PROTOCOL_VERSION + 1)
+
+    def refuse() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(notice)
+
+    thread = threading.Thread(target=refuse, daemon=True)
+    thread.start()
+    with listener, pytest.raises(DaemonError) as raised:
+        probe_cookie(listener.getsockname()[1], KEY, 1_000_000)
+    thread.join(5)
+
+    assert (
+        f"protocol version {PROTOCOL_VERSION + 1} and this client version {PROTOCOL_VERSION}"
+        in (str(raised.value))
+    )
+    assert "`orchestration down`" in raised.value.hint and "`orchestration up`" in raised.value.hint
 
 
 def test_refusals_are_reported_once_per_peer_per_period_with_the_count_in_between() -> None:

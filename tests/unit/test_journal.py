@@ -159,6 +159,29 @@ def test_a_new_migration_is_applied_on_reopen(path: Path, monkeypatch) -> None:
     assert query(path, "SELECT count(*) FROM notes") == [(0,)]
 
 
+def test_a_journal_written_when_messages_carried_a_version_opens_and_reads(
+    path: Path, monkeypatch
+) -> None:
+    with monkeypatch.context() as old:
+        old.setattr(journal_module, "MIGRATIONS", MIGRATIONS[:6])
+        Journal(path).close()
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(
+            "INSERT INTO messages (id, conversation, sender, recipients, kind, content,"
+            " created_at, data, topology, delivered_to, v) VALUES ('m1', 'dm:a', 'user', '[]',"
+            " 'chat', 'old', '2026-01-01T00:00:00+00:00', '{}', '{}', '[]', 1)"
+        )
+        db.execute(
+            "INSERT INTO agents VALUES ('a', ?, '2026-01-01T00:00:00+00:00', NULL)",
+            ('{"v": 1, "name": "a", "provider": "scripted", "model": "echo"}',),
+        )
+
+    with Journal(path) as journal:
+        assert [m.content for _, m in journal.history("dm:a")] == ["old"]
+        assert [spec.name for spec in journal.agents()] == ["a"]
+        journal.append(chat("new"))
+
+
 def test_a_failing_migration_changes_nothing(path: Path, monkeypatch) -> None:
     Journal(path).close()
     before = applied(path)

@@ -1,4 +1,4 @@
-"""The protocol's models: frozen, strict, versioned, and picklable across processes."""
+"""The protocol's models: frozen, strict, and picklable across processes."""
 
 from __future__ import annotations
 
@@ -9,20 +9,24 @@ import pytest
 from pydantic import ValidationError
 
 from orchestration.messages import (
-    PROTOCOL_VERSION,
     AgentSpec,
+    AgentStep,
     Envelope,
+    Member,
+    Pending,
+    RoomSpec,
+    SupervisorNode,
     TurnFinished,
     Usage,
+    WorkflowSpec,
     direct_conversation,
     new_id,
 )
 
 
-def test_an_envelope_has_id_time_version_and_broadcast_defaults() -> None:
+def test_an_envelope_has_id_time_and_broadcast_defaults() -> None:
     message = Envelope(conversation="dm:a", sender="user", content="hi")
 
-    assert message.v == PROTOCOL_VERSION
     assert len(message.id) == 32
     assert message.created_at.tzinfo is UTC
     assert message.recipients == () and message.kind == "chat"
@@ -34,6 +38,35 @@ def test_messages_are_frozen_and_reject_unknown_fields() -> None:
         message.content = "changed"  # type: ignore[misc]
     with pytest.raises(ValidationError, match="extra"):
         Envelope(conversation="dm:a", sender="user", content="hi", colour="red")  # type: ignore[call-arg]
+
+
+def test_no_message_carries_a_version_of_its_own() -> None:
+    message = Envelope(conversation="dm:a", sender="user", content="hi")
+
+    assert "v" not in message.model_dump() and "v" not in Envelope.model_fields
+
+
+def test_specs_and_events_journaled_with_the_old_version_stamp_still_load() -> None:
+    agent = {"v": 1, "name": "a", "provider": "scripted", "model": "echo"}
+    tree = {
+        "v": 1,
+        "type": "supervisor",
+        "name": "t",
+        "children": [{"v": 1, "type": "agent", "spec": agent}],
+    }
+    room = {"v": 1, "name": "r", "members": [{"v": 1, "name": "a"}]}
+    workflow = {
+        "v": 1,
+        "name": "w",
+        "tree": "t",
+        "steps": [{"v": 1, "type": "agent", "agent": "a"}],
+    }
+
+    assert SupervisorNode.model_validate(tree).agents()[0].spec.name == "a"
+    assert RoomSpec.model_validate(room).members == (Member(name="a"),)
+    assert WorkflowSpec.model_validate(workflow).steps == (AgentStep(agent="a"),)
+    assert Pending.model_validate({"v": 1, "id": "x", "kind": "input"}).kind == "input"
+    assert AgentSpec.model_validate_json('{"v": 1, "name": "a", "provider": "p", "model": "m"}')
 
 
 def test_nested_messages_survive_pickling_between_processes() -> None:

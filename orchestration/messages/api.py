@@ -1,0 +1,368 @@
+"""The public protocol: what the Runtime, REST, WebSocket and MCP accept and return.
+
+The conversation envelope (`Envelope`), what describes agents, supervisors and rooms (`AgentSpec`,
+`AgentInfo`, `SupervisorInfo`, `RoomSpec`, `RoomInfo`), one turn's stream (`TurnStarted`,
+`TurnDelta`, `TurnFinished`, `TurnFailed`), and replies and errors (`Ok`, `ErrorReply`).
+Their words (states, kinds, error codes) are in `orchestration.messages.vocabulary`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from orchestration.frames import PROTOCOL_VERSION
+from orchestration.messages.base import Message, new_id, utc_now
+from orchestration.messages.vocabulary import (
+    ROOT_SUPERVISOR,
+    AgentState,
+    ErrorCode,
+    ErrorKind,
+    EventName,
+    HumanMode,
+    Kind,
+    MemberKind,
+    Recovery,
+    RespondPolicy,
+    Restart,
+    Role,
+    RoomState,
+    Strategy,
+    SupervisorState,
+    check_name,
+    direct_conversation,
+    room_conversation,
+)
+
+__all__ = [
+    "AgentInfo",
+    "AgentSpec",
+    "DaemonStatus",
+    "Envelope",
+    "ErrorReply",
+    "HistoryPage",
+    "Member",
+    "Ok",
+    "Pending",
+    "RoomInfo",
+    "RoomSpec",
+    "Spawned",
+    "StreamMessage",
+    "Subscribed",
+    "SupervisorInfo",
+    "TreeSnapshot",
+    "TurnDelta",
+    "TurnFailed",
+    "TurnFinished",
+    "TurnStarted",
+    "Usage",
+]
+
+
+class Envelope(Message):
+    """One message of a conversation, as it is journaled and delivered.
+
+    ``recipients`` empty means broadcast. ``kind`` is ``chat`` for what members say, ``event`` for
+    what the system reports (then ``event`` names it and ``data`` holds its fields) and
+    ``control`` for runtime records.
+    """
+
+    id: str = Field(default_factory=new_id)
+    conversation: str
+    sender: str
+    recipients: tuple[str, ...] = ()
+    kind: Kind = "chat"
+    content: str
+    created_at: datetime = Field(default_factory=utc_now)
+    topology: dict[str, str] = Field(default_factory=dict)
+    in_reply_to: str | None = None
+    event: EventName | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    delivered_to: tuple[str, ...] = ()
+    """The members the conversation's topology delivered it to (set by a room's router before
+    it journals the message; empty in direct conversations, where the one agent gets all)."""
+
+
+class Usage(Message):
+    """Token counts reported by a provider for one turn."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+class AgentSpec(Message):
+    """What an agent is: its name, its model and its instructions."""
+
+    name: str
+    provider: str
+    model: str
+    system: str = ""
+    recovery: Recovery = "resume"
+    turn_timeout: float | None = Field(None, gt=0)
+    """Seconds a turn may run before the agent counts as stuck and is killed and restarted."""
+    command: tuple[str, ...] = ()
+    """A subprocess agent's program and its arguments (provider ``command``)."""
+    cwd: str | None = None
+    """The directory a subprocess agent's program runs in (default: the daemon's)."""
+    permission_mode: str = "plan"
+    """Claude Code: what it may do unasked (``plan`` never edits)."""
+    allowed_tools: tuple[str, ...] = ()
+    """Claude Code: tools it may use without asking (``Read``, ``Grep``...)."""
+    max_budget_usd: float | None = Field(None, gt=0)
+    """Claude Code: stop a turn that would cost more than this."""
+    keep_env: tuple[str, ...] = ()
+    """Credential variables to pass to this agent's program; Claude Code agents otherwise run
+    without ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_AUTH_TOKEN``, so the subscription is used.
+    Names only: the values come from the daemon's environment and are never stored."""
+    settings: dict[str, float | int] = Field(default_factory=dict)
+    """Settings this agent overrides (from its tree file's ``system:`` section):
+    ``max_message_chars``, ``provider_timeout``, ``provider_max_retries``."""
+    follows_default: bool = False
+    """The provider was picked by default resolution, which runs again when the daemon starts
+    (so an agent created offline moves to Claude once a key is configured)."""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return check_name("agent", value)
+
+    @property
+    def model_ref(self) -> str:
+        """The "provider:model" string."""
+        return f"{self.provider}:{self.model}"
+
+    @property
+    def conversation(self) -> str:
+        """The agent's direct conversation with its users."""
+        return direct_conversation(self.name)
+
+
+class AgentInfo(Message):
+    """A row of `list`: an agent's spec and its live state."""
+
+    spec: AgentSpec
+    state: AgentState
+    pid: int | None = None
+    turns: int = 0
+    last_activity: datetime | None = None
+    restarts: int = 0
+    process_pid: int | None = None
+    """A subprocess agent's program (``pid`` is its actor's process)."""
+    supervisor: str = ROOT_SUPERVISOR
+    restart: Restart = "permanent"
+    last_error: str = ""
+    """Why it last went down (a crash, a kill, a stuck turn), or why it failed."""
+
+
+class SupervisorInfo(Message):
+    """A supervisor of the live tree: its flags and its state."""
+
+    name: str
+    parent: str | None
+    strategy: Strategy
+    intensity: int
+    period: int
+    restart: Restart = "permanent"
+    state: SupervisorState = "starting"
+    pid: int | None = None
+    restarts: int = 0
+    last_error: str = ""
+
+
+class TreeSnapshot(Message):
+    """Every supervisor (the root first) and every agent, each naming its parent."""
+
+    supervisors: list[SupervisorInfo]
+    agents: list[AgentInfo]
+
+
+class Spawned(Message):
+    """Reply to `Spawn`: the agent runs (``created`` is False when it already existed)."""
+
+    agent: AgentInfo
+    created: bool = True
+
+
+class HistoryPage(Message):
+    messages: list[Envelope]
+    last_seq: int
+    more: bool = False
+    """The page was cut short to fit in a frame: more messages follow ``last_seq``, however
+    few this page holds."""
+
+
+class DaemonStatus(Message):
+    """The daemon: its admin PID, since when it runs, and how its root supervises agents."""
+
+    pid: int
+    started_at: datetime
+    agents: int
+    data_dir: str
+    restart_intensity: int
+    restart_period: int
+    version: int = PROTOCOL_VERSION
+
+
+class Ok(Message):
+    """A command succeeded and has nothing else to say."""
+
+    detail: str = ""
+
+
+class Subscribed(Ok):
+    """A `Subscribe` took effect: from now on ``conversation``'s feed (``None``: the event
+    bus) reaches the subscriber."""
+
+    detail: str = "subscribed"
+    conversation: str | None = None
+
+
+class TurnStarted(Message):
+    """The agent accepted a message and is producing its reply."""
+
+    turn_id: str
+    agent: str
+    conversation: str
+    in_reply_to: str
+    pid: int | None = None
+
+
+class TurnDelta(Message):
+    """A chunk of the reply text, in order; several provider deltas may be coalesced."""
+
+    turn_id: str
+    agent: str
+    conversation: str
+    text: str
+
+
+class TurnFinished(Message):
+    """The reply is complete and journaled; ``message.content`` is its whole text."""
+
+    turn_id: str
+    agent: str
+    message: Envelope
+    usage: Usage = Field(default_factory=Usage)
+    stop_reason: str = "end_turn"
+
+
+class TurnFailed(Message):
+    """The turn ended without a reply. ``retryable`` says whether sending again may help;
+    ``agent_exiting`` that the agent is going down (a crash), so its router holds new turns."""
+
+    turn_id: str
+    agent: str
+    conversation: str
+    kind: ErrorKind
+    error: str
+    retryable: bool = False
+    agent_exiting: bool = False
+
+
+StreamMessage = TurnStarted | TurnDelta | TurnFinished | TurnFailed
+
+
+class ErrorReply(Message):
+    """A command failed. ``error`` names the problem and ``hint`` says what to do."""
+
+    code: ErrorCode
+    error: str
+    hint: str = ""
+
+
+class Member(Message):
+    """One member of a conversation: who it is and where it stands in the team."""
+
+    name: str
+    """The name messages use for it (``sender`` and ``recipients`` of an `Envelope`)."""
+    kind: MemberKind = "agent"
+    """What it is: an LLM ``agent``, a ``human`` at a client, or the ``system`` itself."""
+    role: Role = "member"
+    """Its place in a hierarchy: an ``orchestrator`` sees everything, a ``worker`` (or a plain
+    ``member``) its own scope. Only the ``hierarchical`` topology reads it."""
+    groups: tuple[str, ...] = ()
+    """Names of the groups it belongs to; a message addressed to a group reaches its members
+    (``hierarchical`` topology)."""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return check_name("member", value)
+
+
+class RoomSpec(Message):
+    """A conversation of several members ("room"): who is in it, who hears what (topology),
+    who answers (respond policy), what the humans control (mode) and when it ends (limits).
+
+    Limits are enforced by the room's router: ``max_turns`` agent turns in all, at least
+    ``cooldown`` seconds between two turns of one agent, ``stop_phrase`` said by any member,
+    and ``idle_timeout`` seconds without a message each end the conversation.
+    """
+
+    name: str
+    members: tuple[Member, ...]
+    topology: str = "broadcast"
+    respond: RespondPolicy = "always"
+    mode: HumanMode = "free"
+    max_turns: int = Field(20, ge=1)
+    cooldown: float = Field(0.0, ge=0)
+    stop_phrase: str | None = None
+    idle_timeout: float | None = Field(None, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return check_name("room", value)
+
+    @field_validator("members")
+    @classmethod
+    def _valid_members(cls, value: tuple[Member, ...]) -> tuple[Member, ...]:
+        names = [member.name for member in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"members {repeated} appear more than once")
+        if not any(member.kind == "agent" for member in value):
+            raise ValueError("a room needs at least one agent member")
+        return value
+
+    @property
+    def conversation(self) -> str:
+        return room_conversation(self.name)
+
+    @property
+    def agents(self) -> list[str]:
+        """The agent members' names, in member order (the round-robin order)."""
+        return [member.name for member in self.members if member.kind == "agent"]
+
+    @property
+    def humans(self) -> list[str]:
+        return [member.name for member in self.members if member.kind == "human"]
+
+
+class Pending(Message):
+    """A journaled pause of a room: an agent's reply waiting for a human's approval
+    (``approval``, moderated mode) or the agents waiting for human input (``input``,
+    prompted mode). ``id`` is the journaled event that opened it."""
+
+    id: str
+    kind: Literal["approval", "input"]
+    agent: str = ""
+    content: str = ""
+    """The reply awaiting approval, as the agent wrote it."""
+
+
+class RoomInfo(Message):
+    """A room's spec and live state: turns taken, why it ended, what it waits for."""
+
+    spec: RoomSpec
+    state: RoomState
+    turns: int = 0
+    ended_reason: str = ""
+    pending: list[Pending] = Field(default_factory=list)
+    busy: list[str] = Field(default_factory=list)
+    """Agents whose turn is running now."""
+    queued: int = 0
+    """Turns granted but waiting (an agent busy or cooling down, the room paused)."""
+    pid: int | None = None
