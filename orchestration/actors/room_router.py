@@ -4,7 +4,7 @@ Every message said in the room reaches the router. It picks who receives it (the
 topology), journals it with that delivery set, and only then delivers it: humans and observers
 get it from their subscription, and each agent gets what it heard with its next turn (`Deliver`
 ``context``), so its view is whole whenever it speaks. Then the respond policy decides which
-agents take a turn on it (see `turn_policy`).
+agents take a turn on it (see `orchestration.topologies.turn_policy`).
 
 Turns are the router's, never the agents' (the bookkeeping is the pure `Floor`): at most one
 per agent at a time (more wait, in order, and an agent's waiting turns merge into one on its
@@ -19,8 +19,8 @@ skips it; in ``prompted`` mode only a human's message gets the agents talking, a
 rounds the room waits for one. Both waits are journaled pauses (`Pending`): they survive a
 restart of the router or the daemon, and answering one never runs a turn again.
 
-A restarted router rebuilds its state from the journal (`room_replay`) and grants again the
-turns of the last message nobody answered.
+A restarted router rebuilds its state from the journal (`orchestration.topologies.room_replay`)
+and grants again the turns of the last message nobody answered.
 """
 
 from __future__ import annotations
@@ -33,12 +33,9 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from orchestration.actors.floor import Floor, Grant
-from orchestration.actors.room_replay import replay
 from orchestration.actors.service import ServiceActor
 from orchestration.actors.subscribers import FLUSH, Subscriber, Subscribers
 from orchestration.actors.turn_core import TurnWatchdog, failure_record
-from orchestration.actors.turn_policy import SELF_SELECT_INSTRUCTIONS, is_pass, mentions
 from orchestration.journal import Journal, within_bytes
 from orchestration.messages import (
     SYSTEM_SENDER,
@@ -70,7 +67,10 @@ from orchestration.messages import (
     content_problem,
     new_id,
 )
+from orchestration.topologies.floor import Floor, Grant
+from orchestration.topologies.room_replay import replay
 from orchestration.topologies.routing import Topology, TopologyError, load_topology, route
+from orchestration.topologies.turn_policy import SELF_SELECT_INSTRUCTIONS, is_pass, mentions
 
 log = logging.getLogger(__name__)
 
