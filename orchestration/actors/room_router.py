@@ -21,30 +21,28 @@ restart of the router or the daemon, and answering one never runs a turn again.
 
 A restarted router rebuilds its state from the journal (`orchestration.topologies.room_replay`)
 and grants again the turns of the last message nobody answered.
+
+The router is built in three layers: `orchestration.actors.room_records` (its state, events and
+reports), `orchestration.actors.room_turns` (routing and the turns) and this module (its life,
+the humans' messages and approvals, the commands and the timers).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
-from itertools import takewhile
 from typing import Any
 
 from thespian.actors import ActorExitRequest, WakeupMessage
 
-from orchestration.actors.service import ServiceActor
-from orchestration.actors.subscribers import FLUSH, Subscriber, Subscribers
-from orchestration.actors.turn_core import TurnWatchdog, failure_record
-from orchestration.journal import Journal, within_bytes
+from orchestration.actors.room_records import COOLDOWN, IDLE, REPORT
+from orchestration.actors.room_turns import RoomTurns
+from orchestration.actors.subscribers import FLUSH, Subscriber
+from orchestration.journal import Journal
 from orchestration.messages import (
-    SYSTEM_SENDER,
     Approve,
-    Cancel,
-    Deliver,
     Envelope,
     ErrorReply,
-    EventName,
     InitRoom,
     JoinRoom,
     Member,
@@ -52,9 +50,6 @@ from orchestration.messages import (
     Pending,
     Ping,
     RoomCommand,
-    RoomInfo,
-    RoomReport,
-    RoomSpec,
     Send,
     SetMode,
     SetTopology,
@@ -65,43 +60,21 @@ from orchestration.messages import (
     TurnStarted,
     Unsubscribe,
     content_problem,
-    new_id,
 )
-from orchestration.topologies.floor import Floor, Grant
+from orchestration.topologies.floor import Floor
 from orchestration.topologies.room_replay import replay
-from orchestration.topologies.routing import Topology, TopologyError, load_topology, route
-from orchestration.topologies.turn_policy import SELF_SELECT_INSTRUCTIONS, is_pass, mentions
+from orchestration.topologies.routing import TopologyError, load_topology
+
+__all__ = ["RoomRouter"]
 
 log = logging.getLogger(__name__)
 
-_COOLDOWN = "cooldown"
-_IDLE = "idle"
-_REPORT = "report"
-REPORT_SECONDS = 0.2
 
-
-class RoomRouter(ServiceActor):
+class RoomRouter(RoomTurns):
     """Journals, routes and grants the turns of one room."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.spec: RoomSpec | None = None
-        self.supervisor: Any = None
-        self.topology: Topology | None = None
-        self.journal: Journal | None = None
-        self.max_chars = 0
-        self.max_payload_bytes = 0
-        self.state = "active"
-        self.ended_reason = ""
-        self.floor = Floor(agents=(), turn_limit=0)
-        self.pending: list[Pending] = []
-        self.addresses: dict[str, Any] = {}
-        self.turn_timeouts: dict[str, float | None] = {}
-        self.watchdog = TurnWatchdog()
-        self.last_activity = time.monotonic()
-        self.cooldown_armed = False
-        self.report_due = False
-        self.subscribers = Subscribers(coalesce=True)
         self.handlers = {
             InitRoom: self._init,
             Send: self._say,
@@ -166,7 +139,7 @@ class RoomRouter(ServiceActor):
         if self.journal is not None:
             self.journal.close()
 
-    # --- what members say --------------------------------------------------------------------
+    # --- what humans say ---------------------------------------------------------------------
 
     def _say(self, message: Send, sender: Any) -> None:
         caller = message.reply_to or sender
@@ -210,205 +183,7 @@ class RoomRouter(ServiceActor):
             return ErrorReply(code="invalid_message", error=problem[0], hint=problem[1])
         return None
 
-    def _address(self, envelope: Envelope) -> Envelope:
-        """``envelope`` addressed by its leading ``@name``s, if it names no recipients."""
-        if envelope.recipients:
-            return envelope
-        spec = self._spec()
-        names = [m.name for m in spec.members] + [g for m in spec.members for g in m.groups]
-        return envelope.model_copy(update={"recipients": mentions(envelope.content, names)})
-
-    def _post(self, envelope: Envelope, *extra: Envelope) -> Envelope:
-        """Route ``envelope``, journal it (with ``extra`` records, in one transaction), then
-        publish it and hand it to the agents that heard it."""
-        spec = self._spec()
-        assert self.topology is not None
-        members = list(spec.members)
-        delivered = route(self.topology, envelope, members, name=spec.topology)
-        journaled = envelope.model_copy(
-            update={"delivered_to": tuple(delivered), "topology": {"name": spec.topology}}
-        )
-        self._journal().append_many([journaled, *extra])
-        for record in (journaled, *extra):
-            self.subscribers.publish(self, record)
-        self.floor.hear(journaled)
-        self.last_activity = time.monotonic()
-        return journaled
-
-    def _after_post(self, message: Envelope) -> None:
-        """What a journaled message sets off: the end of the room (stop phrase), the end of
-        a wait for input, and the turns of the agents that answer it."""
-        spec = self._spec()
-        from_human = message.sender in spec.humans
-        if from_human:
-            self._close_input()
-        phrase = spec.stop_phrase
-        if phrase and phrase.lower() in message.content.lower():
-            self._end("stop_phrase", f"{message.sender} said the stop phrase {phrase!r}")
-            return
-        if spec.mode != "prompted" or from_human:
-            self.floor.grant(spec.respond, message)
-        self._pump()
-
-    # --- granting turns ----------------------------------------------------------------------
-
-    def _pump(self) -> None:
-        """Start every waiting turn that may start now: the room is active, the agent is up,
-        free and cooled down, and the turn budget allows it."""
-        if self.state == "active":
-            ready, cooling = self.floor.startable(
-                lambda agent: self.addresses.get(agent) is not None, time.monotonic()
-            )
-            for agent in ready:
-                self._start(self.floor.start(agent))
-            if cooling is not None and not self.cooldown_armed:
-                self.cooldown_armed = True
-                self.wakeupAfter(cooling, payload=_COOLDOWN)
-        self._check_quiet()
-
-    def _start(self, grant: Grant) -> None:
-        """Send the agent its turn, with what it heard before the message (or, afresh, its
-        whole view from the journal's delivery records)."""
-        spec = self._spec()
-        heard = grant.heard
-        if heard is None:
-            view = self._journal().room_view(spec.conversation, grant.agent)
-            before = list(takewhile(lambda m: m.id != grant.trigger.id, view))
-            heard = within_bytes(before, self.max_payload_bytes, newest=True)
-        observed = self.subscribers.count(stream=True) > 0
-        self.send(
-            self.addresses[grant.agent],
-            Deliver(
-                message=grant.trigger,
-                turn_id=grant.turn_id,
-                reply_to=self.myAddress if observed else None,
-                router=self.myAddress,
-                context=tuple((m.sender, m.content) for m in heard),
-                fresh=grant.heard is None,
-                instructions=SELF_SELECT_INSTRUCTIONS if spec.respond == "self_select" else "",
-            ),
-        )
-        self._report()
-
-    # --- the agents' turns -------------------------------------------------------------------
-
-    def _delta(self, message: TurnStarted | TurnDelta, sender: Any) -> None:
-        if self.floor.is_running(message.agent, message.turn_id):
-            if isinstance(message, TurnStarted):
-                timeout = self.turn_timeouts.get(message.agent)
-                self.watchdog.arm(self, message.agent, message.turn_id, timeout)
-            self.subscribers.publish(self, message)
-
-    def _stuck(self, agent: str, turn_id: str, seconds: float) -> None:
-        """``agent``'s turn ran past its turn_timeout: it fails now with ``timeout``, and the
-        agent's supervisor (which the rooms supervisor reaches) kills and restarts it."""
-        if not self.floor.is_running(agent, turn_id):
-            return
-        self.watchdog.report(self, self.supervisor, agent, turn_id, seconds)
-        failure = TurnFailed(
-            turn_id=turn_id,
-            agent=agent,
-            conversation=self._spec().conversation,
-            kind="timeout",
-            error=f"agent {agent}'s turn ran past its turn_timeout of {seconds:g} s",
-            retryable=True,
-        )
-        self._fail_turn(agent, failure)
-
-    def _finished(self, message: TurnFinished, sender: Any) -> None:
-        if not self.floor.is_running(message.agent, message.turn_id):
-            return
-        reply = message.message
-        spec = self._spec()
-        passed = spec.respond == "self_select" and is_pass(reply.content)
-        running = self.floor.end_turn(message.agent, time.monotonic(), counts=not passed)
-        self.subscribers.publish(self, message)
-        if passed:
-            self._event(
-                "turn_passed",
-                f"{message.agent} passed",
-                agent=message.agent,
-                turn_id=message.turn_id,
-                in_reply_to=running.trigger.id,
-            )
-        elif spec.mode == "moderated":
-            self._hold(message.agent, reply)
-        else:
-            self._speak(reply)
-        self._after_turn()
-
-    def _speak(self, reply: Envelope) -> None:
-        """Journal and deliver an agent's reply, and grant the turns it sets off."""
-        try:
-            journaled = self._post(self._address(reply))
-        except TopologyError as exc:
-            journaled = reply.model_copy(update={"delivered_to": ()})
-            self._journal().append(journaled)
-            self._event("topology_error", f"{exc.message}; {exc.hint}", message=reply.id)
-            return
-        if self.state != "ended":
-            self._after_post(journaled)
-
-    def _failed(self, message: TurnFailed, sender: Any) -> None:
-        if message.agent_exiting:
-            self.addresses[message.agent] = None
-        if self.floor.is_running(message.agent, message.turn_id):
-            self._fail_turn(message.agent, message)
-
-    def _fail_turn(self, agent: str, failure: TurnFailed) -> None:
-        """Record ``agent``'s turn as failed (it counts as a turn) and move on."""
-        running = self.floor.end_turn(agent, time.monotonic())
-        self.subscribers.publish(self, failure)
-        record = failure_record(self._spec().conversation, failure, running.trigger.id)
-        self._journal().append(record)
-        self.subscribers.publish(self, record)
-        if self._spec().respond == "round_robin" and self.state == "active":
-            self.floor.grant("round_robin", running.trigger)  # the floor goes to the next agent
-        self._after_turn()
-
-    def _after_turn(self) -> None:
-        floor = self.floor
-        if self.state != "ended" and floor.turns >= floor.turn_limit and not floor.running:
-            self._end("max_turns", f"{floor.turns} turns taken (max_turns {floor.turn_limit})")
-        self._pump()
-        self._report()
-
-    def _member_moved(self, message: MemberMoved, sender: Any) -> None:
-        """An agent came up at a new address (its view there is only its direct one, so its
-        next turn gets the room afresh), or went down (its turn here fails)."""
-        if message.name not in self.addresses:
-            return
-        self.addresses[message.name] = message.address
-        self.turn_timeouts[message.name] = message.turn_timeout
-        if message.address is not None:
-            self.floor.fresh.add(message.name)
-        running = self.floor.running.get(message.name)
-        if running is not None and message.address is None:
-            failure = TurnFailed(
-                turn_id=running.turn_id,
-                agent=message.name,
-                conversation=self._spec().conversation,
-                kind="internal",
-                error=f"agent {message.name} went down: {message.reason}",
-                retryable=True,
-            )
-            self._fail_turn(message.name, failure)
-        self._pump()
-
-    # --- humans: approvals and input ---------------------------------------------------------
-
-    def _hold(self, agent: str, reply: Envelope) -> None:
-        """Moderated: keep ``reply`` as a draft until a human approves, edits or skips it."""
-        opened = new_id()  # the pause is known by the id of the event that opens it
-        pending = Pending(id=opened, kind="approval", agent=agent, content=reply.content)
-        self.pending.append(pending)
-        self._event(
-            "approval_needed",
-            f"{agent}'s reply waits for approval: {reply.content}",
-            record_id=opened,
-            pending=pending.model_dump(mode="json"),
-            reply=reply.model_dump(mode="json"),
-        )
+    # --- humans: approvals -------------------------------------------------------------------
 
     def _approve(self, message: Approve, sender: Any) -> None:
         caller = message.reply_to or sender
@@ -452,22 +227,6 @@ class RoomRouter(ServiceActor):
                 return Envelope.model_validate(event.data["reply"])
         raise LookupError(f"no journaled draft for pending {pending.id}")
 
-    def _check_quiet(self) -> None:
-        """Prompted: once a round is over, wait (journaled) for a human's message."""
-        if (
-            self._spec().mode == "prompted"
-            and self.state == "active"
-            and not self.floor.running
-            and not self.floor.waiting
-            and not self.pending
-        ):
-            opened = self._event("input_needed", "the agents wait for a human's message")
-            self.pending.append(Pending(id=opened.id, kind="input"))
-            self._report()
-
-    def _close_input(self) -> None:
-        self.pending = [p for p in self.pending if p.kind != "input"]
-
     # --- commands ----------------------------------------------------------------------------
 
     def _command(self, message: RoomCommand, sender: Any) -> None:
@@ -488,12 +247,6 @@ class RoomRouter(ServiceActor):
             self._cancel_running()
         self.send(caller, self._info())
         self._report()
-
-    def _cancel_running(self) -> None:
-        for agent, running in self.floor.running.items():
-            address = self.addresses.get(agent)
-            if address is not None:
-                self.send(address, Cancel(turn_id=running.turn_id))
 
     def _set_topology(self, message: SetTopology, sender: Any) -> None:
         caller = message.reply_to or sender
@@ -537,33 +290,15 @@ class RoomRouter(ServiceActor):
             self._event("member_joined", f"{message.human} joined", member=message.human)
         self.send(message.reply_to or sender, self._info())
 
-    def _change(self, **fields: Any) -> None:
-        """Change the spec, save it, and tell the supervisor (a restart keeps the change)."""
-        self.spec = self._spec().model_copy(update=fields)
-        self._journal().save_room(self.spec)
-        self._send_report()
-
-    def _end(self, reason: str, detail: str) -> None:
-        self.state, self.ended_reason = "ended", reason
-        self.floor.waiting.clear()
-        self._close_input()
-        self._event(
-            "conversation_ended",
-            f"conversation ended ({reason}): {detail}",
-            reason=reason,
-            turns=self.floor.turns,
-        )
-        self._report()
-
     # --- timers ------------------------------------------------------------------------------
 
     def _on_wakeup(self, message: WakeupMessage, sender: Any) -> None:
-        if message.payload == _COOLDOWN:
+        if message.payload == COOLDOWN:
             self.cooldown_armed = False
             self._pump()
-        elif message.payload == _IDLE:
+        elif message.payload == IDLE:
             self._idle_check()
-        elif message.payload == _REPORT:
+        elif message.payload == REPORT:
             self._send_report()
         elif message.payload == FLUSH:
             self.subscribers.flush(self)
@@ -573,7 +308,7 @@ class RoomRouter(ServiceActor):
     def _arm_idle(self) -> None:
         timeout = self._spec().idle_timeout
         if timeout is not None:
-            self.wakeupAfter(timeout, payload=_IDLE)
+            self.wakeupAfter(timeout, payload=IDLE)
 
     def _idle_check(self) -> None:
         timeout = self._spec().idle_timeout
@@ -583,84 +318,4 @@ class RoomRouter(ServiceActor):
         if quiet >= timeout and not self.floor.running:
             self._end("idle", f"nothing said for {timeout:g} s")
         else:
-            self.wakeupAfter(max(timeout - quiet, 0.05), payload=_IDLE)
-
-    # --- reports -----------------------------------------------------------------------------
-
-    def _event(
-        self, event: EventName, content: str, *, record_id: str | None = None, **data: Any
-    ) -> Envelope:
-        """Journal an event of the room, then publish it."""
-        record = self._record(event, content, **data)
-        if record_id is not None:
-            record = record.model_copy(update={"id": record_id})
-        self._journal().append(record)
-        self.subscribers.publish(self, record)
-        return record
-
-    def _record(self, event: EventName, content: str, **data: Any) -> Envelope:
-        in_reply_to = data.pop("in_reply_to", None)
-        return Envelope(
-            conversation=self._spec().conversation,
-            sender=SYSTEM_SENDER,
-            kind="event",
-            event=event,
-            content=content,
-            in_reply_to=in_reply_to,
-            data=data,
-        )
-
-    def _info(self) -> RoomInfo:
-        return RoomInfo(
-            spec=self._spec(),
-            state=self.state,  # type: ignore[arg-type]
-            turns=self.floor.turns,
-            ended_reason=self.ended_reason,
-            pending=list(self.pending),
-            busy=list(self.floor.running),
-            queued=self.floor.queued(),
-            pid=os.getpid(),
-        )
-
-    def _report(self) -> None:
-        """Tell the supervisor the room's state, at most every `REPORT_SECONDS` (a busy room
-        changes state with every turn)."""
-        if not self.report_due:
-            self.report_due = True
-            self.wakeupAfter(REPORT_SECONDS, payload=_REPORT)
-
-    def _send_report(self) -> None:
-        self.report_due = False
-        self.send(self.supervisor, RoomReport(info=self._info()))
-
-    def _closed(self) -> ErrorReply:
-        return ErrorReply(
-            code="room_closed",
-            error=f"the conversation in room {self._name} ended ({self.ended_reason})",
-            hint=f"orchestration room resume {self._name} (it gets {self._spec().max_turns}"
-            " more turns)",
-        )
-
-    def _nothing_pending(self, wanted: str | None) -> ErrorReply:
-        which = f"pending {wanted!r}" if wanted else "reply"
-        waiting = [p.id for p in self.pending if p.kind == "approval"]
-        return ErrorReply(
-            code="nothing_pending",
-            error=f"no {which} waits for approval in room {self._name}",
-            hint=f"waiting: {', '.join(waiting)}" if waiting else "nothing waits; see room show",
-        )
-
-    def _feed(self, message: Subscribe | Unsubscribe, sender: Any) -> None:
-        self.subscribers.handle(self, message, sender)
-
-    def _spec(self) -> RoomSpec:
-        assert self.spec is not None, "room used before InitRoom"
-        return self.spec
-
-    def _journal(self) -> Journal:
-        assert self.journal is not None, "room used before InitRoom"
-        return self.journal
-
-    @property
-    def _name(self) -> str:
-        return self.spec.name if self.spec else "?"
+            self.wakeupAfter(max(timeout - quiet, 0.05), payload=IDLE)
