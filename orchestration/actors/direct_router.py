@@ -49,6 +49,8 @@ from orchestration.messages import (
     new_id,
 )
 
+__all__ = ["FINAL_GRACE", "RECOVER_WINDOW", "DirectRouter", "Turn"]
+
 log = logging.getLogger(__name__)
 
 RECOVER_WINDOW = 500

@@ -59,6 +59,15 @@ from orchestration.supervision.services import Service, Services
 from orchestration.supervision.supervisor import UNEXPECTED_EXIT
 from orchestration.topologies.routing import TopologyError, load_topology
 
+__all__ = [
+    "ROOM_INTENSITY",
+    "ROOM_PERIOD",
+    "ROOT_MISSED_PINGS",
+    "Leaving",
+    "Room",
+    "RoomsSupervisor",
+]
+
 log = logging.getLogger(__name__)
 
 ROOM_INTENSITY = 3
@@ -406,7 +415,7 @@ class RoomsSupervisor(ServiceActor):
             self._to_router(room, message, message.reply_to)
 
     def _journal(self) -> Journal:
-        assert self.journal is not None, "conversations used before InitConversations"
+        assert self.journal is not None, "the rooms supervisor used before InitConversations"
         return self.journal
 
 

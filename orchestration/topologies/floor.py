@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from orchestration.messages import Envelope, RespondPolicy, new_id
 from orchestration.topologies.turn_policy import responders
 
+__all__ = ["Floor", "Grant", "Running"]
+
 
 @dataclass
 class Running:
