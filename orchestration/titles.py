@@ -14,12 +14,12 @@ from setproctitle import setproctitle
 PREFIX = "orchestration: "
 STARTING = {
     "RootSupervisor": "root",
-    "ConversationsSupervisor": "rooms",
+    "RoomsSupervisor": "rooms",
     "GatewayActor": "gateway",
     "AgentActor": "standby",
     "SubprocessAgent": "agent",
     "Supervisor": "supervisor",
-    "ConversationRouter": "router",
+    "DirectRouter": "router",
     "RoomRouter": "room",
     "logger": "logger",
 }

@@ -1,1 +1,1 @@
-"""Actors of the tree: agents, conversation routers, and the worker plumbing they share."""
+"""Actors of the tree: agents, the direct and room routers, and the worker plumbing they share."""

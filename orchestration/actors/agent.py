@@ -1,6 +1,6 @@
 """The agent actor: one LLM agent in its own OS process.
 
-It holds its view of its conversation, runs each turn's provider stream in a `TurnPump`, and
+It holds its view of its conversation, runs each turn's provider stream in a `TurnWorker`, and
 streams the reply: every coalesced delta goes to the caller and to the router as it arrives,
 and the turn's end (`TurnFinished` or `TurnFailed`) goes to the router, which journals it and
 then tells the caller. While a turn streams the actor keeps answering `Ping` and `Cancel`.

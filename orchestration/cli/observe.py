@@ -27,8 +27,8 @@ import typer
 
 from orchestration.cli.output import console, examples, fail, note, print_json, to_json
 from orchestration.cli.roomview import RoomView
+from orchestration.conversation_ids import kind_of
 from orchestration.messages import (
-    WORKFLOW_PREFIX,
     Envelope,
     HistoryPage,
     RoomState,
@@ -98,7 +98,7 @@ def observe(
     last = None if from_start else lines
     try:
         with Runtime.connect(start=False) as runtime:
-            if name.startswith(WORKFLOW_PREFIX):
+            if kind_of(name) == "workflow":
                 _observe_run(runtime, name, last, _show_json if json else Printer().show)
                 return
             if _is_room(runtime, name):

@@ -61,18 +61,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import Field, TypeAdapter, ValidationError
 
+from orchestration.conversation_ids import ConversationId
 from orchestration.gateway.link import Deliver, End, Follower, LinkLost
 from orchestration.interfaces.agents_api import Strict
 from orchestration.interfaces.problems import Problem, from_error, problem_response
 from orchestration.interfaces.security import RateLimiter, TokenGuard
 from orchestration.interfaces.ws_frames import FEED, OWN, Frames
-from orchestration.messages import (
-    DEFAULT_HUMAN,
-    Envelope,
-    HistoryPage,
-    direct_conversation,
-    room_conversation,
-)
+from orchestration.messages import DEFAULT_HUMAN, Envelope, HistoryPage
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError
 from orchestration.system import DaemonError
@@ -109,11 +104,11 @@ class Conversation:
 
     @classmethod
     def parse(cls, id: str) -> Conversation:
-        kind, _, name = id.partition(":")
-        if name and kind == "dm":
-            return cls(direct_conversation(name), agent=name)
-        if name and kind == "room":
-            return cls(room_conversation(name), room=name)
+        found = ConversationId.try_parse(id)
+        if found is not None and found.kind == "dm":
+            return cls(str(found), agent=found.name)
+        if found is not None and found.kind == "room":
+            return cls(str(found), room=found.name)
         raise Problem(
             404, "unknown_conversation", f"no conversation {id!r}", "dm:AGENT or room:NAME"
         )

@@ -1,1 +1,2 @@
-"""Supervisors: the root supervisor now; specs, strategies and restart intensity next."""
+"""Supervisors: the root, the rooms supervisor, tree supervisors and their OTP rules (specs,
+strategies, restart intensity)."""

@@ -33,15 +33,14 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ChildActorExited, DeadEnvelope, WakeupMessage
 
-from orchestration.actors.router import ConversationRouter
+from orchestration.actors.direct_router import DirectRouter
 from orchestration.actors.subscribers import Subscribers
+from orchestration.conversation_ids import ConversationId, kind_of
 from orchestration.gateway.actor import GatewayActor
 from orchestration.journal import Journal, within_bytes
 from orchestration.messages import (
     DEFAULT_PROVIDER,
-    ROOM_PREFIX,
     ROOT_SUPERVISOR,
-    WORKFLOW_PREFIX,
     AddChild,
     AgentInfo,
     AgentList,
@@ -115,9 +114,9 @@ from orchestration.providers.registry import (
 from orchestration.settings import Settings, load_settings
 from orchestration.supervision import refusals
 from orchestration.supervision.child import Child
-from orchestration.supervision.conversations import ConversationsSupervisor
 from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.registry import Registry
+from orchestration.supervision.rooms import RoomsSupervisor
 from orchestration.supervision.services import Service, Services
 from orchestration.supervision.supervisor import UNEXPECTED_EXIT, Step, Supervisor
 from orchestration.titles import set_title
@@ -164,7 +163,8 @@ class RootSupervisor(Supervisor):
                 DeclareWorkflows: self._declare_workflows,
                 Record: self._record_run,
                 ListRuns: lambda message, sender: self.send(
-                    sender, RunList(runs=self._journal().conversations(WORKFLOW_PREFIX))
+                    sender,
+                    RunList(runs=self._journal().conversations(ConversationId.prefix("workflow"))),
                 ),
                 ListWorkflows: lambda message, sender: self.send(
                     sender, WorkflowList(workflows=self._journal().workflows())
@@ -222,7 +222,7 @@ class RootSupervisor(Supervisor):
         self.journal = Journal(settings.journal_path)
         self.handleDeadLetters()  # Thespian has one handler per system: see `_dead_letter`
         self.services = Services(self, settings.restart_intensity, settings.restart_period)
-        self.services.start(ROOMS, ConversationsSupervisor, self._init_rooms)
+        self.services.start(ROOMS, RoomsSupervisor, self._init_rooms)
         init_gateway = InitGateway(
             window=settings.gateway_window, link_timeout=settings.gateway_link_timeout
         )
@@ -251,9 +251,7 @@ class RootSupervisor(Supervisor):
             max_payload_bytes=settings.max_payload_bytes,
             health_interval=settings.health_interval,
             agents=[self._member(n, e.address, "up") for n, e in self.registry.agents.items()],
-            subscribers=[
-                s for c, subs in self.feeds.items() if c.startswith(ROOM_PREFIX) for s in subs
-            ],
+            subscribers=[s for c, subs in self.feeds.items() if kind_of(c) == "room" for s in subs],
         )
 
     def _services(self) -> Services:
@@ -310,8 +308,9 @@ class RootSupervisor(Supervisor):
             service=kind,
             restarts=service.restarts,
         )
-        if service.name.startswith("dm:"):
-            self._router_restarted(service.name.removeprefix("dm:"), service.address)
+        served = ConversationId.try_parse(service.name)
+        if served is not None and served.kind == "dm":
+            self._router_restarted(served.name, service.address)
 
     def _router_restarted(self, agent: str, router: Any) -> None:
         """Agent ``agent``'s new router: the supervisors above the agent keep its address, and
@@ -339,7 +338,7 @@ class RootSupervisor(Supervisor):
         follower that is gone is forgotten (the root feeds runs itself)."""
         service = self._services().owner_of(message.deadAddress)
         lost = message.deadMessage
-        if isinstance(lost, Envelope) and lost.conversation.startswith(WORKFLOW_PREFIX):
+        if isinstance(lost, Envelope) and kind_of(lost.conversation) == "workflow":
             self._follow(Unsubscribe(conversation=lost.conversation), message.deadAddress)
             return
         if service is None:
@@ -481,7 +480,7 @@ class RootSupervisor(Supervisor):
                 subscribers=list(self.feeds.get(spec.conversation, [])),
             )
 
-        return self._services().start(spec.conversation, ConversationRouter, init).address
+        return self._services().start(spec.conversation, DirectRouter, init).address
 
     def _resolve_provider(self, spec: AgentSpec) -> AgentSpec:
         """Fill in the default provider and model, and check the provider can be used."""
@@ -571,7 +570,7 @@ class RootSupervisor(Supervisor):
 
     def _all_stopped(self) -> None:
         for service in self._services():
-            if service.name.startswith("dm:") and service.address is not None:
+            if kind_of(service.name) == "dm" and service.address is not None:
                 self._services().remove(service.name)
                 self.send(service.address, StopRouter())
         for waiter in self.stop_all_waiters:
@@ -582,7 +581,7 @@ class RootSupervisor(Supervisor):
         """``name`` left the tree: drop it and what was below it, and stop their routers."""
         for agent in self.registry.remove(name):
             self._agent_moved(agent, None, "it was shut down")
-            conversation = f"dm:{agent}"
+            conversation = str(ConversationId.dm(agent))
             self.feeds.pop(conversation, None)
             router = self._services().remove(conversation)
             if router is not None and router.address is not None:
@@ -671,7 +670,7 @@ class RootSupervisor(Supervisor):
 
     def _record_run(self, message: Record, sender: Any) -> None:
         said = message.message
-        if not said.conversation.startswith(WORKFLOW_PREFIX):
+        if kind_of(said.conversation) != "workflow":
             self.send(sender, refusals.not_a_run(said.conversation))
             return
         self._journal().append(said)
@@ -701,7 +700,7 @@ class RootSupervisor(Supervisor):
         if entry is None:
             self.send(sender, refusals.unknown_agent(self.registry, message.name))
             return
-        router = self._services().get(f"dm:{message.name}")
+        router = self._services().get(str(ConversationId.dm(message.name)))
         self.send(
             sender,
             Resolved(
@@ -715,13 +714,15 @@ class RootSupervisor(Supervisor):
     def _forward_send(self, message: Send, sender: Any) -> None:
         """Pass a message to its conversation's router; the router answers the sender."""
         conversation = message.message.conversation
-        if conversation.startswith(ROOM_PREFIX):
+        said = ConversationId.try_parse(conversation)
+        kind = said.kind if said is not None else None
+        if kind == "room":
             self._to_rooms(message, sender)
             return
-        name = conversation.removeprefix("dm:")  # direct conversations are the only kind yet
+        name = said.name if said is not None and kind == "dm" else conversation
         entry = self.registry.agents.get(name)
         router = self._services().get(conversation)
-        if entry is None or router is None or f"dm:{name}" != conversation:
+        if entry is None or router is None or kind != "dm":
             self.send(sender, refusals.unknown_agent(self.registry, name))
             return
         if entry.info.state in ("failed", "terminated"):
@@ -734,7 +735,7 @@ class RootSupervisor(Supervisor):
             router.address, message.model_copy(update={"reply_to": message.reply_to or sender})
         )
 
-    # --- rooms: the conversations supervisor answers the caller ------------------------------
+    # --- rooms: the rooms supervisor answers the caller --------------------------------------
 
     def _create_room(self, message: CreateRoom, sender: Any) -> None:
         missing = [name for name in message.spec.agents if name not in self.registry.agents]
@@ -773,17 +774,19 @@ class RootSupervisor(Supervisor):
             self.feeds[conversation] = kept
         else:
             self.feeds.pop(conversation, None)
-        if conversation.startswith(WORKFLOW_PREFIX):  # no router: the root itself feeds it
+        followed = ConversationId.try_parse(conversation)
+        kind = followed.kind if followed is not None else None
+        if kind == "workflow":  # no router: the root itself feeds it
             if isinstance(addressed, Subscribe):
                 self.send(subscriber, Ok())
             return
-        if conversation.startswith(ROOM_PREFIX):
+        if kind == "room":
             target = self._service_address(ROOMS)
         else:
             target = self._service_address(conversation)
             if target is None and isinstance(addressed, Subscribe):
                 self.feeds.pop(conversation, None)
-                name = conversation.removeprefix("dm:")
+                name = followed.name if followed is not None and kind == "dm" else conversation
                 self.send(subscriber, refusals.unknown_agent(self.registry, name))
                 return
         if target is not None:

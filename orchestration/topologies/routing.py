@@ -1,6 +1,6 @@
 """Routing: the topology of a conversation picks who receives each message.
 
-A topology is a function ``(message, members) -> names``. The conversation's router journals a
+A topology is a function ``(message, members) -> names``. A room's router journals a
 message first, then calls `route`, which calls the topology and delivers to the names it returns.
 
 The contract for a custom topology (``custom:package.module:function``):
@@ -24,6 +24,19 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
 from orchestration.messages import Envelope, Member
+
+__all__ = [
+    "BUILT_IN",
+    "CUSTOM_FORM",
+    "CUSTOM_PREFIX",
+    "Topology",
+    "TopologyError",
+    "broadcast",
+    "filtered",
+    "hierarchical",
+    "load_topology",
+    "route",
+]
 
 Topology = Callable[[Envelope, Sequence[Member]], Iterable[str]]
 """Picks the names of the members who receive ``message``; see the module docstring."""

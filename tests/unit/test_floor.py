@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orchestration.actors.floor import Floor
 from orchestration.messages import Envelope
+from orchestration.topologies.floor import Floor
 
 AGENTS = ("a", "b")
 

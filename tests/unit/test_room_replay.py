@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestration.actors.room_replay import replay
 from orchestration.messages import Envelope, Member, Pending, RoomSpec
+from orchestration.topologies.room_replay import replay
 
 SPEC = RoomSpec(
     name="r",

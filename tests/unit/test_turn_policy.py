@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.actors.turn_policy import is_pass, mentions, responders
+from orchestration.topologies.turn_policy import is_pass, mentions, responders
 
 AGENTS = ["a", "b", "c"]
 

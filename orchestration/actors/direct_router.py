@@ -1,4 +1,4 @@
-"""The conversation router: one actor per conversation, the conversation's only writer.
+"""A direct conversation's router (``dm:AGENT``): one actor per agent, its DM's only writer.
 
 Every message said in the conversation reaches the router first. It checks it, appends it to the
 journal, and only then delivers it. It grants the agent one turn at a time and queues the rest
@@ -49,6 +49,8 @@ from orchestration.messages import (
     new_id,
 )
 
+__all__ = ["FINAL_GRACE", "RECOVER_WINDOW", "DirectRouter", "Turn"]
+
 log = logging.getLogger(__name__)
 
 RECOVER_WINDOW = 500
@@ -70,8 +72,8 @@ class Turn:
     reply_to: Any
 
 
-class ConversationRouter(ServiceActor):
-    """Journals, then delivers, the messages of one conversation."""
+class DirectRouter(ServiceActor):
+    """Journals, then delivers, the messages of one agent's direct conversation."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

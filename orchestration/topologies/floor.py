@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from orchestration.actors.turn_policy import responders
 from orchestration.messages import Envelope, RespondPolicy, new_id
+from orchestration.topologies.turn_policy import responders
+
+__all__ = ["Floor", "Grant", "Running"]
 
 
 @dataclass

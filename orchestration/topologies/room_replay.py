@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from orchestration.messages import Envelope, Pending, RoomSpec
 
+__all__ = ["TURN_EVENTS", "Replayed", "replay"]
+
 TURN_EVENTS = ("turn_failed", "approval_needed")
 """Events that stand for a turn taken (a failed turn, a draft reply waiting for approval)."""
 

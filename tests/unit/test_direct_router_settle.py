@@ -12,7 +12,7 @@ import pytest
 from thespian.actors import Actor, ActorSystem
 
 from orchestration.actors import service as service_module
-from orchestration.actors.router import FINAL_GRACE, ConversationRouter
+from orchestration.actors.direct_router import FINAL_GRACE, DirectRouter
 from orchestration.messages import (
     AgentMoved,
     Deliver,
@@ -53,7 +53,7 @@ def system(monkeypatch: pytest.MonkeyPatch) -> Iterator[ActorSystem]:
 
 def open_turn(asys: ActorSystem, tmp_path: Path) -> tuple[Any, str]:
     """A router with a stand-in agent, and a turn delivered to it: (router, turn id)."""
-    router = asys.createActor(ConversationRouter)
+    router = asys.createActor(DirectRouter)
     agent = asys.createActor(StandInAgent)
     init = InitRouter(
         conversation=CONVERSATION,

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 from orchestration.messages import RespondPolicy
 
+__all__ = ["MENTIONS", "PASS", "SELF_SELECT_INSTRUCTIONS", "is_pass", "mentions", "responders"]
+
 PASS = re.compile(r"\s*\[?pass\]?\s*(?:[:.!\-].*)?", re.IGNORECASE | re.DOTALL)
 MENTIONS = re.compile(r"\s*((?:@[a-z0-9][a-z0-9_.-]*[\s,]*)+)[:\s]")
 SELF_SELECT_INSTRUCTIONS = (

@@ -1,4 +1,4 @@
-"""The conversations supervisor: the parent of every room's router.
+"""The rooms supervisor: the parent of every room's router.
 
 It is one of the root's services: the root starts it at boot and again whenever it dies, and
 passes it the room commands and the agents' moves. It keeps one `RoomRouter` per room as a
@@ -22,8 +22,9 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ChildActorExited, DeadEnvelope, WakeupMessage
 
-from orchestration.actors.room import RoomRouter
+from orchestration.actors.room_router import RoomRouter
 from orchestration.actors.service import ServiceActor
+from orchestration.conversation_ids import ConversationId
 from orchestration.journal import Journal
 from orchestration.messages import (
     SYSTEM_SENDER,
@@ -51,13 +52,21 @@ from orchestration.messages import (
     Subscribe,
     Subscribed,
     Unsubscribe,
-    room_conversation,
 )
 from orchestration.processes.pids import kill_pid
 from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.services import Service, Services
 from orchestration.supervision.supervisor import UNEXPECTED_EXIT
 from orchestration.topologies.routing import TopologyError, load_topology
+
+__all__ = [
+    "ROOM_INTENSITY",
+    "ROOM_PERIOD",
+    "ROOT_MISSED_PINGS",
+    "Leaving",
+    "Room",
+    "RoomsSupervisor",
+]
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +107,7 @@ class Leaving:
     purge: bool
 
 
-class ConversationsSupervisor(ServiceActor):
+class RoomsSupervisor(ServiceActor):
     """Creates, restarts and fronts the rooms' routers."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -141,7 +150,7 @@ class ConversationsSupervisor(ServiceActor):
         }
 
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
-        self.answer_error(error, message, sender, "the conversations supervisor")
+        self.answer_error(error, message, sender, "the rooms supervisor")
 
     def _init(self, message: InitConversations, sender: Any) -> None:
         self.started(sender, "rooms")
@@ -257,7 +266,7 @@ class ConversationsSupervisor(ServiceActor):
 
     def _forward_send(self, message: Send, sender: Any) -> None:
         caller = message.reply_to or sender
-        name = message.message.conversation.removeprefix("room:")
+        name = _room_name(message.message.conversation)
         room = self._room(name, caller)
         if room is not None:
             self._to_router(room, message, caller)
@@ -267,10 +276,11 @@ class ConversationsSupervisor(ServiceActor):
         if isinstance(message, Unsubscribe) and message.conversation is None:
             for name, room in self.rooms.items():  # a subscriber that is gone, from its rooms
                 if any(s.subscriber == subscriber for s in room.subscribers):
-                    each = message.model_copy(update={"conversation": room_conversation(name)})
+                    conversation = str(ConversationId.room(name))
+                    each = message.model_copy(update={"conversation": conversation})
                     self._subscribe(each, sender)
             return
-        name = (message.conversation or "").removeprefix("room:")
+        name = _room_name(message.conversation or "")
         room = self._room(name, subscriber)
         if room is None:
             return
@@ -390,7 +400,7 @@ class ConversationsSupervisor(ServiceActor):
         notice; the root passes the dead letters of the rooms' routers on): give it to the
         router that replaces it, so no caller waits in vain."""
         service = self.services.owner_of(message.deadAddress)
-        room = self.rooms.get(service.name.removeprefix("room:")) if service else None
+        room = self.rooms.get(_room_name(service.name)) if service else None
         if service is None or room is None:
             return
         if not self.services.hold_or_pass(service, message.deadMessage, message.deadAddress):
@@ -405,5 +415,11 @@ class ConversationsSupervisor(ServiceActor):
             self._to_router(room, message, message.reply_to)
 
     def _journal(self) -> Journal:
-        assert self.journal is not None, "conversations used before InitConversations"
+        assert self.journal is not None, "the rooms supervisor used before InitConversations"
         return self.journal
+
+
+def _room_name(conversation: str) -> str:
+    """The room whose conversation is ``conversation`` (which is itself, if it is no room's)."""
+    found = ConversationId.try_parse(conversation)
+    return found.name if found is not None and found.kind == "room" else conversation
