@@ -18,6 +18,7 @@ from typing import Any
 
 from thespian.actors import ActorSystem
 
+from orchestration.errors import DaemonError
 from orchestration.messages import (
     ErrorReply,
     Follow,
@@ -32,7 +33,6 @@ from orchestration.messages import (
     Unfollow,
 )
 from orchestration.streams import ASK_TIMEOUT, DeltaLedger, Feed, OrchestrationError
-from orchestration.system import DaemonError
 
 log = logging.getLogger(__name__)
 

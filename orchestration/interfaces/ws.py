@@ -61,6 +61,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import Field, TypeAdapter, ValidationError
 
+from orchestration.errors import DaemonError
 from orchestration.gateway_link import Deliver, End, Follower, LinkLost
 from orchestration.interfaces.agents_api import Strict
 from orchestration.interfaces.problems import Problem, from_error, problem_response
@@ -75,7 +76,6 @@ from orchestration.messages import (
 )
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError
-from orchestration.system import DaemonError
 
 QUEUE_LIMIT = 1000
 """Frames a client may fall behind before it is cut off (close 1013)."""

@@ -1,0 +1,7 @@
+"""``python -m orchestration.daemon``: start the daemon (`orchestration.daemon.main`)."""
+
+import sys
+
+from orchestration.daemon.main import main
+
+sys.exit(main(sys.argv[1:]))
