@@ -77,11 +77,26 @@ class Connection:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def conversation_page(self, conversation: str, **request: Any) -> HistoryPage:
+    def conversation_page(
+        self,
+        conversation: str,
+        *,
+        limit: int = 200,
+        after_seq: int = 0,
+        after_id: str | None = None,
+        newest: bool = False,
+    ) -> HistoryPage:
         """A page of any conversation's journal, by its id (``dm:NAME``, ``room:NAME``,
-        ``workflow:NAME:RUN``); ``request`` takes `History`'s fields (``limit``,
-        ``after_seq``, ``after_id``, ``newest``)."""
-        return self._ask(History(conversation=conversation, **request), HistoryPage)
+        ``workflow:NAME:RUN``): the first ``limit`` messages after ``after_seq`` (or after
+        message ``after_id``), or with ``newest`` the last ``limit``; see `History`."""
+        request = History(
+            conversation=conversation,
+            limit=limit,
+            after_seq=after_seq,
+            after_id=after_id,
+            newest=newest,
+        )
+        return self._ask(request, HistoryPage)
 
     def link(self) -> GatewayLink:
         """This process's link to the gateway actor (opened on first use, and again after
