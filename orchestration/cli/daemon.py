@@ -15,6 +15,8 @@ from orchestration.runtime import Runtime
 from orchestration.settings import load_settings
 from orchestration.tree_files import load_tree_file
 
+__all__ = ["down", "register", "status", "up"]
+
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
 

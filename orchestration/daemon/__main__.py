@@ -4,4 +4,6 @@ import sys
 
 from orchestration.daemon.main import main
 
+__all__: list[str] = []
+
 sys.exit(main(sys.argv[1:]))

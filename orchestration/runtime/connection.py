@@ -34,10 +34,7 @@ from orchestration.messages import (
     content_problem,
 )
 from orchestration.settings import Settings
-from orchestration.streams import (
-    EndpointPool,
-    OrchestrationError,
-)
+from orchestration.streams import EndpointPool, OrchestrationError
 
 __all__ = ["ANSWERED_BY", "ROOT_RETRY", "Connection", "about_agents"]
 

@@ -32,11 +32,7 @@ from orchestration.messages import (
     room_conversation,
 )
 from orchestration.runtime.connection import Connection, about_agents
-from orchestration.streams import (
-    Feed,
-    OrchestrationError,
-    Subscription,
-)
+from orchestration.streams import Feed, OrchestrationError, Subscription
 
 __all__ = ["RoomCalls"]
 

@@ -14,10 +14,7 @@ from orchestration.messages import (
     WorkflowSpec,
 )
 from orchestration.runtime.connection import Connection
-from orchestration.streams import (
-    OrchestrationError,
-    Subscription,
-)
+from orchestration.streams import OrchestrationError, Subscription
 
 __all__ = ["WorkflowCalls"]
 
