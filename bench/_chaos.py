@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from orchestration.actors.turn_core import unanswered
+from orchestration.daemon.record import daemon_processes
 from orchestration.journal import Journal
 from orchestration.messages import (
     AgentNode,
@@ -36,7 +37,6 @@ from orchestration.messages import (
     TurnStarted,
 )
 from orchestration.runtime import Runtime
-from orchestration.system import daemon_processes
 
 DIRECT = [f"dm{n}" for n in range(14)]
 CREW = [f"crew{n}" for n in range(4)]

@@ -87,9 +87,9 @@ def private_daemon(extra_env: Mapping[str, str] | None = None) -> Iterator[objec
 
 def stop_daemon(settings: object, runtime: object | None) -> None:
     """Stop the daemon gracefully, then kill any process of its tree that outlives the stop."""
+    from orchestration.daemon.record import DaemonRecord
     from orchestration.processes.pids import ProcessId, descendants, wait_gone
     from orchestration.runtime import Runtime
-    from orchestration.system import DaemonRecord
 
     record = DaemonRecord.read(settings)  # type: ignore[arg-type]
     if record is None:

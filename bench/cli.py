@@ -157,13 +157,13 @@ def _print_imports(profile: ImportProfile, slow: bool) -> None:
 
 def _in_process(settings: object, count: int) -> dict[str, list[float]]:
     """What `list` does after its imports, timed in this process: connect, list, close."""
-    from orchestration import system
+    from orchestration.daemon.record import daemon_running
     from orchestration.runtime import Runtime
 
     phases: dict[str, list[float]] = {"check": [], "connect": [], "list": [], "close": []}
     for _ in range(count):
         start = time.perf_counter()
-        system.daemon_running(settings)  # type: ignore[arg-type]
+        daemon_running(settings)  # type: ignore[arg-type]
         checked = time.perf_counter()
         runtime = Runtime.connect(settings, start=False)  # type: ignore[arg-type]
         connected = time.perf_counter()

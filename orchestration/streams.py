@@ -16,6 +16,7 @@ from typing import Any
 
 from thespian.actors import ActorSystem
 
+from orchestration.daemon.actor_system import find_root
 from orchestration.errors import DaemonError, OrchestrationError, TurnFailedError
 from orchestration.interrupts import private
 from orchestration.messages import (
@@ -35,7 +36,6 @@ from orchestration.messages import (
     Unsubscribe,
     utc_now,
 )
-from orchestration.system import find_root
 
 ASK_TIMEOUT = 10.0
 """The default of the ``request_timeout`` setting."""

@@ -3,9 +3,10 @@
 Thespian listens on every interface and unpickles whatever reaches an actor's socket, so any
 local process could run code as the daemon's user. We bind to loopback (`bind_to_loopback`)
 and authenticate every frame with the installation's cookie (`authenticate_frames`, see
-`orchestration.frames`). Both are installed by `orchestration.system.join_environment` in every
-process that joins the actor system: the daemon (whose forks, the actor processes, inherit
-them), and each client (CLI, ``serve``, ``mcp``, Python). There is no switch to turn them off.
+`orchestration.frames`). Both are installed by
+`orchestration.daemon.actor_system.join_environment` in every process that joins the actor
+system: the daemon (whose forks, the actor processes, inherit them), and each client (CLI,
+``serve``, ``mcp``, Python). There is no switch to turn them off.
 
 Thespian internals touched, checked against thespian `CHECKED_THESPIAN` (a test fails when the
 installed version or these files change, until this list is checked again):

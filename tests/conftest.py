@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.daemon.record import DaemonRecord
 from orchestration.processes.pidfiles import sweep
 from orchestration.processes.pids import ProcessId, descendants, wait_gone
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
-from orchestration.system import DaemonRecord
 
 CREDENTIAL_VARIABLES = (
     "ANTHROPIC_API_KEY",

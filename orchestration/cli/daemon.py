@@ -9,9 +9,13 @@ from typing import Annotated
 import typer
 
 from orchestration.cli.output import console, errors, examples, fail, note, print_json
-from orchestration.runtime import Runtime, load_tree_file
+from orchestration.daemon.record import daemon_running, privacy_warnings
+from orchestration.errors import DaemonError
+from orchestration.runtime import Runtime
 from orchestration.settings import load_settings
-from orchestration.system import DaemonError, daemon_running, privacy_warnings
+from orchestration.tree_files import load_tree_file
+
+__all__ = ["down", "register", "status", "up"]
 
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
@@ -46,7 +50,7 @@ def up(
                 "--foreground starts the daemon alone",
                 f"start the tree from another shell: orchestration up {file}",
             )
-        from orchestration.foreground import run
+        from orchestration.daemon.foreground import run
 
         raise typer.Exit(run(load_settings(), grace))
     tree = None

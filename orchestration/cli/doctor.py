@@ -16,6 +16,12 @@ from rich.markup import escape
 
 from orchestration import journal_tools
 from orchestration.cli.output import ago, console, examples, print_json
+from orchestration.daemon.record import (
+    DaemonRecord,
+    daemon_processes,
+    daemon_running,
+    privacy_warnings,
+)
 from orchestration.errors import DaemonError
 from orchestration.processes.pidfiles import PidFile
 from orchestration.providers.base import CredentialStatus
@@ -26,7 +32,6 @@ from orchestration.providers.registry import (
     default_model_ref,
 )
 from orchestration.settings import Settings, load_settings
-from orchestration.system import DaemonRecord, daemon_processes, daemon_running, privacy_warnings
 
 Json = Annotated[bool, typer.Option("--json", help="print the checks as a JSON list")]
 Status = Literal["ok", "warning", "problem"]

@@ -23,10 +23,10 @@ import typer
 from orchestration.cli.output import console, examples, note, print_error
 from orchestration.cli.rooms import acted, answered, member_label, status
 from orchestration.cli.roomview import RoomView
+from orchestration.errors import DaemonError
 from orchestration.messages import DEFAULT_HUMAN, Envelope, HumanMode, Member, Pending, RoomInfo
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.streams import Subscription
-from orchestration.system import DaemonError
 
 HELP = """\
 a plain line is said in the room as you

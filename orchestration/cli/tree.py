@@ -11,7 +11,8 @@ from rich.tree import Tree
 
 from orchestration.cli.output import ago, console, errors, examples
 from orchestration.messages import AgentInfo, SupervisorInfo
-from orchestration.runtime import Runtime, validate_tree_file
+from orchestration.runtime import Runtime
+from orchestration.tree_files import validate_tree_file
 
 tree = typer.Typer(help="The live supervision tree, and tree files.")
 STATE_STYLES = {

@@ -19,6 +19,7 @@ from typing import Any
 
 from thespian.actors import ActorSystem
 
+from orchestration.errors import DaemonError
 from orchestration.messages import (
     ErrorReply,
     Follow,
@@ -33,7 +34,6 @@ from orchestration.messages import (
     Unfollow,
 )
 from orchestration.streams import ASK_TIMEOUT, DeltaLedger, Feed, OrchestrationError
-from orchestration.system import DaemonError
 
 __all__ = ["MISSED_HEARTBEATS", "Deliver", "End", "Follower", "GatewayLink", "LinkLost"]
 

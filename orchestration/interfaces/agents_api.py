@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestration.aio import AsyncRuntime
+from orchestration.errors import DaemonError
 from orchestration.interfaces.problems import Problem, from_error, problem_response
 from orchestration.interfaces.sse import STREAMED, event, event_response, wants_events
 from orchestration.messages import (
@@ -30,7 +31,6 @@ from orchestration.messages import (
 )
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError, TurnFailedError, turn_outcome
-from orchestration.system import DaemonError
 
 SSE_EVENTS: dict[type, str] = {
     TurnStarted: "started",

@@ -23,6 +23,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from orchestration.aio import AsyncRuntime
+from orchestration.errors import DaemonError
 from orchestration.interfaces import workflow_runs
 from orchestration.interfaces.workflows_api import StepOutput, WorkflowRun
 from orchestration.messages import (
@@ -42,7 +43,6 @@ from orchestration.messages import (
 )
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError, TurnFailedError, turn_outcome
-from orchestration.system import DaemonError
 
 Name = Annotated[str, Field(description="an agent's name", min_length=1)]
 NewName = Annotated[

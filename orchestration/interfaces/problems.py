@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
+from orchestration.errors import DaemonError
 from orchestration.streams import OrchestrationError
-from orchestration.system import DaemonError
 
 PROBLEM_TYPE = "https://orchestration.dev/problems/"
 MEDIA_TYPE = "application/problem+json"

@@ -62,6 +62,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import Field, TypeAdapter, ValidationError
 
 from orchestration.conversation_ids import ConversationId
+from orchestration.errors import DaemonError
 from orchestration.gateway.link import Deliver, End, Follower, LinkLost
 from orchestration.interfaces.agents_api import Strict
 from orchestration.interfaces.problems import Problem, from_error, problem_response
@@ -70,7 +71,6 @@ from orchestration.interfaces.ws_frames import FEED, OWN, Frames
 from orchestration.messages import DEFAULT_HUMAN, Envelope, HistoryPage
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError
-from orchestration.system import DaemonError
 
 QUEUE_LIMIT = 1000
 """Frames a client may fall behind before it is cut off (close 1013)."""

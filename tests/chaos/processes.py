@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from orchestration.daemon.record import daemon_processes
 from orchestration.settings import Settings
-from orchestration.system import daemon_processes
 
 
 def titled(settings: Settings) -> dict[str, list[int]]:

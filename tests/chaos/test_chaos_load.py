@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from bench._chaos import ENV, Chaos, build, processes, summary
+from orchestration.daemon.record import DaemonRecord
 from orchestration.processes.pids import ProcessId, port_in_use, wait_gone
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
-from orchestration.system import DaemonRecord
 
 MESSAGES = 2000
 CLIENTS = 8

@@ -14,11 +14,11 @@ from functools import partial
 
 import pytest
 
+from orchestration.daemon.record import daemon_processes
 from orchestration.messages import TurnFailed
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
 from orchestration.streams import OrchestrationError
-from orchestration.system import daemon_processes
 from tests.chaos.processes import one, titled
 from tests.support import agent, supervisor, wait_until
 

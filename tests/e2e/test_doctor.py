@@ -8,10 +8,10 @@ import subprocess
 from contextlib import closing
 from typing import Any
 
+from orchestration.daemon.record import DaemonRecord
 from orchestration.private_files import private_dir
 from orchestration.processes.pidfiles import PidFile
 from orchestration.processes.pids import ProcessId, port_in_use
-from orchestration.system import DaemonRecord
 from tests.e2e.conftest import Cli, Result
 
 SECRET = "sk-ant-doctor-must-not-print-this"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import signal
 
+from orchestration.daemon.record import DaemonRecord, daemon_processes
 from orchestration.processes.pids import ProcessId, descendants
 from orchestration.settings import Settings
-from orchestration.system import DaemonRecord, daemon_processes
 from tests.e2e.conftest import Cli, Session
 from tests.support import wait_until
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.system import DaemonRecord
+from orchestration.daemon.record import DaemonRecord
 from tests.e2e.conftest import EXAMPLES, Cli
 
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from orchestration.daemon.record import DaemonRecord
 from orchestration.messages import (
     Ping,
     Pong,
@@ -19,7 +20,6 @@ from orchestration.messages import (
 from orchestration.processes.pids import ProcessId, descendants, port_in_use
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
-from orchestration.system import DaemonRecord
 from tests.support import kill_and_await_restart, listening_addresses
 
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.daemon.record import DaemonRecord
 from orchestration.messages import TurnDelta, TurnFailed, TurnFinished
 from orchestration.processes.pidfiles import PidFile
 from orchestration.processes.pids import ProcessId, pid_alive, wait_gone
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
-from orchestration.system import DaemonRecord
 from tests.support import agent, count, events_until, supervisor
 
 PROGRAMS = Path(__file__).parents[1] / "fakes" / "programs"

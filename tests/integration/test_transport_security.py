@@ -17,12 +17,12 @@ import pytest
 import thespian
 
 from orchestration import admin_hooks, transport
+from orchestration.daemon.record import DaemonRecord
 from orchestration.frames import REFUSAL_FRAME, VERSION_HEADER
 from orchestration.private_files import loose_permissions
 from orchestration.processes.pids import descendants
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
-from orchestration.system import DaemonRecord
 from tests.conftest import stop_everything
 from tests.support import kill_and_await_restart, listening_ports, wait_until
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.daemon.record import DaemonRecord
 from orchestration.journal import Journal
 from orchestration.messages import EVENTS_CONVERSATION, Member, RoomSpec
 from orchestration.processes.pids import ProcessId, descendants, wait_gone
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings
-from orchestration.system import DaemonRecord
 from tests.e2e.conftest import EXAMPLES
 
 RESEARCH_TEAM = EXAMPLES / "research-team.yaml"

@@ -12,10 +12,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from orchestration.errors import DaemonError
 from orchestration.interfaces.rest import create_app
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError
-from orchestration.system import DaemonError
 from tests.interfaces.conftest import added_env, serving
 from tests.support import wait_until
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from orchestration.cookie import CookieError, fingerprint, load_cookie
+from orchestration.daemon.actor_system import join_environment
 from orchestration.private_files import loose_permissions
 from orchestration.settings import Settings
-from orchestration.system import join_environment
 
 
 def mode(path: Path) -> int:

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from orchestration.cookie import fingerprint
+from orchestration.daemon.actor_system import cookie_of
+from orchestration.daemon.record import DaemonRecord, daemon_running
+from orchestration.errors import DaemonError
 from orchestration.processes.pids import (
     ProcessId,
     descendants,
@@ -21,7 +24,6 @@ from orchestration.processes.pids import (
     wait_gone,
 )
 from orchestration.settings import Settings
-from orchestration.system import DaemonError, DaemonRecord, cookie_of, daemon_running
 
 GRANDCHILD = (
     "import subprocess, sys, time;"

@@ -9,8 +9,8 @@ from textwrap import dedent, indent
 import pytest
 
 from orchestration.messages import Member, RoomSpec
-from orchestration.runtime import TreeFile, load_tree_file, validate_tree_file
 from orchestration.supervision.tree import TreeConfigError, load_tree
+from orchestration.tree_files import TreeFile, load_tree_file, validate_tree_file
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 TEAM = """\

@@ -1,7 +1,7 @@
 """``orchestration up --foreground``: a daemon owned by this process, for systemd, containers
 and process managers.
 
-This process starts the daemon (`start_daemon` with ``foreground``), so the daemon's output and
+This process starts the daemon (`launch.start` with ``foreground``), so the daemon's output and
 its actors' log go to this process's stderr. Then it waits for SIGTERM or SIGINT, or for the
 daemon's admin to exit:
 
@@ -23,13 +23,15 @@ import signal
 import sys
 from collections.abc import Iterator
 
-from orchestration import system
+from orchestration.daemon.launch import start
+from orchestration.daemon.record import DaemonRecord, daemon_running, sweep_dead
 from orchestration.errors import DaemonError
 from orchestration.processes.pidfiles import sweep
 from orchestration.processes.pids import ProcessId, descendants, wait_gone
-from orchestration.runtime import Runtime, start_daemon
+from orchestration.runtime import Runtime
 from orchestration.settings import Settings
-from orchestration.system import DaemonRecord
+
+__all__ = ["run"]
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 POLL_WITHOUT_PIDFD = 1.0
@@ -40,7 +42,7 @@ def run(settings: Settings, grace: float) -> int:
     """Run the daemon until a stop signal (returns 0) or its admin's death (returns 1)."""
     _stop_unowned(settings, grace)
     with _stop_signals() as (received, wake):
-        record = start_daemon(settings, foreground=True)
+        record = start(settings, foreground=True)
         owner = record.owner()
         if owner is None or owner.pid != os.getpid():  # another starter won the race
             raise DaemonError(
@@ -57,7 +59,7 @@ def run(settings: Settings, grace: float) -> int:
         _stop(settings, grace)
         _say("orchestration daemon stopped")
         return 0
-    system.sweep_dead(settings, record)
+    sweep_dead(settings, record)
     sweep(settings.pid_dir)
     _say(f"the daemon's admin (pid {record.pid}) exited; see {settings.log_dir / 'daemon.log'}")
     return 1
@@ -65,7 +67,7 @@ def run(settings: Settings, grace: float) -> int:
 
 def _stop_unowned(settings: Settings, grace: float) -> None:
     """Stop a daemon whose `up --foreground` owner was killed; refuse to take over any other."""
-    record = system.daemon_running(settings)
+    record = daemon_running(settings)
     if record is None:
         return
     owner = record.owner()
@@ -91,7 +93,7 @@ def _stop(settings: Settings, grace: float) -> None:
             for process in doomed:
                 process.kill()
             wait_gone(doomed, timeout=5.0)
-            system.sweep_dead(settings, record)
+            sweep_dead(settings, record)
         sweep(settings.pid_dir)
 
 

@@ -1,14 +1,15 @@
-"""Start the actor system as a detached daemon: ``python -m orchestration.daemon``.
+"""The daemon process: what ``python -m orchestration.daemon`` runs to start the actor system.
 
-The Runtime runs this module in a new session with its output sent to ``logs/daemon.out``. It
-narrows its umask, so that all it and its actor processes create is private to its user;
-imports the provider SDKs and the actor modules once, so every actor process forked from the
-admin inherits them warm; joins the environment (loopback, frames signed with the cookie);
-installs what the admin adds to Thespian (process titles, the root brought back whenever it
-dies: `orchestration.admin_hooks`); starts the Thespian admin on the configured port; creates
-the root supervisor; boots it (journal open, saved agents rebuilt); writes ``daemon.json``; and
-exits, leaving the admin running. For `up --foreground` (`orchestration.foreground`) its output
-and the actors' log go to the caller's stderr, and the record names the caller as the owner.
+`orchestration.daemon.launch` runs it in a new session with its output sent to
+``logs/daemon.out``. It narrows its umask, so that all it and its actor processes create is
+private to its user; imports the provider SDKs and the actor modules once, so every actor
+process forked from the admin inherits them warm; joins the environment (loopback, frames
+signed with the cookie); installs what the admin adds to Thespian (process titles, the root
+brought back whenever it dies: `orchestration.admin_hooks`); starts the Thespian admin on the
+configured port; creates the root supervisor; boots it (journal open, saved agents rebuilt);
+writes ``daemon.json``; and exits, leaving the admin running. For `up --foreground`
+(`orchestration.daemon.foreground`) its output and the actors' log go to the caller's stderr,
+and the record names the caller as the owner.
 """
 
 from __future__ import annotations
@@ -19,13 +20,24 @@ import sys
 
 from thespian.actors import ActorSystem
 
-from orchestration import admin_hooks, system
+from orchestration import admin_hooks
 from orchestration.cookie import fingerprint
+from orchestration.daemon.actor_system import (
+    ROOT_CLASS,
+    ROOT_NAME,
+    SYSTEM_BASE,
+    capabilities,
+    join_environment,
+    log_definitions,
+)
+from orchestration.daemon.record import DaemonRecord, record_failure
 from orchestration.messages import Boot, DaemonStatus, ErrorReply
 from orchestration.private_files import restrict_umask
 from orchestration.processes.pids import ProcessId
 from orchestration.settings import load_settings
 from orchestration.supervision.root import RootSupervisor
+
+__all__ = ["main", "warm_imports"]
 
 BOOT_TIMEOUT = 60.0
 WARM_MODULES = ("anthropic", "openai")
@@ -48,20 +60,20 @@ def main(argv: list[str]) -> int:
         owner = ProcessId.of(int(argv[argv.index("--foreground") + 1]))
     restrict_umask()  # what this daemon and its actor processes create is private
     settings = load_settings()
-    cookie = system.join_environment(settings)
+    cookie = join_environment(settings)
     warm_imports()
     admin_hooks.name_processes()
     admin_hooks.keep_logger()
     admin_hooks.revive_root(
-        system.ROOT_CLASS, system.ROOT_NAME, lambda: Boot(home=str(settings.home), revived=True)
+        ROOT_CLASS, ROOT_NAME, lambda: Boot(home=str(settings.home), revived=True)
     )
     asys = ActorSystem(
-        system.SYSTEM_BASE,
-        system.capabilities(settings),
-        logDefs=system.log_definitions(settings, to_stderr=owner is not None),
+        SYSTEM_BASE,
+        capabilities(settings),
+        logDefs=log_definitions(settings, to_stderr=owner is not None),
         transientUnique=True,
     )
-    root = asys.createActor(RootSupervisor, globalName=system.ROOT_NAME)
+    root = asys.createActor(RootSupervisor, globalName=ROOT_NAME)
     reply = asys.ask(root, Boot(home=str(settings.home)), BOOT_TIMEOUT)
     if not isinstance(reply, DaemonStatus):
         error, hint = (
@@ -70,11 +82,11 @@ def main(argv: list[str]) -> int:
             else (f"the root supervisor did not boot (got {reply!r})", "see logs/daemon.log")
         )
         print(f"error: {error}\n{hint}", file=sys.stderr)
-        system.record_failure(settings, error, hint)
+        record_failure(settings, error, hint)
         asys.shutdown()
         return 1
     admin = ProcessId.of(reply.pid)
-    system.DaemonRecord(
+    DaemonRecord(
         pid=reply.pid,
         port=settings.admin_port,
         started_at=reply.started_at.isoformat(),
@@ -86,7 +98,3 @@ def main(argv: list[str]) -> int:
     ).write(settings)
     print(f"orchestration daemon up: admin pid {reply.pid}, port {settings.admin_port}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

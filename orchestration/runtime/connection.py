@@ -1,0 +1,168 @@
+"""`Connection`: what every call of the `Runtime` stands on: its endpoint to the actor system,
+asks of the root (found again when it was replaced), the gateway link, and journal pages.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Self
+
+from thespian.actors import ActorSystem
+
+from orchestration.daemon.actor_system import find_root
+from orchestration.errors import DaemonError
+from orchestration.gateway.link import GatewayLink
+from orchestration.interrupts import private
+from orchestration.messages import (
+    EVENTS_CONVERSATION,
+    Approve,
+    CreateRoom,
+    Envelope,
+    ErrorReply,
+    GatewayAddress,
+    History,
+    HistoryPage,
+    JoinRoom,
+    ListRooms,
+    LocateGateway,
+    RoomCommand,
+    Send,
+    SetMode,
+    SetTopology,
+    content_problem,
+)
+from orchestration.settings import Settings
+from orchestration.streams import EndpointPool, OrchestrationError
+
+__all__ = ["ANSWERED_BY", "ROOT_RETRY", "Connection", "about_agents"]
+
+ROOT_RETRY = 0.05
+"""Seconds between two attempts to reach a root that was just replaced."""
+
+
+class Connection:
+    """A connection to the running actor system (`Runtime` adds the calls)."""
+
+    def __init__(self, settings: Settings, asys: ActorSystem, root: Any, started: bool) -> None:
+        self.settings = settings
+        self.started = started
+        self._asys = asys
+        self._root = root
+        self._link: GatewayLink | None = None
+        self._link_lock = threading.Lock()
+        self._endpoints = EndpointPool(asys)
+
+    def close(self) -> None:
+        """Detach from the actor system; the daemon keeps running.
+
+        (``ActorSystem.shutdown()`` would stop the whole system, so this closes only this
+        process's endpoint.)
+        """
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+        self._endpoints.close()
+        if self._asys is not None:
+            self._asys._systemBase.transport.close()
+            self._asys = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def conversation_page(
+        self,
+        conversation: str,
+        *,
+        limit: int = 200,
+        after_seq: int = 0,
+        after_id: str | None = None,
+        newest: bool = False,
+    ) -> HistoryPage:
+        """A page of any conversation's journal, by its id (``dm:NAME``, ``room:NAME``,
+        ``workflow:NAME:RUN``): the first ``limit`` messages after ``after_seq`` (or after
+        message ``after_id``), or with ``newest`` the last ``limit``; see `History`."""
+        request = History(
+            conversation=conversation,
+            limit=limit,
+            after_seq=after_seq,
+            after_id=after_id,
+            newest=newest,
+        )
+        return self._ask(request, HistoryPage)
+
+    def link(self) -> GatewayLink:
+        """This process's link to the gateway actor (opened on first use, and again after
+        the gateway dropped it)."""
+        with self._link_lock:
+            if self._link is None or not self._link.alive:
+                gateway = self._ask(LocateGateway(), GatewayAddress).address
+                self._link = GatewayLink(self._asys, gateway)
+            return self._link
+
+    def _check_text(self, text: str) -> None:
+        problem = content_problem(text, self.settings.max_message_chars)
+        if problem is not None:
+            raise OrchestrationError("invalid_message", *problem)
+
+    def _ask(
+        self, message: Any, expected: type, *, timeout: float | None = None, to: Any = None
+    ) -> Any:
+        """Ask the root (or ``to``) and return its reply of type ``expected``; a refusal or
+        no answer within ``timeout`` (default: the ``request_timeout`` setting) raises."""
+        timeout = timeout or self.settings.request_timeout
+        if self._asys is None:
+            raise DaemonError("this Runtime is closed", hint="call Runtime.connect() again")
+        deadline = time.monotonic() + timeout
+        with private(self._asys) as endpoint:
+            reply = endpoint.ask(to or self._root, message, timeout)
+            while reply is None and to is None and time.monotonic() < deadline - ROOT_RETRY:
+                # A send to a dead root fails at once: the admin is starting a new one (see
+                # `orchestration.admin_hooks`); ask that one, once the admin has it.
+                time.sleep(ROOT_RETRY)
+                self._root = find_root(self._asys)
+                reply = endpoint.ask(self._root, message, deadline - time.monotonic())
+        if isinstance(reply, ErrorReply):
+            raise OrchestrationError.from_reply(reply)
+        if reply is None:
+            who = "the gateway" if to is not None else ANSWERED_BY.get(type(message), "the root")
+            raise DaemonError(
+                f"the daemon did not answer {type(message).__name__} within {timeout:g} s "
+                f"(asked of {who})",
+                hint=f"check `orchestration status` and {self.settings.log_dir / 'daemon.log'}",
+            )
+        if not isinstance(reply, expected):
+            raise DaemonError(
+                f"unexpected reply {type(reply).__name__} to {type(message).__name__}"
+            )
+        return reply
+
+
+_ROOMS = "the rooms supervisor, or the room's router"
+ANSWERED_BY: dict[type, str] = {
+    CreateRoom: _ROOMS,
+    ListRooms: "the rooms supervisor",
+    RoomCommand: _ROOMS,
+    SetTopology: _ROOMS,
+    SetMode: _ROOMS,
+    JoinRoom: _ROOMS,
+    Approve: _ROOMS,
+    Send: _ROOMS,  # (a direct turn streams, and never asks)
+}
+"""Who answers each command that the root passes on (the root answers the rest)."""
+
+
+def about_agents(agents: set[str]) -> Callable[[Any], bool]:
+    """Keeps a conversation's own messages, and of the supervision events those about
+    ``agents``."""
+
+    def keep(message: Any) -> bool:
+        if isinstance(message, Envelope) and message.conversation == EVENTS_CONVERSATION:
+            return message.data.get("agent") in agents
+        return True
+
+    return keep
