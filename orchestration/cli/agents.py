@@ -11,7 +11,7 @@ import typer
 
 from orchestration.cli.output import ago, console, examples, fail, note, print_json, to_json
 from orchestration.cli.streaming import print_turn
-from orchestration.messages import AgentInfo, Spawned, TurnFailed
+from orchestration.messages import AgentInfo, AgentSpec, Spawned, TurnFailed, default_of
 from orchestration.runtime import OrchestrationError, Runtime
 
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
@@ -21,19 +21,23 @@ def spawn(
     name: Annotated[str, typer.Argument(help="the agent's name")],
     provider: Annotated[
         str, typer.Option(help="provider, or provider:model (default: the daemon's default)")
-    ] = "default",
-    model: Annotated[str, typer.Option(help="model name (default: the provider's)")] = "",
-    system: Annotated[str, typer.Option("--system", help="the agent's instructions")] = "",
+    ] = default_of(AgentSpec, "provider"),
+    model: Annotated[str, typer.Option(help="model name (default: the provider's)")] = default_of(
+        AgentSpec, "model"
+    ),
+    system: Annotated[str, typer.Option("--system", help="the agent's instructions")] = (
+        default_of(AgentSpec, "system")
+    ),
     system_file: Annotated[
         Path | None, typer.Option(help="read the instructions from this file", exists=True)
     ] = None,
     recovery: Annotated[
         str, typer.Option(help="after a crash: resume (reload history) or clean")
-    ] = "resume",
+    ] = default_of(AgentSpec, "recovery"),
     turn_timeout: Annotated[
         float | None,
         typer.Option(help="seconds a turn may run before the agent is killed and restarted"),
-    ] = None,
+    ] = default_of(AgentSpec, "turn_timeout"),
     under: Annotated[
         str, typer.Option(help="the supervisor to add it to (see `orchestration tree`)")
     ] = "root",
@@ -50,13 +54,13 @@ def spawn(
     ] = None,
     permission_mode: Annotated[
         str, typer.Option(help="claude-code: what it may do unasked (plan never edits)")
-    ] = "plan",
+    ] = default_of(AgentSpec, "permission_mode"),
     allowed_tools: Annotated[
         str, typer.Option(help="claude-code: tools it may use, e.g. Read,Grep")
     ] = "",
     max_budget_usd: Annotated[
         float | None, typer.Option(help="claude-code: the most a turn may cost")
-    ] = None,
+    ] = default_of(AgentSpec, "max_budget_usd"),
     keep_env: Annotated[
         str,
         typer.Option(help="claude-code: credential variables to pass on, e.g. ANTHROPIC_API_KEY"),

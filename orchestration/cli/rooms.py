@@ -24,6 +24,8 @@ from orchestration.messages import (
     RespondPolicy,
     RoomAction,
     RoomInfo,
+    RoomSpec,
+    default_of,
 )
 from orchestration.runtime import Runtime
 
@@ -44,19 +46,25 @@ def create(
     topology: Annotated[
         str,
         typer.Option(help="who hears what: broadcast, filtered, hierarchical or custom:pkg.mod:fn"),
-    ] = "broadcast",
+    ] = default_of(RoomSpec, "topology"),
     respond: Annotated[RespondPolicy, typer.Option(help="which agents answer a message")] = (
-        "always"
+        default_of(RoomSpec, "respond")
     ),
-    mode: Annotated[HumanMode, typer.Option(help="what the humans control")] = "free",
-    max_turns: Annotated[int, typer.Option(help="agent turns before the conversation ends")] = 20,
-    cooldown: Annotated[float, typer.Option(help="seconds between two turns of one agent")] = 0.0,
+    mode: Annotated[HumanMode, typer.Option(help="what the humans control")] = default_of(
+        RoomSpec, "mode"
+    ),
+    max_turns: Annotated[int, typer.Option(help="agent turns before the conversation ends")] = (
+        default_of(RoomSpec, "max_turns")
+    ),
+    cooldown: Annotated[float, typer.Option(help="seconds between two turns of one agent")] = (
+        default_of(RoomSpec, "cooldown")
+    ),
     stop_phrase: Annotated[
         str | None, typer.Option(help="said by any member, it ends the conversation")
-    ] = None,
+    ] = default_of(RoomSpec, "stop_phrase"),
     idle_timeout: Annotated[
         float | None, typer.Option(help="seconds without a message that end the conversation")
-    ] = None,
+    ] = default_of(RoomSpec, "idle_timeout"),
     orchestrator: Annotated[
         str | None, typer.Option(help="the member who leads (hierarchical topology)")
     ] = None,

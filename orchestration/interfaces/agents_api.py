@@ -15,10 +15,10 @@ from orchestration.errors import DaemonError
 from orchestration.interfaces.problems import Problem, from_error, problem_response
 from orchestration.interfaces.sse import STREAMED, event, event_response, wants_events
 from orchestration.messages import (
-    DEFAULT_PROVIDER,
     ROOT_SUPERVISOR,
     AgentInfo,
     AgentList,
+    AgentSpec,
     Envelope,
     HistoryPage,
     Recovery,
@@ -28,6 +28,7 @@ from orchestration.messages import (
     TurnFailed,
     TurnFinished,
     TurnStarted,
+    default_of,
 )
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError, TurnFailedError, turn_outcome
@@ -56,11 +57,11 @@ class Strict(BaseModel):
 
 class CreateAgent(Strict):
     name: str
-    provider: str = Field(DEFAULT_PROVIDER, description="or provider:model")
-    model: str = ""
-    system_prompt: str = ""
-    recovery: Recovery = "resume"
-    turn_timeout: float | None = Field(None, gt=0)
+    provider: str = Field(default_of(AgentSpec, "provider"), description="or provider:model")
+    model: str = default_of(AgentSpec, "model")
+    system_prompt: str = default_of(AgentSpec, "system")
+    recovery: Recovery = default_of(AgentSpec, "recovery")
+    turn_timeout: float | None = Field(default_of(AgentSpec, "turn_timeout"), gt=0)
     exist_ok: bool = False
     under: str = ROOT_SUPERVISOR
 

@@ -28,18 +28,20 @@ from orchestration.interfaces import workflow_runs
 from orchestration.interfaces.workflows_api import StepOutput, WorkflowRun
 from orchestration.messages import (
     AGENT_NAME_PATTERN,
-    DEFAULT_PROVIDER,
     AgentInfo,
     AgentList,
+    AgentSpec,
     Envelope,
     RespondPolicy,
     RoomInfo,
+    RoomSpec,
     StreamMessage,
     TreeSnapshot,
     TurnDelta,
     TurnFinished,
     TurnStarted,
     Usage,
+    default_of,
 )
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError, TurnFailedError, turn_outcome
@@ -119,9 +121,13 @@ def build_server(runtime: Runtime) -> MCPServer:
         provider: Annotated[
             str,
             Field(description="provider, or provider:model; 'default' is the daemon's default"),
-        ] = DEFAULT_PROVIDER,
-        model: Annotated[str, Field(description="model name (default: the provider's)")] = "",
-        system_prompt: Annotated[str, Field(description="the agent's instructions")] = "",
+        ] = default_of(AgentSpec, "provider"),
+        model: Annotated[str, Field(description="model name (default: the provider's)")] = (
+            default_of(AgentSpec, "model")
+        ),
+        system_prompt: Annotated[str, Field(description="the agent's instructions")] = (
+            default_of(AgentSpec, "system")
+        ),
     ) -> AgentInfo:
         """Create an agent, in its own supervised process; returns it once it runs."""
         async with _refusals():
@@ -196,9 +202,13 @@ def build_server(runtime: Runtime) -> MCPServer:
         agents: Annotated[
             list[str], Field(min_length=1, description="the agents taking part (they must exist)")
         ],
-        respond: Annotated[RespondPolicy, Field(description="who answers a message")] = "always",
-        topology: Annotated[str, Field(description=TOPOLOGIES)] = "broadcast",
-        max_turns: Annotated[int, Field(ge=1, description="agent turns before it ends")] = 20,
+        respond: Annotated[RespondPolicy, Field(description="who answers a message")] = (
+            default_of(RoomSpec, "respond")
+        ),
+        topology: Annotated[str, Field(description=TOPOLOGIES)] = default_of(RoomSpec, "topology"),
+        max_turns: Annotated[int, Field(ge=1, description="agent turns before it ends")] = (
+            default_of(RoomSpec, "max_turns")
+        ),
     ) -> RoomInfo:
         """Create a conversation (a room) where several agents and the user talk."""
         async with _refusals():

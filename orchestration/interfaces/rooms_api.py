@@ -17,6 +17,8 @@ from orchestration.messages import (
     RespondPolicy,
     RoomInfo,
     RoomList,
+    RoomSpec,
+    default_of,
 )
 from orchestration.runtime import Runtime
 
@@ -25,13 +27,13 @@ class CreateRoom(Strict):
     name: str
     agents: list[str]
     humans: list[str] = Field(default_factory=lambda: [DEFAULT_HUMAN])
-    topology: str = "broadcast"
-    respond: RespondPolicy = "always"
-    mode: HumanMode = "free"
-    max_turns: int = 20
-    cooldown: float = 0.0
-    stop_phrase: str | None = None
-    idle_timeout: float | None = None
+    topology: str = default_of(RoomSpec, "topology")
+    respond: RespondPolicy = default_of(RoomSpec, "respond")
+    mode: HumanMode = default_of(RoomSpec, "mode")
+    max_turns: int = default_of(RoomSpec, "max_turns")
+    cooldown: float = default_of(RoomSpec, "cooldown")
+    stop_phrase: str | None = default_of(RoomSpec, "stop_phrase")
+    idle_timeout: float | None = default_of(RoomSpec, "idle_timeout")
     exist_ok: bool = False
 
 

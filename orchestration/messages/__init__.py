@@ -49,6 +49,7 @@ from orchestration.messages.api import (
     TurnFinished,
     TurnStarted,
     Usage,
+    default_of,
 )
 from orchestration.messages.base import (
     Message,
@@ -300,6 +301,7 @@ __all__ = [
     "WorkflowStep",
     "check_name",
     "content_problem",
+    "default_of",
     "direct_conversation",
     "new_id",
     "room_conversation",

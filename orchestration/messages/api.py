@@ -4,6 +4,8 @@ The conversation envelope (`Envelope`), what describes agents, supervisors and r
 `AgentInfo`, `SupervisorInfo`, `RoomSpec`, `RoomInfo`), one turn's stream (`TurnStarted`,
 `TurnDelta`, `TurnFinished`, `TurnFailed`), and replies and errors (`Ok`, `ErrorReply`).
 Their words (states, kinds, error codes) are in `orchestration.messages.vocabulary`.
+The defaults of agents and rooms live on `AgentSpec` and `RoomSpec` alone: every interface reads
+them with `default_of`.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
+from pydantic_core import PydanticUndefined
 
 from orchestration.frames import PROTOCOL_VERSION
 from orchestration.messages.base import Message, new_id, utc_now
 from orchestration.messages.vocabulary import (
+    DEFAULT_PROVIDER,
     ROOT_SUPERVISOR,
     AgentState,
     ErrorCode,
@@ -58,7 +62,19 @@ __all__ = [
     "TurnFinished",
     "TurnStarted",
     "Usage",
+    "default_of",
 ]
+
+
+def default_of(model: type[BaseModel], field: str) -> Any:
+    """The default of ``model``'s ``field``, for the CLI options, REST bodies, MCP parameters,
+    `Runtime` arguments and tree-file fields that mirror it, so that it is written once.
+
+    Raises `ValueError` for a required field, which has no default to share."""
+    default = model.model_fields[field].get_default(call_default_factory=True)
+    if default is PydanticUndefined:
+        raise ValueError(f"{model.__name__}.{field} is required: it has no default")
+    return default
 
 
 class Envelope(Message):
@@ -96,8 +112,10 @@ class AgentSpec(Message):
     """What an agent is: its name, its model and its instructions."""
 
     name: str
-    provider: str
-    model: str
+    provider: str = DEFAULT_PROVIDER
+    """The provider that runs it; ``default`` is the daemon's default provider."""
+    model: str = ""
+    """The provider's model (empty: the provider's default model)."""
     system: str = ""
     recovery: Recovery = "resume"
     turn_timeout: float | None = Field(None, gt=0)

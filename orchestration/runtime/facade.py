@@ -24,7 +24,6 @@ from orchestration.daemon.record import DaemonRecord, daemon_running
 from orchestration.errors import DaemonError
 from orchestration.gateway.link import Deliver, End, Follower
 from orchestration.messages import (
-    DEFAULT_PROVIDER,
     EVENTS_CONVERSATION,
     ROOT_SUPERVISOR,
     AgentInfo,
@@ -52,6 +51,7 @@ from orchestration.messages import (
     SupervisorNode,
     TreeSnapshot,
     Up,
+    default_of,
     direct_conversation,
 )
 from orchestration.runtime.connection import Connection, about_agents
@@ -102,19 +102,19 @@ class Runtime(RoomCalls, WorkflowCalls, Connection):
         self,
         name: str,
         *,
-        provider: str = DEFAULT_PROVIDER,
-        model: str = "",
-        system_prompt: str = "",
-        recovery: Recovery = "resume",
-        turn_timeout: float | None = None,
+        provider: str = default_of(AgentSpec, "provider"),
+        model: str = default_of(AgentSpec, "model"),
+        system_prompt: str = default_of(AgentSpec, "system"),
+        recovery: Recovery = default_of(AgentSpec, "recovery"),
+        turn_timeout: float | None = default_of(AgentSpec, "turn_timeout"),
         exist_ok: bool = False,
         under: str = ROOT_SUPERVISOR,
-        command: Sequence[str] = (),
-        cwd: str | None = None,
-        permission_mode: str = "plan",
-        allowed_tools: Sequence[str] = (),
-        max_budget_usd: float | None = None,
-        keep_env: Sequence[str] = (),
+        command: Sequence[str] = default_of(AgentSpec, "command"),
+        cwd: str | None = default_of(AgentSpec, "cwd"),
+        permission_mode: str = default_of(AgentSpec, "permission_mode"),
+        allowed_tools: Sequence[str] = default_of(AgentSpec, "allowed_tools"),
+        max_budget_usd: float | None = default_of(AgentSpec, "max_budget_usd"),
+        keep_env: Sequence[str] = default_of(AgentSpec, "keep_env"),
     ) -> Spawned:
         """Create an agent under supervisor ``under`` (default: the root); ``provider="default"``
         picks the daemon's default provider. An agent added to a tree's supervisor is saved in
