@@ -1,10 +1,12 @@
 """Supervision as data: agent and supervisor specs, as OTP's supervisor.erl describes them.
 
 A tree is a `SupervisorSpec` whose ``children`` are agents (`AgentChildSpec`, OTP's
-``worker``) and nested supervisors, in start order. A tree file may add conversations
-(`ConversationSpec`, rooms of the tree's agents). Every default is a field default below, and
-every field has a validator whose message says what it expected and what it got. The models are
-frozen and reject unknown fields. `orchestration.supervision.tree` reads them from files.
+``worker``) and nested supervisors, in start order; `to_node` turns them into the `AgentNode`
+and `SupervisorNode` the supervisors run. Each default is the field default of what a model
+becomes (`AgentSpec`, `AgentNode`, `SupervisorNode`), read with `default_of`; every field has a
+validator whose message says what it expected and what it got (`spec_fields`). The models are
+frozen and reject unknown fields. A tree file's conversations are in `conversation_spec`;
+`orchestration.supervision.tree` reads both from files.
 
 A ``system_file`` is read when the spec is validated, relative to the ``base_dir`` of the
 validation context (the tree file's folder), else to the current directory.
@@ -12,7 +14,6 @@ validation context (the tree file's folder), else to the current directory.
 
 from __future__ import annotations
 
-import math
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -35,36 +35,25 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from orchestration.messages import (
-    AGENT_NAME_PATTERN,
-    DEFAULT_HUMAN,
     DEFAULT_PROVIDER,
     ROOT_SUPERVISOR,
     AgentNode,
     AgentSpec,
-    HumanMode,
-    Member,
     Recovery,
-    RespondPolicy,
     Restart,
-    Role,
-    RoomSpec,
     Strategy,
     SupervisorNode,
+    default_of,
 )
-from orchestration.providers.registry import (
-    UnknownProviderError,
-    parse_model_ref,
-    provider_names,
-    runs_a_program,
+from orchestration.providers.registry import provider_names
+from orchestration.supervision.spec_fields import (
+    require_known_provider,
+    runs_in_a_directory,
+    shutdown_grace,
+    valid_name,
 )
-from orchestration.topologies.routing import (
-    BUILT_IN,
-    CUSTOM_FORM,
-    CUSTOM_PREFIX,
-    TopologyError,
-    _split_custom,
-    load_topology,
-)
+
+__all__ = ["AgentChildSpec", "Child", "ChildType", "SupervisorSpec", "TreeDefaults"]
 
 ChildType = Literal["agent", "supervisor"]
 
@@ -82,54 +71,13 @@ class TreeDefaults:
     """The tree file's folder: where a program agent without ``cwd`` runs."""
 
 
-def _runs_a_program(provider: str) -> bool:
-    """Whether agents of ``provider`` run a program (which then runs in a directory)."""
-    return provider != DEFAULT_PROVIDER and runs_a_program(provider)
-
-
-def require_known_provider(ref: str) -> None:
-    """Fail validation when ``ref`` ("provider" or "provider:model") names no installed provider."""
-    try:
-        parse_model_ref(ref)
-    except UnknownProviderError as exc:
-        raise PydanticCustomError("unknown_provider", "{error}", {"error": str(exc)}) from None
-
-
-def _valid_name(value: str) -> str:
-    """A name agents, supervisors, rooms and humans share the form of (`AGENT_NAME_PATTERN`)."""
-    if not AGENT_NAME_PATTERN.match(value):
-        raise PydanticCustomError(
-            "name",
-            "expected 1-63 lowercase letters, digits, '-', '_' or '.', starting with a letter"
-            " or digit, got {got}",
-            {"got": repr(value)},
-        )
-    return value
-
-
-Name = Annotated[str, AfterValidator(_valid_name)]
-
-
-def _shutdown(value: object, words: tuple[str, ...]) -> float | str:
-    """A grace period in seconds (>= 0) or one of ``words`` (``brutal_kill``, ``infinity``)."""
-    if isinstance(value, str) and value in words:
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf:
-        return float(value)
-    raise PydanticCustomError(
-        "shutdown",
-        "expected seconds >= 0 or {words}, got {got}",
-        {"words": "|".join(words), "got": repr(value)},
-    )
-
-
 class _Spec(BaseModel):
     """What agents and supervisors share: a tree-wide unique name and a restart type."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    restart: Restart = "permanent"
+    restart: Restart
 
     @field_validator("name")
     @classmethod
@@ -138,7 +86,7 @@ class _Spec(BaseModel):
             raise PydanticCustomError(
                 "name", "'root' is the root supervisor's name; pick another", {}
             )
-        return _valid_name(value)
+        return valid_name(value)
 
 
 class AgentChildSpec(_Spec):
@@ -151,24 +99,27 @@ class AgentChildSpec(_Spec):
     """
 
     type: Literal["agent"] = "agent"
-    provider: str = DEFAULT_PROVIDER
-    model: str = ""
+    restart: Restart = default_of(AgentNode, "restart")
+    provider: str = default_of(AgentSpec, "provider")
+    model: str = default_of(AgentSpec, "model")
     system_file: Path | None = None  # before system: system's validator reads this file
-    system: str = Field("", validate_default=True)
-    shutdown: float | Literal["brutal_kill"] = 5.0
-    recovery: Recovery = "resume"
-    turn_timeout: StrictFloat | None = Field(None, gt=0)
-    command: tuple[str, ...] = ()
+    system: str = Field(default_of(AgentSpec, "system"), validate_default=True)
+    shutdown: float | Literal["brutal_kill"] = default_of(AgentNode, "shutdown")
+    recovery: Recovery = default_of(AgentSpec, "recovery")
+    turn_timeout: StrictFloat | None = Field(default_of(AgentSpec, "turn_timeout"), gt=0)
+    command: tuple[str, ...] = default_of(AgentSpec, "command")
     """A program to run as the agent (provider ``command``): a list, or a string split like a
     shell command line (no shell runs it)."""
-    cwd: Path | None = None
+    cwd: Path | None = default_of(AgentSpec, "cwd")
     """Where the program runs, relative to the tree file's folder (default: that folder)."""
-    permission_mode: Literal["default", "acceptEdits", "plan", "bypassPermissions"] = "plan"
+    permission_mode: Literal["default", "acceptEdits", "plan", "bypassPermissions"] = default_of(
+        AgentSpec, "permission_mode"
+    )
     """Claude Code: what it may do unasked (``plan`` never edits)."""
-    allowed_tools: tuple[str, ...] = ()
+    allowed_tools: tuple[str, ...] = default_of(AgentSpec, "allowed_tools")
     """Claude Code: tools it may use without asking."""
-    max_budget_usd: StrictFloat | None = Field(None, gt=0)
-    keep_env: tuple[str, ...] = ()
+    max_budget_usd: StrictFloat | None = Field(default_of(AgentSpec, "max_budget_usd"), gt=0)
+    keep_env: tuple[str, ...] = default_of(AgentSpec, "keep_env")
     """Claude Code: credential variables to pass on (see `AgentSpec.keep_env`)."""
 
     @model_validator(mode="before")
@@ -230,7 +181,7 @@ class AgentChildSpec(_Spec):
     @field_validator("shutdown", mode="plain")
     @classmethod
     def _grace(cls, value: object) -> float | str:
-        return _shutdown(value, ("brutal_kill",))
+        return shutdown_grace(value, ("brutal_kill",))
 
     @field_validator("command", mode="before")
     @classmethod
@@ -278,7 +229,7 @@ class AgentChildSpec(_Spec):
             turn_timeout=self.turn_timeout or defaults.turn_timeout,
             settings=defaults.settings,
             command=self.command,
-            cwd=str(self.cwd or defaults.base_dir) if _runs_a_program(provider) else None,
+            cwd=str(self.cwd or defaults.base_dir) if runs_in_a_directory(provider) else None,
             permission_mode=self.permission_mode,
             allowed_tools=self.allowed_tools,
             max_budget_usd=self.max_budget_usd,
@@ -296,16 +247,17 @@ class SupervisorSpec(_Spec):
     """
 
     type: Literal["supervisor"] = "supervisor"
-    strategy: Strategy = "one_for_one"
-    intensity: StrictInt = Field(1, ge=0)
-    period: StrictInt = Field(5, ge=1)
-    shutdown: float | Literal["brutal_kill", "infinity"] = "infinity"
+    restart: Restart = default_of(SupervisorNode, "restart")
+    strategy: Strategy = default_of(SupervisorNode, "strategy")
+    intensity: StrictInt = Field(default_of(SupervisorNode, "intensity"), ge=0)
+    period: StrictInt = Field(default_of(SupervisorNode, "period"), ge=1)
+    shutdown: float | Literal["brutal_kill", "infinity"] = default_of(SupervisorNode, "shutdown")
     children: tuple[Child, ...] = ()
 
     @field_validator("shutdown", mode="plain")
     @classmethod
     def _grace(cls, value: object) -> float | str:
-        return _shutdown(value, ("brutal_kill", "infinity"))
+        return shutdown_grace(value, ("brutal_kill", "infinity"))
 
     def to_node(self, defaults: TreeDefaults) -> SupervisorNode:
         """The supervisor as its parent runs it, its children converted in start order."""
@@ -375,149 +327,3 @@ Child = Annotated[
     ),
 ]
 SupervisorSpec.model_rebuild()
-
-
-def _topology(value: str) -> str:
-    """A built-in topology, or the form of a custom one (``custom:package.module:function``).
-    A custom topology's module is the daemon's to import, when the room starts; never here."""
-    try:
-        if value.startswith(CUSTOM_PREFIX):
-            _split_custom(value)
-        else:
-            load_topology(value)
-    except TopologyError:
-        raise PydanticCustomError(
-            "topology",
-            "expected {built_in} or {custom}, got {got}",
-            {"built_in": "|".join(BUILT_IN), "custom": CUSTOM_FORM, "got": repr(value)},
-        ) from None
-    return value
-
-
-class MemberSpec(BaseModel):
-    """An agent of the tree in a conversation, and where it stands in a ``hierarchical``
-    topology: its ``role`` and the ``groups`` it belongs to. A bare name is ``{name: NAME}``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    role: Role = "member"
-    groups: tuple[str, ...] = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _bare_name(cls, data: Any) -> Any:
-        if isinstance(data, str):
-            return {"name": data}
-        if isinstance(data, dict | MemberSpec):
-            return data
-        raise PydanticCustomError(
-            "member",
-            "expected an agent's name or a mapping with name, role and groups, got {got}",
-            {"got": repr(data)},
-        )
-
-
-class ConversationSpec(BaseModel):
-    """A conversation (room) a tree file starts once its tree is up, as `RoomSpec` describes
-    it: its agents (agents of the tree, in round-robin order) and humans, who hears what
-    (``topology``), who answers (``respond``), what the humans control (``mode``) and when it
-    ends (``max_turns``, ``cooldown``, ``stop_phrase``, ``idle_timeout``). ``orchestrator``
-    names the agent whose role is ``orchestrator``; the others keep theirs.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: Name
-    agents: tuple[MemberSpec, ...]
-    humans: tuple[Name, ...] = (DEFAULT_HUMAN,)
-    orchestrator: str | None = None
-    topology: str = "broadcast"
-    respond: RespondPolicy = "always"
-    mode: HumanMode = "free"
-    max_turns: StrictInt = Field(20, ge=1)
-    cooldown: StrictFloat = Field(0.0, ge=0)
-    stop_phrase: str | None = None
-    idle_timeout: StrictFloat | None = Field(None, gt=0)
-
-    @field_validator("agents")
-    @classmethod
-    def _some_agent(cls, value: tuple[MemberSpec, ...]) -> tuple[MemberSpec, ...]:
-        if not value:
-            raise PydanticCustomError("agents", "expected at least one agent, got []")
-        return value
-
-    @field_validator("topology")
-    @classmethod
-    def _known_topology(cls, value: str) -> str:
-        return _topology(value)
-
-    @field_validator("stop_phrase")
-    @classmethod
-    def _some_phrase(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise PydanticCustomError(
-                "stop_phrase", "expected a phrase, got {got}", {"got": repr(value)}
-            )
-        return value
-
-    def member_clashes(self, path: str, tree: SupervisorSpec) -> list[tuple[str, str]]:
-        """The checks against ``tree``: ``(path, message)`` for each agent that is not an agent
-        of the tree, each member named twice, and an ``orchestrator`` that is not one of the
-        agents or that they give another role. ``path`` is this conversation's own path."""
-        agents = [agent.name for agent in tree.agents()]
-        supervisors = {supervisor.name for supervisor in tree.supervisors()}
-        known = f"(the tree's agents: {', '.join(agents) or 'none'})"
-        members = [(f"{path}.agents[{i}]", agent.name, True) for i, agent in enumerate(self.agents)]
-        members += [(f"{path}.humans[{i}]", human, False) for i, human in enumerate(self.humans)]
-        clashes: list[tuple[str, str]] = []
-        first: dict[str, str] = {}
-        for member_path, name, is_agent in members:
-            if is_agent and name in supervisors:
-                clashes.append((member_path, f"{name!r} is a supervisor, not an agent {known}"))
-            elif is_agent and name not in agents:
-                clashes.append((member_path, f"unknown agent {name!r} {known}"))
-            elif name in first:
-                clashes.append((member_path, f"duplicate member {name!r}, also at {first[name]}"))
-            else:
-                first[name] = member_path
-        clash = self._orchestrator_clash()
-        return clashes + ([(f"{path}.orchestrator", clash)] if clash else [])
-
-    def _orchestrator_clash(self) -> str:
-        """Why ``orchestrator`` cannot name its agent, or "" when it can (or is not set)."""
-        if self.orchestrator is None:
-            return ""
-        for index, agent in enumerate(self.agents):
-            if agent.name != self.orchestrator:
-                continue
-            if "role" in agent.model_fields_set and agent.role != "orchestrator":
-                return (
-                    f"{agent.name!r} has role {agent.role} at agents[{index}]: drop one of the two"
-                )
-            return ""
-        names = ", ".join(agent.name for agent in self.agents)
-        return f"expected one of this conversation's agents ({names}), got {self.orchestrator!r}"
-
-    def to_room(self) -> RoomSpec:
-        """The room as the root creates it: the agents in the order given, then the humans."""
-        agents = [
-            Member(
-                name=agent.name,
-                role="orchestrator" if agent.name == self.orchestrator else agent.role,
-                groups=agent.groups,
-            )
-            for agent in self.agents
-        ]
-        humans = [Member(name=human, kind="human") for human in self.humans]
-        return RoomSpec(
-            name=self.name,
-            members=(*agents, *humans),
-            topology=self.topology,
-            respond=self.respond,
-            mode=self.mode,
-            max_turns=self.max_turns,
-            cooldown=self.cooldown,
-            stop_phrase=self.stop_phrase,
-            idle_timeout=self.idle_timeout,
-        )

@@ -49,14 +49,9 @@ from pydantic_core import ErrorDetails
 
 from orchestration.messages import RoomSpec, SupervisorNode, WorkflowSpec
 from orchestration.settings import Settings
-from orchestration.supervision.spec import (
-    AgentChildSpec,
-    ConversationSpec,
-    MemberSpec,
-    SupervisorSpec,
-    TreeDefaults,
-    require_known_provider,
-)
+from orchestration.supervision.conversation_spec import ConversationSpec, MemberSpec
+from orchestration.supervision.spec import AgentChildSpec, SupervisorSpec, TreeDefaults
+from orchestration.supervision.spec_fields import require_known_provider
 from orchestration.supervision.workflows import WorkflowConfig
 
 FORMATS = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}

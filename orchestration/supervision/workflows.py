@@ -25,7 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
 from orchestration.messages import WorkflowSpec, WorkflowStep
-from orchestration.supervision.spec import Name
+from orchestration.supervision.spec_fields import Name
 
 GROUPS = ("parallel", "sequence")
 
