@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.errors import OrchestrationError
-from orchestration.journal import MIGRATIONS
+from orchestration.journal_migrations import MIGRATIONS
 from orchestration.private_files import create_exclusive, private_dir
 
 BUSY_TIMEOUT = 5.0
