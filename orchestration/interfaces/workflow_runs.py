@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from types import ModuleType
 from typing import Any
 
@@ -30,7 +30,9 @@ def bridge() -> ModuleType:
         ) from None
 
 
-async def start(runtime: AsyncRuntime, name: str, text: str) -> tuple[str, AsyncIterator[Any]]:
+async def start(
+    runtime: AsyncRuntime, name: str, text: str
+) -> tuple[str, AsyncGenerator[Any, None]]:
     """Start declared workflow ``name`` on ``text``: its run's conversation, and its steps
     (`orchestration.interfaces.adk.StepEvent`) as they come. Raises for an unknown workflow."""
     adk = bridge()

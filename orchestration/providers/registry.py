@@ -13,6 +13,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from orchestration.providers.base import CredentialStatus, LLMProvider
+from orchestration.providers.program import ProgramProvider
 from orchestration.settings import Settings
 
 GROUP = "orchestration.providers"
@@ -63,6 +64,11 @@ def parse_model_ref(ref: str) -> tuple[str, str]:
 
 def create_provider(provider: str, settings: Settings) -> LLMProvider:
     """A provider instance for one agent."""
+    return provider_class(provider)(settings)
+
+
+def create_program_provider(provider: str, settings: Settings) -> ProgramProvider:
+    """A provider instance for one agent whose provider runs a program (`runs_a_program`)."""
     return provider_class(provider)(settings)
 
 

@@ -46,6 +46,7 @@ from orchestration.messages import (
     AddChild,
     AgentCrashed,
     AgentEnded,
+    AgentInfo,
     AgentMoved,
     AgentNode,
     AgentReady,
@@ -327,7 +328,7 @@ class Supervisor(DispatchActor):
         info = child.info(self.name)
         for waiter in child.waiting_start:
             up = f"{what} {child.name} is up (pid {child.pid})"
-            reply = Spawned(agent=info) if isinstance(child.node, AgentNode) else Ok(detail=up)
+            reply = Spawned(agent=info) if isinstance(info, AgentInfo) else Ok(detail=up)
             self.send(waiter, reply)
         child.waiting_start.clear()
 
