@@ -20,6 +20,8 @@ from orchestration.errors import OrchestrationError
 from orchestration.journal_migrations import MIGRATIONS
 from orchestration.private_files import create_exclusive, private_dir
 
+__all__ = ["Backup", "JournalHealth", "backup", "expected_migrations", "inspect"]
+
 BUSY_TIMEOUT = 5.0
 COMPANIONS = ("", "-wal", "-shm", "-journal")
 """The suffixes of the files that make up a journal: a backup never writes over one."""

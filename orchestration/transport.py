@@ -54,6 +54,16 @@ from orchestration.frames import (
 )
 from orchestration.private_files import touch_private
 
+__all__ = [
+    "CHECKED_FILES",
+    "CHECKED_THESPIAN",
+    "LOG_FORMAT",
+    "LOOPBACK",
+    "authenticate_frames",
+    "bind_to_loopback",
+    "probe_cookie",
+]
+
 CHECKED_THESPIAN = "4.0.1"
 CHECKED_FILES = {
     "system/transport/IPBase.py": "ff75cc8eb35019a3",

@@ -15,6 +15,8 @@ from typing import Any
 from orchestration.aio import AsyncRuntime
 from orchestration.errors import OrchestrationError
 
+__all__ = ["bridge", "failure", "start"]
+
 
 def bridge() -> ModuleType:
     """`orchestration.interfaces.adk`, or `OrchestrationError` saying how to install ADK."""

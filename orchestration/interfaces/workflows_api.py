@@ -17,6 +17,8 @@ from orchestration.interfaces.sse import STREAMED, event, event_response, wants_
 from orchestration.messages import WorkflowList
 from orchestration.runtime import Runtime
 
+__all__ = ["RunWorkflow", "StepOutput", "WorkflowRun", "workflows_router"]
+
 
 class RunWorkflow(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -16,6 +16,19 @@ from orchestration.providers.base import CredentialStatus, LLMProvider
 from orchestration.providers.program import ProgramProvider
 from orchestration.settings import Settings
 
+__all__ = [
+    "GROUP",
+    "UnknownProviderError",
+    "create_program_provider",
+    "create_provider",
+    "credential_report",
+    "default_model_ref",
+    "parse_model_ref",
+    "provider_class",
+    "provider_names",
+    "runs_a_program",
+]
+
 GROUP = "orchestration.providers"
 AUTO_ORDER = ("claude-code", "anthropic", "openai")
 FALLBACK = "scripted"

@@ -83,6 +83,8 @@ from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.strategy import after_exit, restart_plan, shutdown_order, stop_plan
 from orchestration.titles import set_title
 
+__all__ = ["KILL_MARGIN", "UNEXPECTED_EXIT", "Failure", "Step", "Supervisor"]
+
 log = logging.getLogger(__name__)
 
 KILL_MARGIN = 2.0

@@ -59,6 +59,8 @@ from orchestration.supervision.spec import (
 )
 from orchestration.supervision.workflows import WorkflowConfig
 
+__all__ = ["SystemSettings", "TreeConfig", "TreeConfigError", "TreeProblem", "load_tree"]
+
 FORMATS = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}
 CREDENTIAL_WORDS = ("api_key", "apikey", "auth_token", "access_token", "secret", "password")
 EXPECTED = {
