@@ -39,6 +39,8 @@ from typing import Any
 from orchestration.processes.pids import die_with_parent
 from orchestration.titles import thespian_title
 
+__all__ = ["CHECKED_FILES", "keep_logger", "name_processes", "revive_root"]
+
 log = logging.getLogger(__name__)
 
 CHECKED_FILES = {

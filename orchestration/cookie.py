@@ -16,6 +16,8 @@ from pathlib import Path
 
 from orchestration.private_files import create_exclusive
 
+__all__ = ["CookieError", "fingerprint", "load_cookie"]
+
 MIN_COOKIE_BYTES = 16
 
 

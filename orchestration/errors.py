@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+__all__ = ["DaemonError", "OrchestrationError", "SettingsError", "TurnFailedError"]
+
 if TYPE_CHECKING:
     from orchestration.messages import ErrorReply
 

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+__all__ = ["Endpoint", "interrupts_held", "private"]
+
 SLICE = 0.2
 """The longest a listen runs with Ctrl-C held back."""
 

@@ -2,8 +2,9 @@
 
 One database file in WAL mode. `messages` holds every `Envelope` in one global order (``seq``),
 appended before delivery and never changed. `agents` holds the specs of agents spawned at run
-time, so a restarted daemon can rebuild them. The schema grows only by appending a named
-migration to `MIGRATIONS`; each database records the names it has applied.
+time, so a restarted daemon can rebuild them; `trees`, `rooms` and `workflows` likewise. The
+schema grows only by appending a named migration to `journal_migrations.MIGRATIONS`; each
+database records the names it has applied.
 
 A commit survives kill -9 of any process (``synchronous=NORMAL``: a power cut may lose the last
 commits, never corrupt the file). Every SQLite failure that a user can fix (a corrupt file, a
@@ -24,85 +25,19 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from .journal_migrations import MIGRATIONS, statements
 from .messages import AgentSpec, Envelope, RoomSpec, SupervisorNode, WorkflowSpec
 from .private_files import private_dir, touch_private
 
-DEFAULT_BUSY_TIMEOUT = 5.0
-
-#: Append-only: add a new ``(name, sql)`` at the end; never edit or reorder an applied one.
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "0001_messages",
-        """
-        CREATE TABLE messages (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            id TEXT UNIQUE NOT NULL,
-            conversation TEXT NOT NULL,
-            sender TEXT NOT NULL,
-            recipients TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            content TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            in_reply_to TEXT,
-            event TEXT,
-            data TEXT NOT NULL,
-            topology TEXT NOT NULL,
-            v INTEGER NOT NULL
-        );
-        CREATE INDEX messages_conversation_seq ON messages (conversation, seq);
-        """,
-    ),
-    (
-        "0002_agents",
-        """
-        CREATE TABLE agents (
-            name TEXT PRIMARY KEY,
-            spec TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            removed_at TEXT
-        );
-        """,
-    ),
-    (
-        "0003_trees",
-        """
-        CREATE TABLE trees (
-            name TEXT PRIMARY KEY,
-            node TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            removed_at TEXT
-        );
-        """,
-    ),
-    (
-        "0004_deliveries",
-        "ALTER TABLE messages ADD COLUMN delivered_to TEXT NOT NULL DEFAULT '[]';",
-    ),
-    (
-        "0005_rooms",
-        """
-        CREATE TABLE rooms (
-            name TEXT PRIMARY KEY,
-            spec TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            removed_at TEXT
-        );
-        """,
-    ),
-    (
-        "0006_workflows",
-        """
-        CREATE TABLE workflows (
-            name TEXT PRIMARY KEY,
-            tree TEXT NOT NULL,
-            spec TEXT NOT NULL,
-            created_at TEXT NOT NULL
-        );
-        """,
-    ),
-    # Messages no longer carry a protocol version: the frames between processes do.
-    ("0007_messages_without_version", "ALTER TABLE messages DROP COLUMN v;"),
+__all__ = [
+    "DEFAULT_BUSY_TIMEOUT",
+    "ENVELOPE_OVERHEAD",
+    "Journal",
+    "JournalError",
+    "within_bytes",
 ]
+
+DEFAULT_BUSY_TIMEOUT = 5.0
 
 # One column per `Envelope` field: a new field fails loudly here until a migration adds it.
 _FIELDS = tuple(Envelope.model_fields)
@@ -171,7 +106,7 @@ class Journal:
                 " (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
             for name, sql in self._pending():  # again: another process may have migrated
-                for statement in _statements(sql):
+                for statement in statements(sql):
                     self._db.execute(statement)
                 self._db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (name, _now()))
 
@@ -460,19 +395,6 @@ def _envelope(values: tuple[Any, ...]) -> Envelope:
         fields[name] = from_json(fields[name])
     fields["created_at"] = datetime.fromisoformat(fields["created_at"])
     return Envelope.model_validate(fields)
-
-
-def _statements(script: str) -> Iterator[str]:
-    """The statements of ``script``, one by one (``executescript`` would commit midway)."""
-    statement = ""
-    for part in script.split(";"):
-        statement += part + ";"
-        if sqlite3.complete_statement(statement):
-            if statement.strip(" \t\n;"):
-                yield statement
-            statement = ""
-    if statement.strip(" \t\n;"):
-        yield statement  # incomplete: let SQLite say what is wrong with it
 
 
 def _now() -> str:

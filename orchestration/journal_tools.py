@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.errors import OrchestrationError
-from orchestration.journal import MIGRATIONS
+from orchestration.journal_migrations import MIGRATIONS
 from orchestration.private_files import create_exclusive, private_dir
+
+__all__ = ["Backup", "JournalHealth", "backup", "expected_migrations", "inspect"]
 
 BUSY_TIMEOUT = 5.0
 COMPANIONS = ("", "-wal", "-shm", "-journal")

@@ -16,6 +16,18 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+__all__ = [
+    "append_private",
+    "create_exclusive",
+    "loose_permissions",
+    "open_private",
+    "private_dir",
+    "restrict_umask",
+    "touch_private",
+    "user_umask",
+    "write_private",
+]
+
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 _OTHERS = 0o077  # group and other bits

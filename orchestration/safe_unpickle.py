@@ -26,6 +26,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+__all__ = ["ForbiddenGlobal", "allowed_global", "loads"]
+
 ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
         *(("builtins", name) for name in ("set", "frozenset", "bytearray", "complex", "slice")),

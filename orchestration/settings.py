@@ -27,6 +27,16 @@ from pydantic import (
 
 from orchestration.errors import SettingsError
 
+__all__ = [
+    "DEFAULT_ADMIN_PORT",
+    "Settings",
+    "config_file",
+    "default_home",
+    "describe",
+    "load_settings",
+    "setting_source",
+]
+
 CONFIG_FILE_NAME = "orchestration.toml"
 DEFAULT_ADMIN_PORT = 19_850
 UTF8_MAX_BYTES = 4

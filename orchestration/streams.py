@@ -37,6 +37,18 @@ from orchestration.messages import (
     utc_now,
 )
 
+__all__ = [
+    "ASK_TIMEOUT",
+    "DeltaLedger",
+    "EndpointPool",
+    "Feed",
+    "Lease",
+    "RouterCheck",
+    "Subscription",
+    "TurnStream",
+    "turn_outcome",
+]
+
 ASK_TIMEOUT = 10.0
 """The default of the ``request_timeout`` setting."""
 

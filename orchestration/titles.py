@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from setproctitle import setproctitle
 
+__all__ = ["PREFIX", "set_title", "thespian_title", "title"]
+
 PREFIX = "orchestration: "
 STARTING = {
     "RootSupervisor": "root",

@@ -54,6 +54,16 @@ from orchestration.frames import (
 )
 from orchestration.private_files import touch_private
 
+__all__ = [
+    "CHECKED_FILES",
+    "CHECKED_THESPIAN",
+    "LOG_FORMAT",
+    "LOOPBACK",
+    "authenticate_frames",
+    "bind_to_loopback",
+    "probe_cookie",
+]
+
 CHECKED_THESPIAN = "4.0.1"
 CHECKED_FILES = {
     "system/transport/IPBase.py": "ff75cc8eb35019a3",
@@ -86,7 +96,7 @@ def bind_to_loopback() -> None:
         if self.bindname[0] == "" and self.sockname[0] == LOOPBACK:
             self.bindname = (LOOPBACK, self.bindname[1])
 
-    IPActorAddress.__init__ = loopback_init  # type: ignore[method-assign]
+    IPActorAddress.__init__ = loopback_init
     IPActorAddress._loopback_only = True  # type: ignore[attr-defined]
 
 
@@ -102,14 +112,14 @@ def authenticate_frames(cookie: bytes, max_frame_bytes: int, log_file: Path) -> 
     def receive_buffer(_deserialize: object = None) -> FrameBuffer:
         return codec.buffer(on_refusal=ackDataErrPacket)
 
-    tcp.serializer = codec  # type: ignore[assignment]
-    tcp.ReceiveBuffer = receive_buffer  # type: ignore[assignment,misc]
+    tcp.serializer = codec
+    tcp.ReceiveBuffer = receive_buffer
     tcp.ackMsg = codec.frame(ackPacket)
     tcp.ackDataErrMsg = codec.frame(ackDataErrPacket)
     _log_to(log_file)
     incoming = tcp.TCPIncoming_Common
     if not getattr(incoming, "_refuses_frames", False):
-        incoming.addData = _refusing(incoming.addData)  # type: ignore[method-assign]
+        incoming.addData = _refusing(incoming.addData)
         incoming._refuses_frames = True  # type: ignore[attr-defined]
 
 

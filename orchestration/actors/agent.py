@@ -60,6 +60,8 @@ from orchestration.providers.base import (
 from orchestration.providers.registry import create_provider
 from orchestration.titles import set_title
 
+__all__ = ["ActiveTurn", "AgentActor"]
+
 log = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.02

@@ -17,6 +17,8 @@ from thespian.actors import Actor, ThespianWatch
 from orchestration.journal import JournalError
 from orchestration.messages import ErrorReply
 
+__all__ = ["DispatchActor", "error_reply"]
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], None]

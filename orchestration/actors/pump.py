@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 
 from orchestration.providers.base import StreamEvent
 
+__all__ = ["EventChannel", "PumpFailure", "TurnWorker"]
+
 _HEADER = struct.Struct("!I")
 
 

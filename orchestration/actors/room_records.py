@@ -24,6 +24,7 @@ from orchestration.messages import (
     RoomInfo,
     RoomReport,
     RoomSpec,
+    RoomState,
     Subscribe,
     Unsubscribe,
 )
@@ -50,7 +51,7 @@ class RoomRecords(ServiceActor):
         self.journal: Journal | None = None
         self.max_chars = 0
         self.max_payload_bytes = 0
-        self.state = "active"
+        self.state: RoomState = "active"
         self.ended_reason = ""
         self.floor = Floor(agents=(), turn_limit=0)
         self.pending: list[Pending] = []
@@ -90,7 +91,7 @@ class RoomRecords(ServiceActor):
     def _info(self) -> RoomInfo:
         return RoomInfo(
             spec=self._spec(),
-            state=self.state,  # type: ignore[arg-type]
+            state=self.state,
             turns=self.floor.turns,
             ended_reason=self.ended_reason,
             pending=list(self.pending),

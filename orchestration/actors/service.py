@@ -10,6 +10,8 @@ from orchestration.actors.dispatch import DispatchActor
 from orchestration.messages import Ping, Pong, ServiceReady
 from orchestration.titles import set_title
 
+__all__ = ["ServiceActor"]
+
 
 class ServiceActor(DispatchActor):
     """Takes its title and tells its supervisor its process once initialised (`started`), and

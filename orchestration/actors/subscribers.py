@@ -19,6 +19,8 @@ from orchestration.messages import (
     Unsubscribe,
 )
 
+__all__ = ["FLUSH", "STREAM", "Subscriber", "Subscribers"]
+
 STREAM = (TurnStarted, TurnDelta, TurnFinished, TurnFailed)
 COALESCE_SECONDS = 0.02
 FLUSH = "subscribers-flush"

@@ -15,6 +15,8 @@ from thespian.actors import Actor
 
 from orchestration.messages import SYSTEM_SENDER, AgentStuck, Envelope, TurnFailed
 
+__all__ = ["TurnWatchdog", "failure_record", "unanswered"]
+
 _STUCK = "turn-stuck"
 
 

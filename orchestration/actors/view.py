@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from orchestration.messages import Envelope
 from orchestration.providers.base import ChatTurn
 
+__all__ = ["heard_turn", "render_view", "to_turn"]
+
 USER = "user"
 
 

@@ -12,6 +12,8 @@ import typer
 from typer.core import TyperGroup
 from typer.main import get_group
 
+__all__ = ["COMMANDS", "LazyCommands", "app", "main"]
+
 COMMANDS: dict[str, str] = {
     "up": "daemon",
     "down": "daemon",

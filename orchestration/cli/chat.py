@@ -21,6 +21,8 @@ from orchestration.messages import AgentInfo
 from orchestration.private_files import touch_private
 from orchestration.runtime import OrchestrationError, Runtime
 
+__all__ = ["chat", "register"]
+
 DEFAULT_AGENT = "assistant"
 HELP = "/history shows the conversation, /quit ends; Ctrl-C cancels a reply"
 OFFLINE_HINT = (

@@ -11,6 +11,8 @@ from orchestration.cli.output import console, examples, print_json
 from orchestration.providers.registry import credential_report, default_model_ref
 from orchestration.settings import config_file, describe, load_settings
 
+__all__ = ["auth", "config", "register"]
+
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 auth = typer.Typer(help="Provider credentials.", no_args_is_help=True)
 

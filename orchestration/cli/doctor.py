@@ -33,6 +33,8 @@ from orchestration.providers.registry import (
 )
 from orchestration.settings import Settings, load_settings
 
+__all__ = ["doctor", "register"]
+
 Json = Annotated[bool, typer.Option("--json", help="print the checks as a JSON list")]
 Status = Literal["ok", "warning", "problem"]
 STYLES: dict[Status, str] = {"ok": "green", "warning": "yellow", "problem": "bold red"}

@@ -15,6 +15,8 @@ from orchestration.cli.output import console, examples, note, print_json, to_jso
 from orchestration.messages import Envelope
 from orchestration.runtime import Runtime
 
+__all__ = ["events", "register"]
+
 LINES = 20
 """How many of the latest events ``events`` prints."""
 EPILOG = examples(

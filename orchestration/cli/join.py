@@ -28,6 +28,8 @@ from orchestration.messages import DEFAULT_HUMAN, Envelope, HumanMode, Member, P
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.streams import Subscription
 
+__all__ = ["join", "register"]
+
 HELP = """\
 a plain line is said in the room as you
 /approve, /edit TEXT, /skip     answer the reply that waits for approval

@@ -11,6 +11,8 @@ from orchestration import journal_tools
 from orchestration.cli.output import console, examples, print_json
 from orchestration.settings import load_settings
 
+__all__ = ["journal", "register"]
+
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 journal = typer.Typer(
     help="The journal: the durable history of every conversation.", no_args_is_help=True

@@ -17,6 +17,8 @@ import typer
 from orchestration.cli.output import examples, fail, note
 from orchestration.runtime import Runtime
 
+__all__ = ["mcp", "register"]
+
 
 def mcp(
     http: Annotated[

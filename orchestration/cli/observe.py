@@ -40,6 +40,8 @@ from orchestration.messages import (
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.streams import Subscription
 
+__all__ = ["observe", "register"]
+
 LINES = 20
 """How many of the latest messages and events ``observe`` prints before it follows."""
 ENDINGS = {

@@ -12,6 +12,19 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
+__all__ = [
+    "ago",
+    "console",
+    "errors",
+    "event_type",
+    "examples",
+    "fail",
+    "note",
+    "print_error",
+    "print_json",
+    "to_json",
+]
+
 console = Console(highlight=False, emoji=False)
 errors = Console(stderr=True, highlight=False, emoji=False)
 

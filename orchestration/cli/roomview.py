@@ -21,6 +21,8 @@ from rich.markup import escape
 from orchestration.cli.output import console
 from orchestration.messages import Envelope, Pending, TurnDelta, TurnFailed, TurnFinished
 
+__all__ = ["RoomView", "speaker_style"]
+
 PALETTE = (
     "cyan",
     "magenta",

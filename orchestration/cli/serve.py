@@ -18,6 +18,8 @@ from orchestration.cli.output import console, errors, examples, fail, note
 from orchestration.runtime import Runtime
 from orchestration.settings import load_settings
 
+__all__ = ["register", "serve"]
+
 
 def serve(
     host: Annotated[

@@ -23,6 +23,8 @@ from orchestration.cli.output import console, examples, fail, note
 from orchestration.private_files import private_dir, write_private
 from orchestration.settings import Settings, load_settings
 
+__all__ = ["register", "service"]
+
 UNIT = "orchestration.service"
 SYSTEMCTL_TIMEOUT = 30.0
 ENV_TEMPLATE = """\

@@ -8,6 +8,8 @@ from orchestration.cli.output import console, note, print_error
 from orchestration.messages import StreamMessage, TurnDelta, TurnFailed, TurnFinished, TurnStarted
 from orchestration.streams import TurnStream
 
+__all__ = ["print_turn"]
+
 FAILURE_HINTS = {
     "auth": "check the provider's credentials: orchestration auth status",
     "rate_limit": "the provider is rate limiting; wait a moment and send it again",

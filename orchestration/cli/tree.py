@@ -14,6 +14,8 @@ from orchestration.messages import AgentInfo, SupervisorInfo
 from orchestration.runtime import Runtime
 from orchestration.tree_files import validate_tree_file
 
+__all__ = ["register", "tree"]
+
 tree = typer.Typer(help="The live supervision tree, and tree files.")
 STATE_STYLES = {
     "idle": "green",

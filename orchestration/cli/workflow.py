@@ -16,6 +16,8 @@ from orchestration.cli.output import console, examples, fail, note, print_json, 
 from orchestration.messages import AgentStep, LoopStep
 from orchestration.runtime import Runtime
 
+__all__ = ["register", "workflow"]
+
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 JsonLines = Annotated[bool, typer.Option("--json", help="one JSON object per line")]
 

@@ -69,6 +69,22 @@ from orchestration.messages import (
     workflow_conversation,
 )
 
+__all__ = [
+    "ActorLlm",
+    "RunJournal",
+    "StepEvent",
+    "StepFailed",
+    "StopWhen",
+    "build",
+    "llm_agent",
+    "load_target",
+    "node_name",
+    "run",
+    "run_blocking",
+    "step_input",
+    "use_runtime",
+]
+
 MODEL_PREFIX = "orchestration:"
 USER = "orchestration"
 Target = BaseAgent | BaseNode

@@ -19,6 +19,16 @@ from starlette.exceptions import HTTPException
 from orchestration.errors import DaemonError
 from orchestration.streams import OrchestrationError
 
+__all__ = [
+    "MEDIA_TYPE",
+    "RESPONSES",
+    "Problem",
+    "ProblemDetails",
+    "from_error",
+    "install",
+    "problem_response",
+]
+
 PROBLEM_TYPE = "https://orchestration.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
 

@@ -31,6 +31,8 @@ from orchestration.messages import Envelope, GatewayReport, TreeSnapshot
 from orchestration.runtime import Runtime
 from orchestration.settings import Settings
 
+__all__ = ["Events", "Health", "create_app"]
+
 
 class Health(BaseModel):
     status: str

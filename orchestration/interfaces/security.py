@@ -25,6 +25,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from orchestration.interfaces.problems import Problem, problem_response
 from orchestration.private_files import create_exclusive
 
+__all__ = [
+    "BodyLimit",
+    "Guarded",
+    "RateLimiter",
+    "TokenChoice",
+    "TokenFileError",
+    "TokenGuard",
+    "choose_token",
+    "is_loopback",
+]
+
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only accepts connections from this machine."""

@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
+__all__ = ["STREAMED", "event", "event_response", "wants_events"]
+
 MEDIA_TYPE = "text/event-stream"
 STREAMED = {200: {"content": {MEDIA_TYPE: {}}}}
 """The OpenAPI ``responses`` of an endpoint that may answer with events."""

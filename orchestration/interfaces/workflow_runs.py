@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from types import ModuleType
 from typing import Any
 
 from orchestration.aio import AsyncRuntime
 from orchestration.errors import OrchestrationError
+
+__all__ = ["bridge", "failure", "start"]
 
 
 def bridge() -> ModuleType:
@@ -30,7 +32,9 @@ def bridge() -> ModuleType:
         ) from None
 
 
-async def start(runtime: AsyncRuntime, name: str, text: str) -> tuple[str, AsyncIterator[Any]]:
+async def start(
+    runtime: AsyncRuntime, name: str, text: str
+) -> tuple[str, AsyncGenerator[Any, None]]:
     """Start declared workflow ``name`` on ``text``: its run's conversation, and its steps
     (`orchestration.interfaces.adk.StepEvent`) as they come. Raises for an unknown workflow."""
     adk = bridge()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,6 +16,8 @@ from orchestration.interfaces.problems import from_error, problem_response
 from orchestration.interfaces.sse import STREAMED, event, event_response, wants_events
 from orchestration.messages import WorkflowList
 from orchestration.runtime import Runtime
+
+__all__ = ["RunWorkflow", "StepOutput", "WorkflowRun", "workflows_router"]
 
 
 class RunWorkflow(BaseModel):
@@ -71,7 +73,7 @@ def _output(step: Any) -> StepOutput:
     return StepOutput(agent=step.agent, node=step.author, path=step.path, text=step.text)
 
 
-async def _collected(run: str, steps: AsyncIterator[Any]) -> WorkflowRun:
+async def _collected(run: str, steps: AsyncGenerator[Any, None]) -> WorkflowRun:
     finished: list[StepOutput] = []
     try:
         async for step in steps:
@@ -85,7 +87,7 @@ async def _collected(run: str, steps: AsyncIterator[Any]) -> WorkflowRun:
     return WorkflowRun(run=run, steps=finished, output=finished[-1].text if finished else "")
 
 
-async def _server_sent(run: str, steps: AsyncIterator[Any]) -> AsyncIterator[str]:
+async def _server_sent(run: str, steps: AsyncGenerator[Any, None]) -> AsyncIterator[str]:
     """The run as Server-Sent Events; a client that hangs up cancels the running steps."""
     yield event("run_started", {"run": run})
     started: set[str] = set()
@@ -107,4 +109,4 @@ async def _server_sent(run: str, steps: AsyncIterator[Any]) -> AsyncIterator[str
         body = json.loads(bytes(problem_response(from_error(failed)).body))
         yield event("run_failed", {"run": run, **body})
     finally:
-        await steps.aclose()  # type: ignore[attr-defined]
+        await steps.aclose()

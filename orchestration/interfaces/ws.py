@@ -72,6 +72,8 @@ from orchestration.messages import DEFAULT_HUMAN, Envelope, HistoryPage
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError
 
+__all__ = ["Conversation", "Feed", "Own", "Ping", "Say", "Socket", "ws_router"]
+
 QUEUE_LIMIT = 1000
 """Frames a client may fall behind before it is cut off (close 1013)."""
 HISTORY_PAGE = 500

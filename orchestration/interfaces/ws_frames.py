@@ -15,6 +15,8 @@ from typing import Any
 from orchestration.interfaces.agents_api import SSE_EVENTS
 from orchestration.messages import Envelope, TurnDelta, TurnFinished, TurnStarted
 
+__all__ = ["FEED", "OWN", "Frames", "TurnText"]
+
 FEED = "feed"
 OWN = "own"
 RECENT = 4096

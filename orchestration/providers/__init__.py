@@ -1,1 +1,3 @@
 """LLM providers behind one protocol, found through the ``orchestration.providers`` entry points."""
+
+__all__: list[str] = []

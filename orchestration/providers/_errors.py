@@ -18,6 +18,8 @@ from orchestration.providers.base import (
     RateLimitError,
 )
 
+__all__ = ["connection_error", "host", "status_error", "timeout_error"]
+
 
 def status_error(provider: str, status: int, detail: str, *, auth_hint: str) -> ProviderError:
     """The error for an HTTP error status; ``detail`` is the API's own message."""

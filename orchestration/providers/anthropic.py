@@ -33,6 +33,8 @@ from orchestration.providers.base import (
 )
 from orchestration.settings import Settings, setting_source
 
+__all__ = ["AnthropicProvider"]
+
 if TYPE_CHECKING:
     import anthropic
     from anthropic.types import MessageParam

@@ -14,6 +14,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orchestration.messages import ErrorKind, Usage
 
+__all__ = [
+    "END_SESSION",
+    "AuthError",
+    "BadRequestError",
+    "ChatTurn",
+    "CredentialStatus",
+    "LLMProvider",
+    "OverloadedError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderRequest",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "StreamEnd",
+    "StreamEvent",
+    "TextDelta",
+    "complete_from_stream",
+]
+
 
 class ChatTurn(BaseModel):
     """One message of the history sent to a model."""

@@ -52,6 +52,15 @@ from orchestration.providers.program import (
 )
 from orchestration.settings import Settings
 
+__all__ = [
+    "INSTALL_HINT",
+    "AuthStatus",
+    "ClaudeCodeProtocol",
+    "ClaudeCodeProvider",
+    "auth_status",
+    "find_claude",
+]
+
 CREDENTIAL_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 QUIET = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
 INSTALL_HINT = (

@@ -66,6 +66,8 @@ from orchestration.providers.program import (
 )
 from orchestration.settings import Settings
 
+__all__ = ["CommandProvider", "JsonlProtocol", "LinesProtocol", "protocol_for"]
+
 CHOICES = "jsonl, lines, lines?end=SENTINEL&idle=SECONDS"
 JSONL_SHAPE = (
     "the jsonl protocol expects one JSON object per line with type delta|final|error, "

@@ -34,6 +34,8 @@ from orchestration.providers.base import (
 )
 from orchestration.settings import Settings, setting_source
 
+__all__ = ["OpenAIProvider"]
+
 if TYPE_CHECKING:
     import openai
 

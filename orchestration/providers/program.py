@@ -20,9 +20,16 @@ import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from orchestration.messages import ErrorKind
-from orchestration.providers.base import BadRequestError, ProviderRequest, StreamEnd, TextDelta
+from orchestration.messages import AgentSpec, ErrorKind
+from orchestration.providers.base import (
+    BadRequestError,
+    LLMProvider,
+    ProviderRequest,
+    StreamEnd,
+    TextDelta,
+)
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -31,6 +38,7 @@ __all__ = [
     "ProcessFailure",
     "ProcessLog",
     "ProcessProtocol",
+    "ProgramProvider",
     "check_program",
     "new_input",
 ]
@@ -121,3 +129,19 @@ def new_input(request: ProviderRequest) -> str:
     joined by a blank line."""
     new = request.messages[len(request.messages) - request.new_turns :]
     return "\n\n".join(turn.content for turn in new)
+
+
+class ProgramProvider(LLMProvider, Protocol):
+    """A provider whose agents run an OS program (``process = True``): see the module doc."""
+
+    def check(self, spec: AgentSpec) -> None:
+        """Raise if the program ``spec`` names cannot run; run once, when it is spawned."""
+        ...
+
+    def protocol(self, model: str) -> ProcessProtocol:
+        """The wire protocol the program for ``model`` speaks."""
+        ...
+
+    def command(self, spec: AgentSpec, resume: str | None = None) -> ProcessCommand:
+        """The program to start for ``spec``, resuming session ``resume`` if given."""
+        ...

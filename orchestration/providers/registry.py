@@ -13,7 +13,21 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from orchestration.providers.base import CredentialStatus, LLMProvider
+from orchestration.providers.program import ProgramProvider
 from orchestration.settings import Settings
+
+__all__ = [
+    "GROUP",
+    "UnknownProviderError",
+    "create_program_provider",
+    "create_provider",
+    "credential_report",
+    "default_model_ref",
+    "parse_model_ref",
+    "provider_class",
+    "provider_names",
+    "runs_a_program",
+]
 
 GROUP = "orchestration.providers"
 AUTO_ORDER = ("claude-code", "anthropic", "openai")
@@ -63,6 +77,11 @@ def parse_model_ref(ref: str) -> tuple[str, str]:
 
 def create_provider(provider: str, settings: Settings) -> LLMProvider:
     """A provider instance for one agent."""
+    return provider_class(provider)(settings)
+
+
+def create_program_provider(provider: str, settings: Settings) -> ProgramProvider:
+    """A provider instance for one agent whose provider runs a program (`runs_a_program`)."""
     return provider_class(provider)(settings)
 
 

@@ -32,6 +32,8 @@ from orchestration.providers.base import (
 )
 from orchestration.settings import Settings
 
+__all__ = ["ScriptedCrash", "ScriptedProvider", "parse_directives"]
+
 DIRECTIVE = re.compile(r"\[\[scripted:(?P<body>.*?)\]\]", re.DOTALL)
 FAILURES: dict[str, type[base.ProviderError]] = {
     "auth": base.AuthError,

@@ -1,19 +1,27 @@
-"""What a supervisor knows of one child: its node, where it runs and how it is doing."""
+"""What a supervisor knows of one child: its node, where it runs and how it is doing, and the
+registry row (`AgentInfo` or `SupervisorInfo`) that reports it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard, get_args
 
 from orchestration.messages import (
     AgentInfo,
     AgentNode,
+    AgentState,
     ChildNode,
     ErrorKind,
     Pong,
     SupervisorInfo,
     SupervisorNode,
+    SupervisorState,
 )
+
+__all__ = ["Child", "ChildState"]
+
+ChildState = AgentState | SupervisorState
+"""A child's state: an agent's (``idle``, ``processing``) or a supervisor's (``running``)."""
 
 
 @dataclass
@@ -29,7 +37,7 @@ class Child:
     address: Any = None
     pid: int | None = None
     process_pid: int | None = None
-    state: str = "starting"
+    state: ChildState = "starting"
     incarnation: int = 0
     restarts: int = 0
     reason: str = ""
@@ -63,9 +71,11 @@ class Child:
         if isinstance(node, AgentNode):
             pong = self.last_pong
             live = pong is not None and self.state in ("idle", "processing")
+            state = pong.state if live and pong else self.state
+            assert _is_agent_state(state), f"agent {node.name} in a supervisor's state {state}"
             return AgentInfo(
                 spec=node.spec,
-                state=pong.state if live and pong else self.state,  # type: ignore[arg-type]
+                state=state,
                 pid=self.pid,
                 turns=pong.turns if pong else 0,
                 last_activity=pong.last_activity if pong else None,
@@ -76,6 +86,7 @@ class Child:
                 last_error=self.last_error,
             )
         assert isinstance(node, SupervisorNode)
+        assert _is_supervisor_state(self.state), f"supervisor {node.name} in state {self.state}"
         return SupervisorInfo(
             name=node.name,
             parent=supervisor,
@@ -83,8 +94,16 @@ class Child:
             intensity=node.intensity,
             period=node.period,
             restart=node.restart,
-            state=self.state,  # type: ignore[arg-type]
+            state=self.state,
             pid=self.pid,
             restarts=self.restarts,
             last_error=self.last_error,
         )
+
+
+def _is_agent_state(state: ChildState) -> TypeGuard[AgentState]:
+    return state in get_args(AgentState)
+
+
+def _is_supervisor_state(state: ChildState) -> TypeGuard[SupervisorState]:
+    return state in get_args(SupervisorState)

@@ -14,6 +14,8 @@ from enum import Enum
 
 from orchestration.processes.pids import pid_alive
 
+__all__ = ["MISSED_PINGS_LIMIT", "Action", "HealthMonitor"]
+
 MISSED_PINGS_LIMIT = 2
 
 

@@ -30,6 +30,8 @@ import math
 import time
 from collections.abc import Callable
 
+__all__ = ["RestartIntensity"]
+
 
 class RestartIntensity:
     """The restart window of one supervisor."""

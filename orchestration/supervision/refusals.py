@@ -10,6 +10,19 @@ from orchestration.supervision.intensity import RestartIntensity
 from orchestration.supervision.registry import Registry
 from orchestration.supervision.services import Service
 
+__all__ = [
+    "agent_down",
+    "duplicate",
+    "gateway_failed",
+    "not_a_run",
+    "provider_problem",
+    "service_failed",
+    "unknown_agent",
+    "unknown_message",
+    "unknown_room_agents",
+    "unknown_supervisor",
+]
+
 
 def unknown_agent(registry: Registry, name: str) -> ErrorReply:
     """No agent has that name: list the known ones."""

@@ -4,9 +4,10 @@ A supervisor starts its children one at a time, in start order, each once the on
 ready. It learns that a child went down from `ChildActorExited` (a crash, kill -9), from the
 child's own report (`AgentCrashed`, `AgentEnded`, `SupervisorEscalated`), from a stuck turn
 (`AgentStuck`: it kills the process) or from its heartbeat (the process is gone, or it stopped
-answering pings). Then it applies OTP's rules: ``temporary`` children are never restarted,
-``transient`` ones only after an abnormal exit, and the strategy (`strategy.restart_plan`)
-says which siblings are stopped, in reverse start order, and started again, in start order.
+answering pings). Then it applies OTP's rules, kept pure in `strategy`: ``temporary``
+children are never restarted, ``transient`` ones only after an abnormal exit (`after_exit`),
+and the strategy (`restart_plan`) says which siblings are stopped, in reverse start order, and
+started again, in start order.
 More restarts than ``intensity`` within ``period`` seconds and it stops every child in reverse
 order and exits: its parent sees a crash (escalation).
 
@@ -45,6 +46,7 @@ from orchestration.messages import (
     AddChild,
     AgentCrashed,
     AgentEnded,
+    AgentInfo,
     AgentMoved,
     AgentNode,
     AgentReady,
@@ -78,8 +80,10 @@ from orchestration.settings import Settings
 from orchestration.supervision.child import Child
 from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.intensity import RestartIntensity
-from orchestration.supervision.strategy import restart_plan
+from orchestration.supervision.strategy import after_exit, restart_plan, shutdown_order, stop_plan
 from orchestration.titles import set_title
+
+__all__ = ["KILL_MARGIN", "UNEXPECTED_EXIT", "Failure", "Step", "Supervisor"]
 
 log = logging.getLogger(__name__)
 
@@ -252,18 +256,16 @@ class Supervisor(DispatchActor):
         """Ask ``child`` to stop; kill it once its shutdown grace (plus a margin) has passed."""
         child.state = "stopping"
         self._report(child)
-        shutdown = child.node.shutdown if grace is None else grace
-        if shutdown == "brutal_kill":
+        plan = stop_plan(child.node.shutdown, grace, KILL_MARGIN)
+        if plan.kill_now:
             self._kill(child)
             return
         if isinstance(child.node, AgentNode):
-            self.send(child.address, StopAgent(grace=float(shutdown)))
+            self.send(child.address, StopAgent(grace=plan.grace))
         else:
             self.send(child.address, StopSupervisor())
-        if shutdown != "infinity":
-            self.wakeupAfter(
-                float(shutdown) + KILL_MARGIN, payload=(_KILL, child.name, child.incarnation)
-            )
+        if plan.kill_after is not None:
+            self.wakeupAfter(plan.kill_after, payload=(_KILL, child.name, child.incarnation))
 
     def _kill(self, child: Child) -> None:
         """Kill ``child``, and check again after `KILL_MARGIN`: Thespian sometimes never sends
@@ -328,7 +330,7 @@ class Supervisor(DispatchActor):
         info = child.info(self.name)
         for waiter in child.waiting_start:
             up = f"{what} {child.name} is up (pid {child.pid})"
-            reply = Spawned(agent=info) if isinstance(child.node, AgentNode) else Ok(detail=up)
+            reply = Spawned(agent=info) if isinstance(info, AgentInfo) else Ok(detail=up)
             self.send(waiter, reply)
         child.waiting_start.clear()
 
@@ -393,8 +395,7 @@ class Supervisor(DispatchActor):
             self._stopped(child)
         else:
             abnormal = not child.ended_normally
-            restart = child.node.restart
-            will_restart = restart == "permanent" or (restart == "transient" and abnormal)
+            will_restart = after_exit(child.node.restart, abnormal) == "restart"
             child.state = "restarting" if will_restart and not self.exiting else "terminated"
             self._report(child)
             self.failures.append(Failure(child.name, child.incarnation, abnormal))
@@ -431,13 +432,13 @@ class Supervisor(DispatchActor):
         child = self._child(failure.name)
         if child is None or child.incarnation != failure.incarnation or child.running:
             return  # already replaced by a group restart, or removed
-        restart = child.node.restart
-        if restart == "temporary":
+        fate = after_exit(child.node.restart, failure.abnormal)
+        if fate == "remove":
             self._remove(
                 child, f"{child.name} went down ({child.last_error}); temporary: not restarted"
             )
             return
-        if restart == "transient" and not failure.abnormal:
+        if fate == "keep":
             self._event(
                 "agent_stopped",
                 child.name,
@@ -457,16 +458,15 @@ class Supervisor(DispatchActor):
             {c.name for c in self.children if c.running},
         )
         child.restart_reason = child.last_error
+        by_name = {c.name: c for c in self.children}
         for name in plan.stop:
-            sibling = self._child(name)
-            assert sibling is not None
+            sibling = by_name[name]
             sibling.restart_reason = f"{child.name} went down ({strategy}): {child.last_error}"
             self.plan.append(Step("stop", name))
         for name in plan.drop:
             self.plan.append(Step("drop", name))
         for name in plan.start:
-            sibling = self._child(name)
-            assert sibling is not None
+            sibling = by_name[name]
             sibling.restarts += 1
             if not sibling.restart_reason:
                 sibling.restart_reason = f"{child.name} went down ({strategy}): {child.last_error}"
@@ -499,9 +499,10 @@ class Supervisor(DispatchActor):
         if self.spare is not None:
             self.send(self.spare, ActorExitRequest())
             self.spare = None
-        for child in reversed(self.children):
-            child.restart_reason = ""
-            self.plan.append(Step("stop", child.name))
+        by_name = {c.name: c for c in self.children}
+        for name in shutdown_order(list(by_name)):
+            by_name[name].restart_reason = ""
+            self.plan.append(Step("stop", name))
         self.plan.append(Step("call", call=then))
         self._advance()
 

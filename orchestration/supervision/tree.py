@@ -54,6 +54,8 @@ from orchestration.supervision.spec import AgentChildSpec, SupervisorSpec, TreeD
 from orchestration.supervision.spec_fields import require_known_provider
 from orchestration.supervision.workflows import WorkflowConfig
 
+__all__ = ["SystemSettings", "TreeConfig", "TreeConfigError", "TreeProblem", "load_tree"]
+
 FORMATS = {".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}
 CREDENTIAL_WORDS = ("api_key", "apikey", "auth_token", "access_token", "secret", "password")
 EXPECTED = {

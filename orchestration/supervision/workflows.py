@@ -27,6 +27,8 @@ from pydantic_core import PydanticCustomError
 from orchestration.messages import WorkflowSpec, WorkflowStep
 from orchestration.supervision.spec_fields import Name
 
+__all__ = ["WorkflowConfig", "expand"]
+
 GROUPS = ("parallel", "sequence")
 
 

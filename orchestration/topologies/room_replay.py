@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from orchestration.messages import Envelope, Pending, RoomSpec
+from orchestration.messages import Envelope, Pending, RoomSpec, RoomState
 
 __all__ = ["TURN_EVENTS", "Replayed", "replay"]
 
@@ -24,7 +24,7 @@ class Replayed:
 
     turns: int = 0
     turn_limit: int = 0
-    state: str = "active"
+    state: RoomState = "active"
     ended_reason: str = ""
     pending: list[Pending] = field(default_factory=list)
     last_speaker: str | None = None

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from orchestration import journal as journal_module
-from orchestration.journal import MIGRATIONS, Journal, JournalError
+from orchestration.journal import Journal, JournalError
+from orchestration.journal_migrations import MIGRATIONS
 from orchestration.messages import AgentSpec, Envelope
 
 

@@ -47,8 +47,13 @@ from orchestration.messages import (
 from orchestration.processes.pidfiles import PidFile, sweep
 from orchestration.processes.pids import ProcessId
 from orchestration.providers.base import ProviderRequest, StreamEnd, TextDelta
-from orchestration.providers.program import ProcessFailure, ProcessLog, ProcessProtocol
-from orchestration.providers.registry import create_provider
+from orchestration.providers.program import (
+    ProcessFailure,
+    ProcessLog,
+    ProcessProtocol,
+    ProgramProvider,
+)
+from orchestration.providers.registry import create_program_provider
 from orchestration.titles import set_title
 
 __all__ = ["LOG_LINES_PER_SECOND", "LogBudget", "SubprocessAgent", "resume_session"]
@@ -97,6 +102,7 @@ class SubprocessAgent(AgentActor):
         super().__init__(*args, **kwargs)
         self.session: ProcessSession | None = None
         self.protocol: ProcessProtocol | None = None
+        self.program: ProgramProvider | None = None
         self.pidfile: PidFile | None = None
         self.pid_dir: Path | None = None
         self.last_output = 0.0
@@ -115,8 +121,9 @@ class SubprocessAgent(AgentActor):
         spec = message.spec
         self.spec, self.router, self.supervisor = spec, message.router, sender
         settings = message.settings.model_copy(update=spec.settings)
-        self.provider = create_provider(spec.provider, settings)
-        self.protocol = self.provider.protocol(spec.model)  # type: ignore[attr-defined]
+        program = create_program_provider(spec.provider, settings)
+        self.provider, self.program = program, program
+        self.protocol = program.protocol(spec.model)
         self.pid_dir = settings.pid_dir
         sweep(settings.pid_dir, spec.name)  # what an earlier incarnation may have left
         self.channel = EventChannel()
@@ -130,7 +137,8 @@ class SubprocessAgent(AgentActor):
     def _start_program(self) -> None:
         """Start the program (resuming its last session, if any) and record its PID file."""
         assert self.spec is not None and self.channel is not None and self.pid_dir is not None
-        command = self.provider.command(self.spec, self.resuming)  # type: ignore[union-attr]
+        assert self.program is not None, "started before InitAgent"
+        command = self.program.command(self.spec, self.resuming)
         self.session = ProcessSession(command, self.channel)
         self.answered = 0
         started = ProcessId.of(self.session.pid)
