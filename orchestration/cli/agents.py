@@ -14,6 +14,18 @@ from orchestration.cli.streaming import print_turn
 from orchestration.messages import AgentInfo, AgentSpec, Spawned, TurnFailed, default_of
 from orchestration.runtime import OrchestrationError, Runtime
 
+__all__ = [
+    "Json",
+    "credentials_hint",
+    "explain_default",
+    "history",
+    "list_agents",
+    "register",
+    "send",
+    "shutdown",
+    "spawn",
+]
+
 Json = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 
 

@@ -29,6 +29,8 @@ from orchestration.messages import (
 )
 from orchestration.runtime import Runtime
 
+__all__ = ["acted", "answered", "member_label", "register", "room", "status"]
+
 room = typer.Typer(help="Rooms: conversations of several agents and humans.", no_args_is_help=True)
 Name = Annotated[str, typer.Argument(help="the room")]
 

@@ -33,6 +33,17 @@ from orchestration.messages import (
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError, TurnFailedError, turn_outcome
 
+__all__ = [
+    "SSE_EVENTS",
+    "AfterSeq",
+    "CreateAgent",
+    "Limit",
+    "Page",
+    "SendMessage",
+    "Strict",
+    "agents_router",
+]
+
 SSE_EVENTS: dict[type, str] = {
     TurnStarted: "started",
     TurnDelta: "delta",

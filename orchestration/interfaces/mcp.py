@@ -46,6 +46,8 @@ from orchestration.messages import (
 from orchestration.runtime import Runtime
 from orchestration.streams import OrchestrationError, TurnFailedError, turn_outcome
 
+__all__ = ["Conversation", "Reply", "Stopped", "build_server"]
+
 Name = Annotated[str, Field(description="an agent's name", min_length=1)]
 NewName = Annotated[
     str,

@@ -22,6 +22,8 @@ from orchestration.messages import (
 )
 from orchestration.runtime import Runtime
 
+__all__ = ["Answer", "CreateRoom", "Join", "Mode", "Say", "Topology", "rooms_router"]
+
 
 class CreateRoom(Strict):
     name: str
