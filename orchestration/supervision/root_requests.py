@@ -2,8 +2,10 @@
 
 `RootRequests` is the layer of the root supervisor that answers from its registry (``list``,
 which pings the live agents first, ``tree``, lookups, ``status``), records workflow runs, and
-passes sends, cancels and room commands on to whoever answers them: an agent's router, the
-agent, or the rooms supervisor. It also reads history pages from the journal.
+passes direct sends, cancels and room creations on to whoever answers them: an agent's router,
+the agent, or the rooms supervisor once the room's agents are known to exist. The other room
+commands go from the Runtime to the rooms supervisor, and history reads to the journal: they
+never queue here.
 """
 
 from __future__ import annotations
@@ -16,23 +18,17 @@ from typing import Any
 from thespian.actors import WakeupMessage
 
 from orchestration.conversation_ids import ConversationId, kind_of
-from orchestration.journal import within_bytes
 from orchestration.messages import (
     ROOT_SUPERVISOR,
     AgentInfo,
     AgentList,
     AgentStuck,
-    Approve,
     Cancel,
     CreateRoom,
     DaemonStatus,
     DeclareWorkflows,
     GetTree,
-    History,
-    HistoryPage,
-    JoinRoom,
     ListAgents,
-    ListRooms,
     ListRuns,
     ListWorkflows,
     Ok,
@@ -41,11 +37,8 @@ from orchestration.messages import (
     Record,
     Resolve,
     Resolved,
-    RoomCommand,
     RunList,
     Send,
-    SetMode,
-    SetTopology,
     Status,
     SupervisorInfo,
     WorkflowList,
@@ -93,16 +86,9 @@ class RootRequests(RootServices):
                 Resolve: self._resolve,
                 Send: self._forward_send,
                 Cancel: self._forward_cancel,
-                History: self._history,
                 Status: self._status,
                 AgentStuck: self._stuck_below,
                 CreateRoom: self._create_room,
-                ListRooms: self._to_rooms,
-                RoomCommand: self._to_rooms,
-                SetTopology: self._to_rooms,
-                SetMode: self._to_rooms,
-                JoinRoom: self._to_rooms,
-                Approve: self._to_rooms,
             }
         )
 
@@ -212,13 +198,11 @@ class RootRequests(RootServices):
         )
 
     def _forward_send(self, message: Send, sender: Any) -> None:
-        """Pass a message to its conversation's router; the router answers the sender."""
+        """Pass a direct message to its agent's router, which answers the sender (a room's
+        messages go from the Runtime to the rooms supervisor)."""
         conversation = message.message.conversation
         said = ConversationId.try_parse(conversation)
         kind = said.kind if said is not None else None
-        if kind == "room":
-            self._to_rooms(message, sender)
-            return
         name = said.name if said is not None and kind == "dm" else conversation
         entry = self.registry.agents.get(name)
         router = self._services().get(conversation)
@@ -236,18 +220,17 @@ class RootRequests(RootServices):
         )
 
     def _create_room(self, message: CreateRoom, sender: Any) -> None:
+        """Pass a new room on to the rooms supervisor, which answers the caller, once its
+        agents are known to exist (and the rooms supervisor has heard where they are)."""
         missing = [name for name in message.spec.agents if name not in self.registry.agents]
         if missing:
             self.send(
                 sender, refusals.unknown_room_agents(self.registry, message.spec.name, missing)
             )
             return
-        self._to_rooms(message, sender)
-
-    def _to_rooms(self, message: Any, sender: Any) -> None:
         rooms = self._services().get(ROOMS)
         assert rooms is not None
-        caller = getattr(message, "reply_to", None) or sender
+        caller = message.reply_to or sender
         if rooms.given_up:
             self.send(caller, refusals.service_failed(rooms))
         else:
@@ -257,29 +240,3 @@ class RootRequests(RootServices):
         entry = self.registry.agents.get(message.agent or "")
         if entry is not None and entry.address is not None:
             self.send(entry.address, message)
-
-    def _history(self, message: History, sender: Any) -> None:
-        after_seq = message.after_seq
-        if message.after_id is not None:
-            found = self._journal().seq_of(message.after_id, message.conversation)
-            if found is None:
-                self.send(sender, refusals.unknown_message(message.after_id, message.conversation))
-                return
-            after_seq = found
-        rows = self._journal().history(
-            message.conversation, after_seq=after_seq, limit=message.limit, newest=message.newest
-        )
-        kept = within_bytes(
-            [envelope for _, envelope in rows],
-            self._settings().max_payload_bytes,
-            newest=message.newest,
-        )
-        last = -1 if message.newest else len(kept) - 1  # kept is rows' tail, or head
-        self.send(
-            sender,
-            HistoryPage(
-                messages=kept,
-                last_seq=rows[last][0] if rows else after_seq,
-                more=len(kept) < len(rows),
-            ),
-        )

@@ -21,16 +21,25 @@ from orchestration.conversation_ids import ConversationId, kind_of
 from orchestration.messages import (
     AgentMoved,
     AgentSpec,
+    Approve,
     Envelope,
     GatewayAddress,
     InitConversations,
     InitRouter,
+    JoinRoom,
+    ListRooms,
     LocateGateway,
+    LocateRooms,
     MemberMoved,
     Ok,
     Publish,
+    RoomCommand,
+    RoomsAddress,
     RouterMoved,
+    Send,
     ServiceReady,
+    SetMode,
+    SetTopology,
     Subscribe,
     Unsubscribe,
 )
@@ -40,7 +49,7 @@ from orchestration.supervision.registry import Registry
 from orchestration.supervision.services import Service, Services
 from orchestration.supervision.supervisor import UNEXPECTED_EXIT, Supervisor
 
-__all__ = ["GATEWAY", "ROOMS", "RootServices"]
+__all__ = ["ASKED_DIRECTLY", "GATEWAY", "ROOMS", "RootServices"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,9 @@ GATEWAY = "gateway"
 """The gateway's name in the events about it, and in the root's services."""
 ROOMS = "rooms"
 """The rooms supervisor's name in the root's services."""
+ASKED_DIRECTLY = (ListRooms, RoomCommand, SetTopology, SetMode, JoinRoom, Approve, Send)
+"""The commands a Runtime asks of the rooms supervisor itself (with no ``reply_to``): one that
+finds it dead comes back to the Runtime at once, which asks the next incarnation."""
 
 
 class RootServices(Supervisor):
@@ -63,6 +75,7 @@ class RootServices(Supervisor):
         self.handlers.update(
             {
                 LocateGateway: self._locate_gateway,
+                LocateRooms: self._locate_rooms,
                 ChildActorExited: self._child_exited,
                 ServiceReady: lambda message, sender: self._services().ready(
                     message.name, sender, message.pid
@@ -102,6 +115,14 @@ class RootServices(Supervisor):
             self.send(sender, refusals.gateway_failed(gateway.window))
         else:
             self.send(sender, GatewayAddress(address=gateway.address))
+
+    def _locate_rooms(self, message: LocateRooms, sender: Any) -> None:
+        rooms = self._services().get(ROOMS)
+        assert rooms is not None
+        if rooms.given_up:  # else it runs: a restart replaces it at once
+            self.send(sender, refusals.service_failed(rooms))
+        else:
+            self.send(sender, RoomsAddress(address=rooms.address))
 
     def _on_exit(self, message: ActorExitRequest, sender: Any) -> None:
         self.exiting = True  # the system shuts down: its services are not restarted
@@ -165,8 +186,9 @@ class RootServices(Supervisor):
         """A message reached a service in the few ms between its death and its exit notice:
         it goes to the incarnation that replaces it, so no caller waits in vain (the rooms
         supervisor does the same for its rooms' routers). The dead letters of agents and
-        others are dropped: their callers hear of the exit from the routers. A workflow run's
-        follower that is gone is forgotten (the root feeds runs itself)."""
+        others are dropped: their callers hear of the exit from the routers; so are a Runtime's
+        asks of the rooms supervisor, which the Runtime sends again to the next incarnation. A
+        workflow run's follower that is gone is forgotten (the root feeds runs itself)."""
         service = self._services().owner_of(message.deadAddress)
         lost = message.deadMessage
         if isinstance(lost, Envelope) and kind_of(lost.conversation) == "workflow":
@@ -177,6 +199,12 @@ class RootServices(Supervisor):
             if rooms is not None:
                 self.send(rooms, message)
             return
+        if (
+            service.name == ROOMS
+            and isinstance(lost, ASKED_DIRECTLY)
+            and getattr(lost, "reply_to", None) is None
+        ):
+            return  # a Runtime's ask, which it sends again to the next incarnation
         if service.name != GATEWAY and not self._services().hold_or_pass(
             service, lost, message.deadAddress
         ):
