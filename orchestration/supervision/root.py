@@ -1,29 +1,15 @@
 """The root supervisor (global name ``orchestration.root``): the top of the tree.
 
-It is a `Supervisor` (one_for_one) whose children are the agents spawned on their own and the
-trees started with ``up``. Above it there is no one to escalate to, so it keeps a restart
-window per child, like an OTP application controller with one application per child: a child
-needing more than ``restart_intensity`` restarts within ``restart_period`` seconds is given up.
-It and every agent under it become ``failed`` (``restart_limit_exceeded``, ``agent_failed``):
-they stay listed and inspectable, their history intact, until shut down or started again.
+A one_for_one `Supervisor` of the agents spawned on their own and the trees started with
+``up``. With no one above to escalate to, it keeps a restart window per child, like an OTP
+application controller: a child past its window is given up and, with every agent under it,
+stays listed as ``failed`` until shut down or started again. It saves its children's specs and
+rebuilds the same tree whenever a root starts (at daemon start, or when the admin starts a new
+root after the last one died: `orchestration.admin_hooks`).
 
-It also owns what the tree shares: the registry (from supervisors' reports), the event bus
-(journal first, then subscribers), who follows each conversation, and the saved specs from which
-it rebuilds the same tree whenever a root starts: at daemon start, and when the admin starts a
-new root after the last one died (`orchestration.admin_hooks`). A root created by a client's
-call boots itself before it answers, so an empty root never answers for a populated journal.
-
-The runtime's own actors are its children too, in its `Services` table: one router per agent,
-the rooms supervisor and the gateway. Each is restarted when it exits or stops answering its
-health pings, with its own restart window; a restarted router learns where its agent is, the
-supervisors above the agent learn where the router is (`RouterMoved`), and the conversation's
-subscribers carry over.
-
-Its jobs are split by layer: `RootServices` (root_services.py) keeps the runtime's actors and
-the feeds, `RootRequests` (root_requests.py) answers queries and passes commands on, and
-`provider_choice` resolves providers; this module starts, adopts and stops the children.
-
-On errors: every bad command gets an `ErrorReply` naming the problem and the fix; nothing here
+Its other jobs are layers below this class: `RootServices` keeps the runtime's own actors and
+the feeds, `RootRequests` answers queries and passes commands on, `provider_choice` resolves
+providers. Every bad command gets an `ErrorReply` naming the problem and the fix; nothing here
 raises out of `receiveMessage`.
 """
 
