@@ -20,13 +20,24 @@ __all__ = [
     "InitRoom",
     "JoinRoom",
     "ListRooms",
+    "LocateRooms",
     "MemberMoved",
     "RoomCommand",
     "RoomList",
     "RoomReport",
+    "RoomsAddress",
     "SetMode",
     "SetTopology",
 ]
+
+
+class LocateRooms(Message):
+    """Ask the root where the rooms supervisor is, which answers the room commands itself.
+    Replies `RoomsAddress`."""
+
+
+class RoomsAddress(Message):
+    address: Any
 
 
 class CreateRoom(Message):

@@ -1,5 +1,7 @@
 """`Connection`: what every call of the `Runtime` stands on: its endpoint to the actor system,
-asks of the root (found again when it was replaced), the gateway link, and journal pages.
+asks of the root (found again when it was replaced), asks of the rooms supervisor (located
+through the root, and again when it was restarted), the gateway link, and journal pages (read
+straight from the journal).
 """
 
 from __future__ import annotations
@@ -27,19 +29,23 @@ from orchestration.messages import (
     JoinRoom,
     ListRooms,
     LocateGateway,
+    LocateRooms,
     RoomCommand,
+    RoomsAddress,
     Send,
     SetMode,
     SetTopology,
     content_problem,
 )
+from orchestration.runtime.pages import JournalReader, history_page
 from orchestration.settings import Settings
 from orchestration.streams import EndpointPool, OrchestrationError
 
 __all__ = ["ANSWERED_BY", "ROOT_RETRY", "Connection", "about_agents"]
 
 ROOT_RETRY = 0.05
-"""Seconds between two attempts to reach a root that was just replaced."""
+"""Seconds between two attempts to reach a root (or a rooms supervisor) that was just
+replaced."""
 
 
 class Connection:
@@ -50,6 +56,10 @@ class Connection:
         self.started = started
         self._asys = asys
         self._root = root
+        self._rooms: Any = None
+        """The rooms supervisor's address, once asked of the root."""
+        self._journal: JournalReader | None = None
+        self._journal_lock = threading.Lock()
         self._link: GatewayLink | None = None
         self._link_lock = threading.Lock()
         self._endpoints = EndpointPool(asys)
@@ -64,6 +74,9 @@ class Connection:
             self._link.close()
             self._link = None
         self._endpoints.close()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
         if self._asys is not None:
             self._asys._systemBase.transport.close()
             self._asys = None
@@ -85,7 +98,8 @@ class Connection:
     ) -> HistoryPage:
         """A page of any conversation's journal, by its id (``dm:NAME``, ``room:NAME``,
         ``workflow:NAME:RUN``): the first ``limit`` messages after ``after_seq`` (or after
-        message ``after_id``), or with ``newest`` the last ``limit``; see `History`."""
+        message ``after_id``), or with ``newest`` the last ``limit``; see `History`. Read
+        from the journal, not asked of the tree."""
         request = History(
             conversation=conversation,
             limit=limit,
@@ -93,7 +107,11 @@ class Connection:
             after_id=after_id,
             newest=newest,
         )
-        return self._ask(request, HistoryPage)
+        with self._journal_lock:
+            if self._journal is None:
+                self._journal = JournalReader(self.settings.journal_path)
+            journal = self._journal
+        return history_page(journal, request, self.settings.max_payload_bytes)
 
     def link(self) -> GatewayLink:
         """This process's link to the gateway actor (opened on first use, and again after
@@ -126,10 +144,31 @@ class Connection:
                 time.sleep(ROOT_RETRY)
                 self._root = find_root(self._asys)
                 reply = endpoint.ask(self._root, message, deadline - time.monotonic())
+        who = "the gateway" if to is not None else ANSWERED_BY.get(type(message), "the root")
+        return self._checked(reply, message, expected, timeout, who)
+
+    def _ask_rooms(self, message: Any, expected: type) -> Any:
+        """Ask the rooms supervisor (or the room's router, to which it passes ``message``) and
+        return its reply of type ``expected``, as `_ask` does. A send to a dead rooms
+        supervisor fails at once (its dead letter is dropped: see `RootServices`): the root
+        is starting a new one, so ask the root where it is, and ask that one."""
+        timeout = self.settings.request_timeout
+        deadline = time.monotonic() + timeout
+        if self._rooms is None or self._asys is None:
+            self._rooms = self._ask(LocateRooms(), RoomsAddress).address
+        with private(self._asys) as endpoint:
+            reply = endpoint.ask(self._rooms, message, timeout)
+            while reply is None and time.monotonic() < deadline - ROOT_RETRY:
+                time.sleep(ROOT_RETRY)
+                self._rooms = self._ask(LocateRooms(), RoomsAddress).address
+                reply = endpoint.ask(self._rooms, message, deadline - time.monotonic())
+        return self._checked(reply, message, expected, timeout, ANSWERED_BY[type(message)])
+
+    def _checked(self, reply: Any, message: Any, expected: type, timeout: float, who: str) -> Any:
+        """``reply`` if it is of type ``expected``; raises for a refusal or no answer."""
         if isinstance(reply, ErrorReply):
             raise OrchestrationError.from_reply(reply)
         if reply is None:
-            who = "the gateway" if to is not None else ANSWERED_BY.get(type(message), "the root")
             raise DaemonError(
                 f"the daemon did not answer {type(message).__name__} within {timeout:g} s "
                 f"(asked of {who})",
@@ -153,7 +192,7 @@ ANSWERED_BY: dict[type, str] = {
     Approve: _ROOMS,
     Send: _ROOMS,  # (a direct turn streams, and never asks)
 }
-"""Who answers each command that the root passes on (the root answers the rest)."""
+"""Who answers each room command (the root answers the rest, and passes `CreateRoom` on)."""
 
 
 def about_agents(agents: set[str]) -> Callable[[Any], bool]:

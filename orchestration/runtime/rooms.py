@@ -1,5 +1,6 @@
 """`RoomCalls`: the `Runtime`'s calls about rooms: create them, speak and approve in them,
-steer them, read and follow them."""
+steer them, read and follow them. The root creates rooms (it knows which agents exist); the
+rooms supervisor answers the other commands itself, and the journal the history reads."""
 
 from __future__ import annotations
 
@@ -97,12 +98,12 @@ class RoomCalls(Connection):
 
     def rooms(self) -> list[RoomInfo]:
         """Every room with its live state."""
-        return self._ask(ListRooms(), RoomList).rooms
+        return self._ask_rooms(ListRooms(), RoomList).rooms
 
     def room(self, name: str, action: RoomAction = "show") -> RoomInfo:
         """Show room ``name``, or act on it: ``pause``, ``resume``, ``stop``, ``delete`` (its
         history stays) or ``purge`` (its history goes too). Returns its state after."""
-        return self._ask(RoomCommand(room=name, action=action), RoomInfo)
+        return self._ask_rooms(RoomCommand(room=name, action=action), RoomInfo)
 
     def say(
         self, room: str, text: str, *, sender: str = DEFAULT_HUMAN, to: Sequence[str] = ()
@@ -114,19 +115,19 @@ class RoomCalls(Connection):
         message = Envelope(
             conversation=room_conversation(room), sender=sender, content=text, recipients=tuple(to)
         )
-        return self._ask(Send(message=message), Envelope)
+        return self._ask_rooms(Send(message=message), Envelope)
 
     def set_topology(self, room: str, topology: str) -> RoomInfo:
         """Switch ``room`` to ``topology`` now, keeping its history and agents."""
-        return self._ask(SetTopology(room=room, topology=topology), RoomInfo)
+        return self._ask_rooms(SetTopology(room=room, topology=topology), RoomInfo)
 
     def set_mode(self, room: str, mode: HumanMode) -> RoomInfo:
         """Set how the humans of ``room`` take part: ``free``, ``moderated`` or ``prompted``."""
-        return self._ask(SetMode(room=room, mode=mode), RoomInfo)
+        return self._ask_rooms(SetMode(room=room, mode=mode), RoomInfo)
 
     def join_room(self, room: str, human: str = DEFAULT_HUMAN) -> RoomInfo:
         """Make ``human`` a member of ``room`` (already one: nothing changes)."""
-        return self._ask(JoinRoom(room=room, human=human), RoomInfo)
+        return self._ask_rooms(JoinRoom(room=room, human=human), RoomInfo)
 
     def approve(
         self,
@@ -142,7 +143,7 @@ class RoomCalls(Connection):
         if action == "edit":
             self._check_text(content)
         request = Approve(room=room, action=action, content=content, pending=pending, by=by)  # type: ignore[arg-type]
-        return self._ask(request, RoomInfo)
+        return self._ask_rooms(request, RoomInfo)
 
     def room_history(self, room: str, *, limit: int = 1000, after_seq: int = 0) -> list[Envelope]:
         """The journaled messages and events of ``room``, oldest first (also after it was

@@ -115,14 +115,6 @@ def gateway_failed(window: RestartIntensity) -> ErrorReply:
     )
 
 
-def unknown_message(message_id: str, conversation: str) -> ErrorReply:
-    return ErrorReply(
-        code="unknown_message",
-        error=f"no message {message_id!r} in {conversation}",
-        hint="pass the id of a message of this conversation (a message frame's cursor)",
-    )
-
-
 def not_a_run(conversation: str) -> ErrorReply:
     return ErrorReply(
         code="invalid_message",

@@ -1,13 +1,14 @@
 """The rooms supervisor: the parent of every room's router.
 
 It is one of the root's services: the root starts it at boot and again whenever it dies, and
-passes it the room commands and the agents' moves. It keeps one `RoomRouter` per room as a
-service of its own (`orchestration.supervision.services`), keeps each room's last reported
-state (so ``room list`` asks no router), remembers who subscribed to each room, and restarts a
-router that dies or stops answering its health pings: the new one rebuilds its state from the
-journal and keeps the subscribers, so an ``observe`` or a ``join`` in progress goes on. A
-router that dies more than `ROOM_INTENSITY` times within `ROOM_PERIOD` seconds is given up
-(``room_failed``), like an OTP supervisor's child, until ``room resume``.
+passes it new rooms and the agents' moves; the Runtime asks it the other room commands. It
+keeps one `RoomRouter` per room as a service of its own (`orchestration.supervision.services`),
+keeps each room's last reported state (so ``room list`` asks no router), remembers who
+subscribed to each room, and restarts a router that dies or stops answering its health pings:
+the new one rebuilds its state from the journal and keeps the subscribers, so an ``observe`` or
+a ``join`` in progress goes on. A router that dies more than `ROOM_INTENSITY` times within
+`ROOM_PERIOD` seconds is given up (``room_failed``), like an OTP supervisor's child, until
+``room resume``.
 
 Rooms are saved in the journal's ``rooms`` table, so a restarted daemon, or a new incarnation
 of this supervisor, starts them again.
