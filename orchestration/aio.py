@@ -21,6 +21,7 @@ from orchestration.messages import (
     ROOT_SUPERVISOR,
     AgentInfo,
     AgentSpec,
+    ApprovalAction,
     DaemonStatus,
     Envelope,
     GatewayReport,
@@ -296,7 +297,7 @@ class AsyncRuntime:
     async def approve(
         self,
         room: str,
-        action: str = "approve",
+        action: ApprovalAction = "approve",
         *,
         content: str = "",
         pending: str | None = None,

@@ -4,14 +4,14 @@ supervisor and each room's router.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from orchestration.messages.api import RoomInfo, RoomSpec
 from orchestration.messages.base import Message
 from orchestration.messages.commands import Subscribe
-from orchestration.messages.vocabulary import DEFAULT_HUMAN, HumanMode, RoomAction
+from orchestration.messages.vocabulary import DEFAULT_HUMAN, ApprovalAction, HumanMode, RoomAction
 
 __all__ = [
     "Approve",
@@ -100,7 +100,7 @@ class Approve(Message):
     ``pending`` names the pause (default: the oldest). Replies `RoomInfo`."""
 
     room: str
-    action: Literal["approve", "edit", "skip"]
+    action: ApprovalAction
     content: str = ""
     pending: str | None = None
     by: str = DEFAULT_HUMAN

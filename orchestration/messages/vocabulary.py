@@ -20,6 +20,7 @@ __all__ = [
     "SYSTEM_SENDER",
     "WORKFLOW_PREFIX",
     "AgentState",
+    "ApprovalAction",
     "ErrorCode",
     "ErrorKind",
     "EventName",
@@ -207,6 +208,10 @@ WORKFLOW_PREFIX = "workflow:"
 def workflow_conversation(workflow: str, run: str) -> str:
     """The id of the conversation of run ``run`` of workflow ``workflow``."""
     return f"{WORKFLOW_PREFIX}{workflow}:{run}"
+
+
+ApprovalAction = Literal["approve", "edit", "skip"]
+"""What a human does with a reply waiting for approval."""
 
 
 RoomAction = Literal["show", "pause", "resume", "stop", "delete", "purge"]

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from orchestration.gateway.link import Deliver, End, Follower
 from orchestration.messages import (
     DEFAULT_HUMAN,
+    ApprovalAction,
     Approve,
     CreateRoom,
     Envelope,
@@ -132,7 +133,7 @@ class RoomCalls(Connection):
     def approve(
         self,
         room: str,
-        action: str = "approve",
+        action: ApprovalAction = "approve",
         *,
         content: str = "",
         pending: str | None = None,
@@ -142,7 +143,7 @@ class RoomCalls(Connection):
         reply, ``edit`` it to ``content``, or ``skip`` it."""
         if action == "edit":
             self._check_text(content)
-        request = Approve(room=room, action=action, content=content, pending=pending, by=by)  # type: ignore[arg-type]
+        request = Approve(room=room, action=action, content=content, pending=pending, by=by)
         return self._ask_rooms(request, RoomInfo)
 
     def room_history(self, room: str, *, limit: int = 1000, after_seq: int = 0) -> list[Envelope]:

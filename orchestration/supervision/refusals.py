@@ -18,7 +18,6 @@ __all__ = [
     "provider_problem",
     "service_failed",
     "unknown_agent",
-    "unknown_message",
     "unknown_room_agents",
     "unknown_supervisor",
 ]

@@ -8,16 +8,20 @@ tree. Each row names its parent, so a subtree can be found, failed or forgotten 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from orchestration.messages import ROOT_SUPERVISOR, AgentInfo, SupervisorInfo, TreeSnapshot
 
+__all__ = ["Entry", "Registry"]
+
+Info = TypeVar("Info", AgentInfo, SupervisorInfo)
+
 
 @dataclass
-class Entry:
+class Entry(Generic[Info]):
     """One node of the live tree and the address of its actor (None while it is down)."""
 
-    info: AgentInfo | SupervisorInfo
+    info: Info
     address: Any = None
 
     @property
@@ -26,24 +30,32 @@ class Entry:
         return info.supervisor if isinstance(info, AgentInfo) else info.parent or ""
 
 
+def _fail(entry: Entry[Info], reason: str) -> None:
+    entry.info = entry.info.model_copy(
+        update={"state": "failed", "pid": None, "last_error": reason}
+    )
+    entry.address = None
+
+
 class Registry:
     """Agents and supervisors by name (names are unique across the tree)."""
 
     def __init__(self) -> None:
-        self.agents: dict[str, Entry] = {}
-        self.supervisors: dict[str, Entry] = {}
+        self.agents: dict[str, Entry[AgentInfo]] = {}
+        self.supervisors: dict[str, Entry[SupervisorInfo]] = {}
 
     def __contains__(self, name: str) -> bool:
         return name in self.agents or name in self.supervisors or name == ROOT_SUPERVISOR
 
-    def get(self, name: str) -> Entry | None:
+    def get(self, name: str) -> Entry[AgentInfo] | Entry[SupervisorInfo] | None:
         return self.agents.get(name) or self.supervisors.get(name)
 
     def update(self, info: AgentInfo | SupervisorInfo, address: Any) -> None:
         """Record a node's new state (adding it if new)."""
-        table = self.agents if isinstance(info, AgentInfo) else self.supervisors
-        name = info.spec.name if isinstance(info, AgentInfo) else info.name
-        table[name] = Entry(info, address)
+        if isinstance(info, AgentInfo):
+            self.agents[info.spec.name] = Entry(info, address)
+        else:
+            self.supervisors[info.name] = Entry(info, address)
 
     def below(self, name: str) -> list[str]:
         """The names of every node under ``name``, parents before their children."""
@@ -79,14 +91,14 @@ class Registry:
         """Mark ``name`` and everything under it failed; the agents marked, by name."""
         names = [name, *self.below(name)]
         for node in names:
-            entry = self.get(node)
-            if entry is not None:
-                update = {"state": "failed", "pid": None, "last_error": reason}
-                entry.info, entry.address = entry.info.model_copy(update=update), None
+            if node in self.agents:
+                _fail(self.agents[node], reason)
+            elif node in self.supervisors:
+                _fail(self.supervisors[node], reason)
         return [n for n in names if n in self.agents]
 
     def snapshot(self, root: SupervisorInfo) -> TreeSnapshot:
         return TreeSnapshot(
-            supervisors=[root, *(e.info for e in self.supervisors.values())],  # type: ignore[misc]
-            agents=[e.info for e in self.agents.values()],  # type: ignore[misc]
+            supervisors=[root, *(e.info for e in self.supervisors.values())],
+            agents=[e.info for e in self.agents.values()],
         )

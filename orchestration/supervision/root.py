@@ -130,7 +130,7 @@ class RootSupervisor(RootRequests):
         spec = message.spec
         existing = self.registry.agents.get(spec.name)
         if existing is not None and message.exist_ok:
-            self.send(sender, Spawned(agent=existing.info, created=False))  # type: ignore[arg-type]
+            self.send(sender, Spawned(agent=existing.info, created=False))
             return
         if spec.name in self.registry:
             self.send(sender, refusals.duplicate(self.registry, [spec.name]))

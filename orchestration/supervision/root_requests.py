@@ -144,7 +144,7 @@ class RootRequests(RootServices):
 
     def _answer_list(self, query: ListQuery) -> None:
         agents = [e.info for e in self.registry.agents.values()]
-        self.send(query.requester, AgentList(agents=agents))  # type: ignore[arg-type]
+        self.send(query.requester, AgentList(agents=agents))
 
     def _wakeup(self, message: WakeupMessage, sender: Any) -> None:
         payload = message.payload
@@ -210,7 +210,7 @@ class RootRequests(RootServices):
             self.send(sender, refusals.unknown_agent(self.registry, name))
             return
         if entry.info.state in ("failed", "terminated"):
-            self.send(sender, refusals.agent_down(entry.info))  # type: ignore[arg-type]
+            self.send(sender, refusals.agent_down(entry.info))
             return
         if router.given_up:
             self.send(sender, refusals.service_failed(router))

@@ -241,7 +241,7 @@ class RootServices(Supervisor):
 
     def _member(self, name: str, address: Any, reason: str) -> MemberMoved:
         entry = self.registry.agents.get(name)
-        timeout = entry.info.spec.turn_timeout if entry is not None else None  # type: ignore[union-attr]
+        timeout = entry.info.spec.turn_timeout if entry is not None else None
         return MemberMoved(name=name, address=address, reason=reason, turn_timeout=timeout)
 
     def _subscribe(self, message: Subscribe | Unsubscribe, sender: Any) -> None:

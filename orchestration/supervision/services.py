@@ -29,6 +29,8 @@ from orchestration.processes.pids import kill_pid
 from orchestration.supervision.health import Action, HealthMonitor
 from orchestration.supervision.intensity import RestartIntensity
 
+__all__ = ["Service", "Services"]
+
 InitFor = Callable[[bool], Any]
 """The init message of a service's new incarnation, given whether it is a restart."""
 
