@@ -37,7 +37,8 @@ from typing import Any
 from thespian.actors import Actor, ActorExitRequest, ActorSystem
 
 from bench._common import alternate, private_daemon, verdict
-from orchestration.messages import Envelope, TurnFailed, TurnFinished, room_conversation
+from orchestration.conversation_ids import ConversationId
+from orchestration.messages import Envelope, TurnFailed, TurnFinished
 
 TARGET_AGENTS = 200
 TARGET_SECONDS = 1.0
@@ -210,7 +211,7 @@ class RoomBroadcast:
             topology=topology,
             max_turns=size * (rounds + WARMUP) + size,
         )
-        self.conversation = room_conversation(self.room)
+        self.conversation = str(ConversationId.room(self.room))
         self.answered_turns: set[str] = set()
         self.rounds = 0
         self.stream = stream

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["EVENTS", "ConversationId", "ConversationKind", "kind_of"]
+__all__ = ["EVENTS_CONVERSATION", "ConversationId", "ConversationKind", "kind_of"]
 
 ConversationKind = Literal["dm", "room", "workflow", "events"]
-EVENTS = "system"
+EVENTS_CONVERSATION = "system"
 """The event bus's id."""
 _FORMS = "dm:AGENT, room:NAME, workflow:NAME:RUN or system"
 _TAKES = {
@@ -78,7 +78,7 @@ class ConversationId:
     @classmethod
     def try_parse(cls, text: str) -> ConversationId | None:
         """The id ``text`` names, or None if it is none (a service's name, say)."""
-        if text == EVENTS:
+        if text == EVENTS_CONVERSATION:
             return cls.events()
         kind, colon, rest = text.partition(":")
         if not colon or not rest:
@@ -94,7 +94,7 @@ class ConversationId:
 
     def __str__(self) -> str:
         if self.kind == "events":
-            return EVENTS
+            return EVENTS_CONVERSATION
         if self.kind == "workflow":
             return f"workflow:{self.name}:{self.run}"
         return f"{self.kind}:{self.name}"

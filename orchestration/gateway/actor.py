@@ -31,8 +31,8 @@ from thespian.actors import ActorExitRequest, WakeupMessage
 
 from orchestration.actors.service import ServiceActor
 from orchestration.actors.subscribers import STREAM
+from orchestration.conversation_ids import EVENTS_CONVERSATION
 from orchestration.messages import (
-    EVENTS_CONVERSATION,
     Batch,
     Envelope,
     ErrorReply,

@@ -54,6 +54,7 @@ from google.adk.workflow import BaseNode
 from google.genai import types
 
 from orchestration.aio import AsyncRuntime
+from orchestration.conversation_ids import ConversationId
 from orchestration.errors import OrchestrationError
 from orchestration.messages import (
     SYSTEM_SENDER,
@@ -66,7 +67,6 @@ from orchestration.messages import (
     TurnFailed,
     TurnFinished,
     WorkflowSpec,
-    workflow_conversation,
 )
 
 __all__ = [
@@ -252,7 +252,7 @@ class RunJournal:
 
     def __init__(self, runtime: AsyncRuntime, workflow: str) -> None:
         self.runtime = runtime
-        self.conversation = workflow_conversation(workflow, uuid.uuid4().hex[:8])
+        self.conversation = str(ConversationId.workflow(workflow, uuid.uuid4().hex[:8]))
 
     async def said(self, sender: str, text: str, **data: Any) -> None:
         await self.runtime.record(

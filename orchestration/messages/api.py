@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticUndefined
 
+from orchestration.conversation_ids import ConversationId
 from orchestration.frames import PROTOCOL_VERSION
 from orchestration.messages.base import Message, new_id, utc_now
 from orchestration.messages.vocabulary import (
@@ -36,8 +37,6 @@ from orchestration.messages.vocabulary import (
     Strategy,
     SupervisorState,
     check_name,
-    direct_conversation,
-    room_conversation,
 )
 
 __all__ = [
@@ -154,7 +153,7 @@ class AgentSpec(Message):
     @property
     def conversation(self) -> str:
         """The agent's direct conversation with its users."""
-        return direct_conversation(self.name)
+        return str(ConversationId.dm(self.name))
 
 
 class AgentInfo(Message):
@@ -347,7 +346,7 @@ class RoomSpec(Message):
 
     @property
     def conversation(self) -> str:
-        return room_conversation(self.name)
+        return str(ConversationId.room(self.name))
 
     @property
     def agents(self) -> list[str]:

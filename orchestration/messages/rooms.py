@@ -16,8 +16,8 @@ from orchestration.messages.vocabulary import DEFAULT_HUMAN, ApprovalAction, Hum
 __all__ = [
     "Approve",
     "CreateRoom",
-    "InitConversations",
     "InitRoom",
+    "InitRooms",
     "JoinRoom",
     "ListRooms",
     "LocateRooms",
@@ -130,7 +130,7 @@ class RoomReport(Message):
 
 
 class MemberMoved(Message):
-    """Root to the conversations supervisor, and on to the rooms: agent ``name`` is up at
+    """Root to the rooms supervisor, and on to the rooms: agent ``name`` is up at
     ``address``, or down (``None``: its open turn in a room fails and the room moves on)."""
 
     name: str
@@ -140,8 +140,8 @@ class MemberMoved(Message):
     """The agent's ``turn_timeout``: a room turn of it that runs longer is stuck."""
 
 
-class InitConversations(Message):
-    """Root to the conversations supervisor, at boot and at each restart: open the journal
+class InitRooms(Message):
+    """Root to the rooms supervisor, at boot and at each restart: open the journal
     and start the saved rooms, with where their agents are now and who follows each room."""
 
     journal_path: str

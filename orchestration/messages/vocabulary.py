@@ -14,11 +14,8 @@ __all__ = [
     "AGENT_NAME_PATTERN",
     "DEFAULT_HUMAN",
     "DEFAULT_PROVIDER",
-    "EVENTS_CONVERSATION",
-    "ROOM_PREFIX",
     "ROOT_SUPERVISOR",
     "SYSTEM_SENDER",
-    "WORKFLOW_PREFIX",
     "AgentState",
     "ApprovalAction",
     "ErrorCode",
@@ -37,15 +34,9 @@ __all__ = [
     "SupervisorState",
     "check_name",
     "content_problem",
-    "direct_conversation",
-    "room_conversation",
-    "workflow_conversation",
 ]
 
 AGENT_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-
-
-EVENTS_CONVERSATION = "system"
 
 
 DEFAULT_PROVIDER = "default"
@@ -134,11 +125,6 @@ ROOT_SUPERVISOR = "root"
 """The name the root supervisor has in the tree (reserved: no agent or supervisor may take it)."""
 
 
-def direct_conversation(agent: str) -> str:
-    """The id of the conversation between users and one agent."""
-    return f"dm:{agent}"
-
-
 ErrorKind = Literal[
     "auth",
     "rate_limit",
@@ -176,9 +162,6 @@ ErrorCode = Literal[
 ]
 
 
-ROOM_PREFIX = "room:"
-
-
 DEFAULT_HUMAN = "user"
 
 
@@ -195,19 +178,6 @@ MemberKind = Literal["agent", "human", "system"]
 
 
 Role = Literal["member", "orchestrator", "worker"]
-
-
-def room_conversation(room: str) -> str:
-    """The id of room ``room``'s conversation."""
-    return f"{ROOM_PREFIX}{room}"
-
-
-WORKFLOW_PREFIX = "workflow:"
-
-
-def workflow_conversation(workflow: str, run: str) -> str:
-    """The id of the conversation of run ``run`` of workflow ``workflow``."""
-    return f"{WORKFLOW_PREFIX}{workflow}:{run}"
 
 
 ApprovalAction = Literal["approve", "edit", "skip"]

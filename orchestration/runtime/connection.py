@@ -13,12 +13,12 @@ from typing import Any, Self
 
 from thespian.actors import ActorSystem
 
+from orchestration.conversation_ids import EVENTS_CONVERSATION
 from orchestration.daemon.actor_system import find_root
 from orchestration.errors import DaemonError
 from orchestration.gateway.link import GatewayLink
 from orchestration.interrupts import private
 from orchestration.messages import (
-    EVENTS_CONVERSATION,
     Approve,
     CreateRoom,
     Envelope,

@@ -19,12 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from orchestration.conversation_ids import EVENTS_CONVERSATION, ConversationId
 from orchestration.daemon import launch
 from orchestration.daemon.record import DaemonRecord, daemon_running
 from orchestration.errors import DaemonError
 from orchestration.gateway.link import Deliver, End, Follower
 from orchestration.messages import (
-    EVENTS_CONVERSATION,
     ROOT_SUPERVISOR,
     AgentInfo,
     AgentList,
@@ -52,7 +52,6 @@ from orchestration.messages import (
     TreeSnapshot,
     Up,
     default_of,
-    direct_conversation,
 )
 from orchestration.runtime.connection import Connection, about_agents
 from orchestration.runtime.rooms import RoomCalls
@@ -210,7 +209,7 @@ class Runtime(RoomCalls, WorkflowCalls, Connection):
         send costs no lookup round trip and never reaches a stale address.
         """
         self._check_text(text)
-        message = Envelope(conversation=direct_conversation(name), sender=sender, content=text)
+        message = Envelope(conversation=str(ConversationId.dm(name)), sender=sender, content=text)
         timeout = timeout or self.settings.turn_timeout
         check = self._router_check(name)
         every = self.settings.stream_check_interval
@@ -246,7 +245,7 @@ class Runtime(RoomCalls, WorkflowCalls, Connection):
         """A page of `history` (after message ``after_id``, if given); its ``last_seq`` is the
         ``after_seq`` of the next page. With ``newest``: the last ``limit`` messages."""
         page = self.conversation_page(
-            direct_conversation(name),
+            str(ConversationId.dm(name)),
             limit=limit,
             after_seq=after_seq,
             after_id=after_id,
@@ -287,7 +286,7 @@ class Runtime(RoomCalls, WorkflowCalls, Connection):
         given, or when closed."""
         if name is not None:
             self.resolve(name)  # an unknown agent is refused here, with the names there are
-        conversation = None if name is None else direct_conversation(name)
+        conversation = None if name is None else str(ConversationId.dm(name))
         return Subscription(self._asys, [(self._root, conversation)], timeout)
 
     def observe(self, name: str, *, timeout: float | None = None) -> Subscription:
@@ -313,7 +312,7 @@ class Runtime(RoomCalls, WorkflowCalls, Connection):
     def _agent_feeds(self, name: str) -> tuple[list[Feed], Callable[[Any], bool]]:
         """The feeds of agent ``name``'s conversation and a filter for the events about it."""
         self.resolve(name)  # an unknown agent is refused here, with the names there are
-        feeds = [(self._root, direct_conversation(name)), (self._root, None)]
+        feeds = [(self._root, str(ConversationId.dm(name))), (self._root, None)]
         return feeds, about_agents({name})
 
     # --- the daemon --------------------------------------------------------------------------

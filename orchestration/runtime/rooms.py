@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from orchestration.conversation_ids import ConversationId
 from orchestration.gateway.link import Deliver, End, Follower
 from orchestration.messages import (
     DEFAULT_HUMAN,
@@ -32,7 +33,6 @@ from orchestration.messages import (
     SetMode,
     SetTopology,
     default_of,
-    room_conversation,
 )
 from orchestration.runtime.connection import Connection, about_agents
 from orchestration.streams import Feed, OrchestrationError, Subscription
@@ -114,7 +114,10 @@ class RoomCalls(Connection):
         answer by the room's policy: follow them with `observe_room`."""
         self._check_text(text)
         message = Envelope(
-            conversation=room_conversation(room), sender=sender, content=text, recipients=tuple(to)
+            conversation=str(ConversationId.room(room)),
+            sender=sender,
+            content=text,
+            recipients=tuple(to),
         )
         return self._ask_rooms(Send(message=message), Envelope)
 
@@ -163,7 +166,7 @@ class RoomCalls(Connection):
         """A page of `room_history` (after message ``after_id``, if given); its ``last_seq``
         is the ``after_seq`` of the next page. With ``newest``: the last ``limit`` messages."""
         return self.conversation_page(
-            room_conversation(room),
+            str(ConversationId.room(room)),
             limit=limit,
             after_seq=after_seq,
             after_id=after_id,
@@ -191,4 +194,6 @@ class RoomCalls(Connection):
     def _room_feeds(self, room: str) -> tuple[list[Feed], Callable[[Any], bool]]:
         """The feeds of ``room`` and a filter for the events about its agents."""
         agents = set(self.room(room).spec.agents)
-        return [(self._root, room_conversation(room)), (self._root, None)], about_agents(agents)
+        return [(self._root, str(ConversationId.room(room))), (self._root, None)], about_agents(
+            agents
+        )

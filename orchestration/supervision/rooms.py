@@ -34,8 +34,8 @@ from orchestration.messages import (
     CreateRoom,
     Envelope,
     ErrorReply,
-    InitConversations,
     InitRoom,
+    InitRooms,
     JoinRoom,
     ListRooms,
     MemberMoved,
@@ -126,7 +126,7 @@ class RoomsSupervisor(ServiceActor):
         """Where each agent is and its turn_timeout, from the root's latest word."""
         self.leaving: list[Leaving] = []
         self.handlers = {
-            InitConversations: self._init,
+            InitRooms: self._init,
             CreateRoom: self._create,
             ListRooms: self._list,
             RoomCommand: self._command,
@@ -153,7 +153,7 @@ class RoomsSupervisor(ServiceActor):
     def on_handler_error(self, error: Exception, message: Any, sender: Any) -> None:
         self.answer_error(error, message, sender, "the rooms supervisor")
 
-    def _init(self, message: InitConversations, sender: Any) -> None:
+    def _init(self, message: InitRooms, sender: Any) -> None:
         self.started(sender, "rooms")
         self.parent = sender
         self.journal = Journal(message.journal_path)
@@ -416,7 +416,7 @@ class RoomsSupervisor(ServiceActor):
             self._to_router(room, message, message.reply_to)
 
     def _journal(self) -> Journal:
-        assert self.journal is not None, "the rooms supervisor used before InitConversations"
+        assert self.journal is not None, "the rooms supervisor used before InitRooms"
         return self.journal
 
 

@@ -24,7 +24,7 @@ from orchestration.messages import (
     Approve,
     Envelope,
     GatewayAddress,
-    InitConversations,
+    InitRooms,
     InitRouter,
     JoinRoom,
     ListRooms,
@@ -88,10 +88,10 @@ class RootServices(Supervisor):
             }
         )
 
-    def _init_rooms(self, restart: bool) -> InitConversations:
+    def _init_rooms(self, restart: bool) -> InitRooms:
         """The rooms supervisor's init: where the agents are now, who follows which room."""
         settings = self._settings()
-        return InitConversations(
+        return InitRooms(
             journal_path=str(settings.journal_path),
             max_message_chars=settings.max_message_chars,
             max_payload_bytes=settings.max_payload_bytes,

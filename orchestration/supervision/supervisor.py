@@ -40,9 +40,9 @@ from thespian.actors import ActorExitRequest, ChildActorExited, WakeupMessage
 from orchestration.actors.agent import AgentActor
 from orchestration.actors.dispatch import DispatchActor
 from orchestration.actors.programs.agent import SubprocessAgent
+from orchestration.conversation_ids import EVENTS_CONVERSATION
 from orchestration.journal import Journal, within_bytes
 from orchestration.messages import (
-    EVENTS_CONVERSATION,
     AddChild,
     AgentCrashed,
     AgentEnded,

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.conversation_ids import EVENTS_CONVERSATION
 from orchestration.daemon.record import DaemonRecord
 from orchestration.journal import Journal
-from orchestration.messages import EVENTS_CONVERSATION, Member, RoomSpec
+from orchestration.messages import Member, RoomSpec
 from orchestration.processes.pids import ProcessId, descendants, wait_gone
 from orchestration.runtime import OrchestrationError, Runtime
 from orchestration.settings import Settings

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.conversation_ids import EVENTS, ConversationId, kind_of
-from orchestration.messages import (
-    EVENTS_CONVERSATION,
-    direct_conversation,
-    room_conversation,
-    workflow_conversation,
-)
+from orchestration.conversation_ids import EVENTS_CONVERSATION, ConversationId, kind_of
 
 
 @pytest.mark.parametrize(
@@ -36,14 +30,14 @@ def test_parsed_parts_name_the_agent_room_workflow_and_run() -> None:
     assert ConversationId.parse("room:r") == ConversationId("room", "r")
     run = ConversationId.parse("workflow:pair:00ff")
     assert (run.kind, run.name, run.run) == ("workflow", "pair", "00ff")
-    assert ConversationId.parse(EVENTS).kind == "events"
+    assert ConversationId.parse(EVENTS_CONVERSATION).kind == "events"
 
 
 def test_the_ids_are_those_the_journal_already_holds() -> None:
-    assert str(ConversationId.dm("x")) == direct_conversation("x")
-    assert str(ConversationId.room("x")) == room_conversation("x")
-    assert str(ConversationId.workflow("w", "r")) == workflow_conversation("w", "r")
-    assert str(ConversationId.events()) == EVENTS_CONVERSATION
+    assert str(ConversationId.dm("x")) == "dm:x"
+    assert str(ConversationId.room("x")) == "room:x"
+    assert str(ConversationId.workflow("w", "r")) == "workflow:w:r"
+    assert str(ConversationId.events()) == EVENTS_CONVERSATION == "system"
     assert ConversationId.prefix("workflow") == "workflow:"
     assert str(ConversationId.room("x")).startswith(ConversationId.prefix("room"))
 

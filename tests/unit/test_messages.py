@@ -8,6 +8,7 @@ from datetime import UTC
 import pytest
 from pydantic import ValidationError
 
+from orchestration.conversation_ids import ConversationId
 from orchestration.messages import (
     AgentSpec,
     AgentStep,
@@ -19,7 +20,6 @@ from orchestration.messages import (
     TurnFinished,
     Usage,
     WorkflowSpec,
-    direct_conversation,
     new_id,
 )
 
@@ -93,4 +93,4 @@ def test_an_agent_spec_names_its_model_and_its_direct_conversation() -> None:
     spec = AgentSpec(name="coder", provider="anthropic", model="claude-x")
 
     assert spec.model_ref == "anthropic:claude-x"
-    assert spec.conversation == direct_conversation("coder") == "dm:coder"
+    assert spec.conversation == str(ConversationId.dm("coder")) == "dm:coder"

@@ -34,8 +34,8 @@ from orchestration.actors.programs.session import (
 )
 from orchestration.actors.pump import EventChannel, TurnWorker
 from orchestration.actors.view import render_view
+from orchestration.conversation_ids import EVENTS_CONVERSATION
 from orchestration.messages import (
-    EVENTS_CONVERSATION,
     AgentCrashed,
     AgentEnded,
     AgentReady,
