@@ -22,6 +22,7 @@ from orchestration.messages import (
     AgentInfo,
     AgentSpec,
     ApprovalAction,
+    ClaudeCodeOptions,
     DaemonStatus,
     Envelope,
     GatewayReport,
@@ -82,10 +83,10 @@ class AsyncRuntime:
         under: str = ROOT_SUPERVISOR,
         command: Sequence[str] = default_of(AgentSpec, "command"),
         cwd: str | None = default_of(AgentSpec, "cwd"),
-        permission_mode: str = default_of(AgentSpec, "permission_mode"),
-        allowed_tools: Sequence[str] = default_of(AgentSpec, "allowed_tools"),
-        max_budget_usd: float | None = default_of(AgentSpec, "max_budget_usd"),
-        keep_env: Sequence[str] = default_of(AgentSpec, "keep_env"),
+        permission_mode: str = default_of(ClaudeCodeOptions, "permission_mode"),
+        allowed_tools: Sequence[str] = default_of(ClaudeCodeOptions, "allowed_tools"),
+        max_budget_usd: float | None = default_of(ClaudeCodeOptions, "max_budget_usd"),
+        keep_env: Sequence[str] = default_of(ClaudeCodeOptions, "keep_env"),
     ) -> Spawned:
         """`Runtime.spawn`."""
         return await asyncio.to_thread(

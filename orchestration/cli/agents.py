@@ -11,7 +11,14 @@ import typer
 
 from orchestration.cli.output import ago, console, examples, fail, note, print_json, to_json
 from orchestration.cli.streaming import print_turn
-from orchestration.messages import AgentInfo, AgentSpec, Spawned, TurnFailed, default_of
+from orchestration.messages import (
+    AgentInfo,
+    AgentSpec,
+    ClaudeCodeOptions,
+    Spawned,
+    TurnFailed,
+    default_of,
+)
 from orchestration.runtime import OrchestrationError, Runtime
 
 __all__ = [
@@ -66,13 +73,13 @@ def spawn(
     ] = None,
     permission_mode: Annotated[
         str, typer.Option(help="claude-code: what it may do unasked (plan never edits)")
-    ] = default_of(AgentSpec, "permission_mode"),
+    ] = default_of(ClaudeCodeOptions, "permission_mode"),
     allowed_tools: Annotated[
         str, typer.Option(help="claude-code: tools it may use, e.g. Read,Grep")
     ] = "",
     max_budget_usd: Annotated[
         float | None, typer.Option(help="claude-code: the most a turn may cost")
-    ] = default_of(AgentSpec, "max_budget_usd"),
+    ] = default_of(ClaudeCodeOptions, "max_budget_usd"),
     keep_env: Annotated[
         str,
         typer.Option(help="claude-code: credential variables to pass on, e.g. ANTHROPIC_API_KEY"),

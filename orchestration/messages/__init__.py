@@ -3,6 +3,7 @@
 - `base`: the `Message` model every message derives from;
 - `vocabulary`: the literal sets, reserved names, name checks and conversation ids;
 - `api`: the public types the Runtime, REST, WebSocket and MCP accept and return;
+- `claude_code`: the options only the ``claude-code`` provider reads (an `AgentSpec` field);
 - `commands`: what clients ask the tree (agents, conversations, health, the daemon's start and
   stop);
 - `supervision`, `agents`, `rooms`, `workflows`, `gateway`: the commands and reports that pass
@@ -56,6 +57,7 @@ from orchestration.messages.base import (
     new_id,
     utc_now,
 )
+from orchestration.messages.claude_code import ClaudeCodeOptions
 from orchestration.messages.commands import (
     AgentList,
     Batch,
@@ -191,6 +193,7 @@ __all__ = [
     "Boot",
     "Cancel",
     "ChildNode",
+    "ClaudeCodeOptions",
     "CreateRoom",
     "DaemonStatus",
     "DeclareWorkflows",

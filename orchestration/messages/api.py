@@ -4,8 +4,8 @@ The conversation envelope (`Envelope`), what describes agents, supervisors and r
 `AgentInfo`, `SupervisorInfo`, `RoomSpec`, `RoomInfo`), one turn's stream (`TurnStarted`,
 `TurnDelta`, `TurnFinished`, `TurnFailed`), and replies and errors (`Ok`, `ErrorReply`).
 Their words (states, kinds, error codes) are in `orchestration.messages.vocabulary`.
-The defaults of agents and rooms live on `AgentSpec` and `RoomSpec` alone: every interface reads
-them with `default_of`.
+The defaults of agents and rooms live on `AgentSpec` (with `ClaudeCodeOptions`, its
+``claude_code`` field) and `RoomSpec` alone: every interface reads them with `default_of`.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_core import PydanticUndefined
 
 from orchestration.conversation_ids import ConversationId
 from orchestration.frames import PROTOCOL_VERSION
 from orchestration.messages.base import Message, new_id, utc_now
+from orchestration.messages.claude_code import ClaudeCodeOptions
 from orchestration.messages.vocabulary import (
     DEFAULT_PROVIDER,
     ROOT_SUPERVISOR,
@@ -107,6 +108,10 @@ class Usage(Message):
     output_tokens: int = 0
 
 
+_CLAUDE_CODE_FIELDS = frozenset(ClaudeCodeOptions.model_fields)
+"""The fields of `ClaudeCodeOptions`, which older specs held at their top level."""
+
+
 class AgentSpec(Message):
     """What an agent is: its name, its model and its instructions."""
 
@@ -123,22 +128,32 @@ class AgentSpec(Message):
     """A subprocess agent's program and its arguments (provider ``command``)."""
     cwd: str | None = None
     """The directory a subprocess agent's program runs in (default: the daemon's)."""
-    permission_mode: str = "plan"
-    """Claude Code: what it may do unasked (``plan`` never edits)."""
-    allowed_tools: tuple[str, ...] = ()
-    """Claude Code: tools it may use without asking (``Read``, ``Grep``...)."""
-    max_budget_usd: float | None = Field(None, gt=0)
-    """Claude Code: stop a turn that would cost more than this."""
-    keep_env: tuple[str, ...] = ()
-    """Credential variables to pass to this agent's program; Claude Code agents otherwise run
-    without ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_AUTH_TOKEN``, so the subscription is used.
-    Names only: the values come from the daemon's environment and are never stored."""
+    claude_code: ClaudeCodeOptions = ClaudeCodeOptions()
+    """Options only the ``claude-code`` provider reads (its permissions, tools, budget and
+    kept credentials)."""
     settings: dict[str, float | int] = Field(default_factory=dict)
     """Settings this agent overrides (from its tree file's ``system:`` section):
     ``max_message_chars``, ``provider_timeout``, ``provider_max_retries``."""
     follows_default: bool = False
     """The provider was picked by default resolution, which runs again when the daemon starts
     (so an agent created offline moves to Claude once a key is configured)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_claude_code_options(cls, data: Any) -> Any:
+        """Specs saved before the Claude Code options had their own model (in the journal, as
+        JSON) and callers that pass them flat name them at the top level: move them into
+        ``claude_code``."""
+        if not isinstance(data, dict) or not _CLAUDE_CODE_FIELDS.intersection(data):
+            return data
+        flat = {name: value for name, value in data.items() if name in _CLAUDE_CODE_FIELDS}
+        rest = {name: value for name, value in data.items() if name not in _CLAUDE_CODE_FIELDS}
+        nested: Any = rest.get("claude_code", {})
+        if isinstance(nested, ClaudeCodeOptions):
+            nested = nested.model_dump(exclude_unset=True)
+        if not isinstance(nested, dict):
+            return data  # not options: let validation say so
+        return rest | {"claude_code": nested | flat}
 
     @field_validator("name")
     @classmethod

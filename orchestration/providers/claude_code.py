@@ -17,6 +17,10 @@ incarnation resumes the last session (``--resume``). The program runs without
 ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_AUTH_TOKEN`` (they would outrank the subscription) unless
 the agent keeps them (``keep_env``), and with ``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1``.
 
+The options above are an agent's `ClaudeCodeOptions` (``spec.claude_code``): this provider owns
+them and is their only reader; the model lives in `orchestration.messages.claude_code`, since
+the spec carries it, and is re-exported here.
+
 The CLI is found through the ``claude_path`` setting, then PATH, then the binary bundled in the
 ``claude-agent-sdk`` wheel; ``claude auth status`` says whether it is logged in.
 """
@@ -34,7 +38,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from orchestration.messages import AgentSpec, ErrorKind, Usage
+from orchestration.messages import AgentSpec, ClaudeCodeOptions, ErrorKind, Usage
 from orchestration.providers.base import (
     AuthError,
     CredentialStatus,
@@ -55,6 +59,7 @@ from orchestration.settings import Settings
 __all__ = [
     "INSTALL_HINT",
     "AuthStatus",
+    "ClaudeCodeOptions",
     "ClaudeCodeProtocol",
     "ClaudeCodeProvider",
     "auth_status",
@@ -271,7 +276,7 @@ class ClaudeCodeProvider:
         """At spawn: raise `AuthError` unless the CLI is there and can sign in for this agent
         (its own login, or a key the agent keeps)."""
         claude = self._claude()
-        if any(os.environ.get(name) for name in spec.keep_env):
+        if any(os.environ.get(name) for name in spec.claude_code.keep_env):
             return
         status = auth_status(claude)
         if not status.logged_in:
@@ -279,7 +284,7 @@ class ClaudeCodeProvider:
 
     def command(self, spec: AgentSpec, resume: str | None = None) -> ProcessCommand:
         """The CLI's arguments for this agent, resuming ``resume`` if given."""
-        claude = self._claude()
+        claude, options = self._claude(), spec.claude_code
         argv = [
             claude,
             "-p",
@@ -292,17 +297,17 @@ class ClaudeCodeProvider:
             "--model",
             spec.model or self.default_model,
             "--permission-mode",
-            spec.permission_mode,
+            options.permission_mode,
         ]
         if spec.system:
             argv += ["--append-system-prompt", spec.system]
-        if spec.allowed_tools:
-            argv += ["--allowedTools", ",".join(spec.allowed_tools)]
-        if spec.max_budget_usd is not None:
-            argv += ["--max-budget-usd", f"{spec.max_budget_usd:g}"]
+        if options.allowed_tools:
+            argv += ["--allowedTools", ",".join(options.allowed_tools)]
+        if options.max_budget_usd is not None:
+            argv += ["--max-budget-usd", f"{options.max_budget_usd:g}"]
         if resume:
             argv += ["--resume", resume]
-        unset = tuple(name for name in CREDENTIAL_VARIABLES if name not in spec.keep_env)
+        unset = tuple(name for name in CREDENTIAL_VARIABLES if name not in options.keep_env)
         return ProcessCommand(argv=tuple(argv), cwd=spec.cwd, env=dict(QUIET), unset=unset)
 
     def _claude(self) -> str:

@@ -29,6 +29,7 @@ from orchestration.messages import (
     AgentInfo,
     AgentList,
     AgentSpec,
+    ClaudeCodeOptions,
     DaemonStatus,
     DeclareWorkflows,
     Envelope,
@@ -110,10 +111,10 @@ class Runtime(RoomCalls, WorkflowCalls, Connection):
         under: str = ROOT_SUPERVISOR,
         command: Sequence[str] = default_of(AgentSpec, "command"),
         cwd: str | None = default_of(AgentSpec, "cwd"),
-        permission_mode: str = default_of(AgentSpec, "permission_mode"),
-        allowed_tools: Sequence[str] = default_of(AgentSpec, "allowed_tools"),
-        max_budget_usd: float | None = default_of(AgentSpec, "max_budget_usd"),
-        keep_env: Sequence[str] = default_of(AgentSpec, "keep_env"),
+        permission_mode: str = default_of(ClaudeCodeOptions, "permission_mode"),
+        allowed_tools: Sequence[str] = default_of(ClaudeCodeOptions, "allowed_tools"),
+        max_budget_usd: float | None = default_of(ClaudeCodeOptions, "max_budget_usd"),
+        keep_env: Sequence[str] = default_of(ClaudeCodeOptions, "keep_env"),
     ) -> Spawned:
         """Create an agent under supervisor ``under`` (default: the root); ``provider="default"``
         picks the daemon's default provider. An agent added to a tree's supervisor is saved in
@@ -142,10 +143,12 @@ class Runtime(RoomCalls, WorkflowCalls, Connection):
                 turn_timeout=turn_timeout,
                 command=tuple(command),
                 cwd=cwd,
-                permission_mode=permission_mode,
-                allowed_tools=tuple(allowed_tools),
-                max_budget_usd=max_budget_usd,
-                keep_env=tuple(keep_env),
+                claude_code=ClaudeCodeOptions(
+                    permission_mode=permission_mode,
+                    allowed_tools=tuple(allowed_tools),
+                    max_budget_usd=max_budget_usd,
+                    keep_env=tuple(keep_env),
+                ),
             )
         except ValidationError as exc:
             problem = exc.errors()[0]

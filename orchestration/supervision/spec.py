@@ -3,10 +3,10 @@
 A tree is a `SupervisorSpec` whose ``children`` are agents (`AgentChildSpec`, OTP's
 ``worker``) and nested supervisors, in start order; `to_node` turns them into the `AgentNode`
 and `SupervisorNode` the supervisors run. Each default is the field default of what a model
-becomes (`AgentSpec`, `AgentNode`, `SupervisorNode`), read with `default_of`; every field has a
-validator whose message says what it expected and what it got (`spec_fields`). The models are
-frozen and reject unknown fields. A tree file's conversations are in `conversation_spec`;
-`orchestration.supervision.tree` reads both from files.
+becomes (`AgentSpec` and its `ClaudeCodeOptions`, `AgentNode`, `SupervisorNode`), read with
+`default_of`; every field has a validator whose message says what it expected and what it got
+(`spec_fields`). The models are frozen and reject unknown fields. A tree file's conversations
+are in `conversation_spec`; `orchestration.supervision.tree` reads both from files.
 
 A ``system_file`` is read when the spec is validated, relative to the ``base_dir`` of the
 validation context (the tree file's folder), else to the current directory.
@@ -39,6 +39,7 @@ from orchestration.messages import (
     ROOT_SUPERVISOR,
     AgentNode,
     AgentSpec,
+    ClaudeCodeOptions,
     Recovery,
     Restart,
     Strategy,
@@ -113,14 +114,16 @@ class AgentChildSpec(_Spec):
     cwd: Path | None = default_of(AgentSpec, "cwd")
     """Where the program runs, relative to the tree file's folder (default: that folder)."""
     permission_mode: Literal["default", "acceptEdits", "plan", "bypassPermissions"] = default_of(
-        AgentSpec, "permission_mode"
+        ClaudeCodeOptions, "permission_mode"
     )
     """Claude Code: what it may do unasked (``plan`` never edits)."""
-    allowed_tools: tuple[str, ...] = default_of(AgentSpec, "allowed_tools")
+    allowed_tools: tuple[str, ...] = default_of(ClaudeCodeOptions, "allowed_tools")
     """Claude Code: tools it may use without asking."""
-    max_budget_usd: StrictFloat | None = Field(default_of(AgentSpec, "max_budget_usd"), gt=0)
-    keep_env: tuple[str, ...] = default_of(AgentSpec, "keep_env")
-    """Claude Code: credential variables to pass on (see `AgentSpec.keep_env`)."""
+    max_budget_usd: StrictFloat | None = Field(
+        default_of(ClaudeCodeOptions, "max_budget_usd"), gt=0
+    )
+    keep_env: tuple[str, ...] = default_of(ClaudeCodeOptions, "keep_env")
+    """Claude Code: credential variables to pass on (see `ClaudeCodeOptions.keep_env`)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -230,10 +233,12 @@ class AgentChildSpec(_Spec):
             settings=defaults.settings,
             command=self.command,
             cwd=str(self.cwd or defaults.base_dir) if runs_in_a_directory(provider) else None,
-            permission_mode=self.permission_mode,
-            allowed_tools=self.allowed_tools,
-            max_budget_usd=self.max_budget_usd,
-            keep_env=self.keep_env,
+            claude_code=ClaudeCodeOptions(
+                permission_mode=self.permission_mode,
+                allowed_tools=self.allowed_tools,
+                max_budget_usd=self.max_budget_usd,
+                keep_env=self.keep_env,
+            ),
         )
         return AgentNode(spec=spec, restart=self.restart, shutdown=self.shutdown)
 

@@ -12,6 +12,7 @@ from orchestration.conversation_ids import ConversationId
 from orchestration.messages import (
     AgentSpec,
     AgentStep,
+    ClaudeCodeOptions,
     Envelope,
     Member,
     Pending,
@@ -67,6 +68,49 @@ def test_specs_and_events_journaled_with_the_old_version_stamp_still_load() -> N
     assert WorkflowSpec.model_validate(workflow).steps == (AgentStep(agent="a"),)
     assert Pending.model_validate({"v": 1, "id": "x", "kind": "input"}).kind == "input"
     assert AgentSpec.model_validate_json('{"v": 1, "name": "a", "provider": "p", "model": "m"}')
+
+
+def test_a_spec_journaled_with_flat_claude_code_options_loads_them_into_their_model() -> None:
+    """Specs saved before `ClaudeCodeOptions` (the journal holds them as JSON) name the Claude
+    Code options at the top level, and so may callers: they land in ``claude_code``."""
+    saved = (
+        '{"name": "coder", "provider": "claude-code", "model": "opus", "cwd": "/w",'
+        ' "permission_mode": "acceptEdits", "allowed_tools": ["Read", "Grep"],'
+        ' "max_budget_usd": 2.5, "keep_env": ["ANTHROPIC_API_KEY"]}'
+    )
+    options = ClaudeCodeOptions(
+        permission_mode="acceptEdits",
+        allowed_tools=("Read", "Grep"),
+        max_budget_usd=2.5,
+        keep_env=("ANTHROPIC_API_KEY",),
+    )
+
+    spec = AgentSpec.model_validate_json(saved)
+    assert spec.claude_code == options and spec.cwd == "/w"
+    assert AgentSpec(name="coder", permission_mode="acceptEdits").claude_code == (  # type: ignore[call-arg]
+        ClaudeCodeOptions(permission_mode="acceptEdits")
+    )
+    assert "permission_mode" not in spec.model_dump()
+    with pytest.raises(ValidationError, match="greater than 0"):
+        AgentSpec.model_validate({"name": "coder", "max_budget_usd": 0})
+
+
+def test_an_agent_spec_round_trips_with_its_claude_code_options() -> None:
+    spec = AgentSpec(
+        name="coder",
+        provider="claude-code",
+        claude_code=ClaudeCodeOptions(allowed_tools=("Read",), max_budget_usd=1.0),
+    )
+
+    assert spec.model_dump(mode="json")["claude_code"] == {
+        "permission_mode": "plan",
+        "allowed_tools": ["Read"],
+        "max_budget_usd": 1.0,
+        "keep_env": [],
+    }
+    assert AgentSpec.model_validate(spec.model_dump()) == spec
+    assert AgentSpec.model_validate_json(spec.model_dump_json()) == spec
+    assert AgentSpec(name="a").claude_code == ClaudeCodeOptions(permission_mode="plan")
 
 
 def test_nested_messages_survive_pickling_between_processes() -> None:

@@ -1,4 +1,5 @@
-"""Agent and room defaults are written once, on `AgentSpec`, `RoomSpec` and the tree's nodes:
+"""Agent and room defaults are written once, on `AgentSpec` (and its `ClaudeCodeOptions`),
+`RoomSpec` and the tree's nodes:
 the `Runtime` and `AsyncRuntime` arguments, the CLI options, the REST bodies, the MCP tool
 parameters and the tree file's fields all read them from there.
 
@@ -25,6 +26,7 @@ from pydantic import BaseModel
 from orchestration.messages import (
     AgentNode,
     AgentSpec,
+    ClaudeCodeOptions,
     Member,
     RoomSpec,
     SupervisorNode,
@@ -45,13 +47,14 @@ AGENT = (
     "max_budget_usd",
     "keep_env",
 )
+"""The agent fields the places mirror: `AgentSpec`'s, and its `ClaudeCodeOptions`'s."""
 RUNTIME_SPAWN = {field: field for field in AGENT} | {"system": "system_prompt"}
-"""`Runtime.spawn`'s parameter for each `AgentSpec` field."""
+"""`Runtime.spawn`'s parameter for each agent field."""
 CLI_SPAWN = {
     field: field
     for field in ("provider", "model", "system", "recovery", "turn_timeout", "permission_mode")
 } | {"max_budget_usd": "max_budget_usd"}
-"""``orchestration spawn``'s option for each `AgentSpec` field it offers (``--allowed-tools``,
+"""``orchestration spawn``'s option for each agent field it offers (``--allowed-tools``,
 ``--keep-env``, ``--command`` and ``--cwd`` are strings or paths of the CLI's own)."""
 REST_AGENT = {
     "provider": "provider",
@@ -65,6 +68,12 @@ MCP_ROOM = ("respond", "topology", "max_turns")
 
 Place = tuple[str, type[BaseModel], str, Callable[[], Any]]
 """Where a default is mirrored: its label, the spec model and field it mirrors, and a reader."""
+
+
+def _agent_model(field: str) -> type[BaseModel]:
+    """The model that holds an agent field: `ClaudeCodeOptions` for Claude Code's, else
+    `AgentSpec`."""
+    return ClaudeCodeOptions if field in ClaudeCodeOptions.model_fields else AgentSpec
 
 
 def _parameter(call: Callable[..., Any], name: str) -> Callable[[], Any]:
@@ -134,13 +143,15 @@ def places() -> list[Place]:
             )
         )
     for field, name in RUNTIME_SPAWN.items():
+        model = _agent_model(field)
         found += [
-            (f"Runtime.spawn({name})", AgentSpec, field, _parameter(Runtime.spawn, name)),
-            (f"AsyncRuntime.spawn({name})", AgentSpec, field, _parameter(AsyncRuntime.spawn, name)),
-            (f"tree file agent {field}", AgentSpec, field, _field(AgentChildSpec, field)),
+            (f"Runtime.spawn({name})", model, field, _parameter(Runtime.spawn, name)),
+            (f"AsyncRuntime.spawn({name})", model, field, _parameter(AsyncRuntime.spawn, name)),
+            (f"tree file agent {field}", model, field, _field(AgentChildSpec, field)),
         ]
     for field, name in CLI_SPAWN.items():
-        found.append((f"spawn --{name}", AgentSpec, field, _parameter(cli_agents.spawn, name)))
+        model = _agent_model(field)
+        found.append((f"spawn --{name}", model, field, _parameter(cli_agents.spawn, name)))
     for field, name in REST_AGENT.items():
         found.append((f"POST /v1/agents {name}", AgentSpec, field, _field(CreateAgent, name)))
     for field, name in MCP_AGENT.items():
@@ -181,9 +192,11 @@ def test_changing_a_spec_default_changes_every_place() -> None:
         """
         import json, sys
         sys.path.insert(0, sys.argv[1])
-        from orchestration.messages import AgentNode, AgentSpec, Member, RoomSpec, SupervisorNode
+        from orchestration.messages import (
+            AgentNode, AgentSpec, ClaudeCodeOptions, Member, RoomSpec, SupervisorNode,
+        )
 
-        for model in (AgentSpec, RoomSpec, AgentNode, SupervisorNode, Member):
+        for model in (AgentSpec, ClaudeCodeOptions, RoomSpec, AgentNode, SupervisorNode, Member):
             for name, field in model.model_fields.items():
                 field.default = f"<{model.__name__}.{name}>"
                 field.default_factory = None

@@ -306,8 +306,9 @@ def test_a_claude_code_agent_in_a_tree_carries_its_cli_options(tmp_path: Path) -
 
     node = spec.to_node(TreeDefaults(base_dir=tmp_path)).spec
     assert (node.provider, node.model, node.cwd) == ("claude-code", "opus", str(tmp_path))
-    assert node.allowed_tools == ("Read", "Grep") and node.permission_mode == "acceptEdits"
-    assert node.max_budget_usd == 2.0
+    options = node.claude_code
+    assert options.allowed_tools == ("Read", "Grep") and options.permission_mode == "acceptEdits"
+    assert options.max_budget_usd == 2.0
     assert errors(AgentChildSpec, agent("coder", permission_mode="yolo"))[0][0] == (
         "permission_mode",
     )
