@@ -65,9 +65,24 @@ class JournalError(Exception):
 class Journal:
     """An open journal. Thread-safe: one lock serialises the calls that share the connection."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, read_only: bool = False
+    ) -> None:
+        """Open the journal at ``path``, creating it and applying pending migrations; with
+        ``read_only``, open the daemon's journal for reading only (no file is created and no
+        migration applied: queries work, writes fail)."""
         self.path = Path(path)
         self._lock = threading.Lock()
+        if read_only:
+            with self._guard():
+                self._db = sqlite3.connect(
+                    f"{self.path.absolute().as_uri()}?mode=ro",
+                    uri=True,
+                    timeout=busy_timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            return
         try:
             private_dir(self.path.parent)
         except OSError as exc:

@@ -18,6 +18,7 @@ from orchestration.daemon.actor_system import find_root
 from orchestration.errors import DaemonError
 from orchestration.gateway.link import GatewayLink
 from orchestration.interrupts import private
+from orchestration.journal import Journal
 from orchestration.messages import (
     Approve,
     CreateRoom,
@@ -37,7 +38,7 @@ from orchestration.messages import (
     SetTopology,
     content_problem,
 )
-from orchestration.runtime.pages import JournalReader, history_page
+from orchestration.runtime.pages import history_page
 from orchestration.settings import Settings
 from orchestration.streams import EndpointPool, OrchestrationError
 
@@ -58,7 +59,7 @@ class Connection:
         self._root = root
         self._rooms: Any = None
         """The rooms supervisor's address, once asked of the root."""
-        self._journal: JournalReader | None = None
+        self._journal: Journal | None = None
         self._journal_lock = threading.Lock()
         self._link: GatewayLink | None = None
         self._link_lock = threading.Lock()
@@ -109,7 +110,7 @@ class Connection:
         )
         with self._journal_lock:
             if self._journal is None:
-                self._journal = JournalReader(self.settings.journal_path)
+                self._journal = Journal(self.settings.journal_path, read_only=True)
             journal = self._journal
         return history_page(journal, request, self.settings.max_payload_bytes)
 
@@ -133,36 +134,47 @@ class Connection:
         """Ask the root (or ``to``) and return its reply of type ``expected``; a refusal or
         no answer within ``timeout`` (default: the ``request_timeout`` setting) raises."""
         timeout = timeout or self.settings.request_timeout
-        if self._asys is None:
-            raise DaemonError("this Runtime is closed", hint="call Runtime.connect() again")
-        deadline = time.monotonic() + timeout
-        with private(self._asys) as endpoint:
-            reply = endpoint.ask(to or self._root, message, timeout)
-            while reply is None and to is None and time.monotonic() < deadline - ROOT_RETRY:
-                # A send to a dead root fails at once: the admin is starting a new one (see
-                # `orchestration.admin_hooks`); ask that one, once the admin has it.
-                time.sleep(ROOT_RETRY)
-                self._root = find_root(self._asys)
-                reply = endpoint.ask(self._root, message, deadline - time.monotonic())
+        relocate = self._find_root if to is None else None
+        reply = self._ask_relocating(to or self._root, message, timeout, relocate)
         who = "the gateway" if to is not None else ANSWERED_BY.get(type(message), "the root")
         return self._checked(reply, message, expected, timeout, who)
 
     def _ask_rooms(self, message: Any, expected: type) -> Any:
         """Ask the rooms supervisor (or the room's router, to which it passes ``message``) and
-        return its reply of type ``expected``, as `_ask` does. A send to a dead rooms
-        supervisor fails at once (its dead letter is dropped: see `RootServices`): the root
-        is starting a new one, so ask the root where it is, and ask that one."""
+        return its reply of type ``expected``, as `_ask` does; after a restart of the rooms
+        supervisor, ask the root where the new one is (see `_ask_relocating`)."""
         timeout = self.settings.request_timeout
-        deadline = time.monotonic() + timeout
-        if self._rooms is None or self._asys is None:
-            self._rooms = self._ask(LocateRooms(), RoomsAddress).address
-        with private(self._asys) as endpoint:
-            reply = endpoint.ask(self._rooms, message, timeout)
-            while reply is None and time.monotonic() < deadline - ROOT_RETRY:
-                time.sleep(ROOT_RETRY)
-                self._rooms = self._ask(LocateRooms(), RoomsAddress).address
-                reply = endpoint.ask(self._rooms, message, deadline - time.monotonic())
+        rooms = self._rooms if self._rooms is not None else self._locate_rooms()
+        reply = self._ask_relocating(rooms, message, timeout, self._locate_rooms)
         return self._checked(reply, message, expected, timeout, ANSWERED_BY[type(message)])
+
+    def _ask_relocating(
+        self, to: Any, message: Any, timeout: float, relocate: Callable[[], Any] | None
+    ) -> Any:
+        """Ask ``to``; its reply, or None after ``timeout``. A send to a dead root or rooms
+        supervisor fails at once (the admin or the root is starting a new one: see
+        `orchestration.admin_hooks` and `RootServices`), so while time is left, ``relocate``
+        finds the new one and it is asked."""
+        if self._asys is None:
+            raise DaemonError("this Runtime is closed", hint="call Runtime.connect() again")
+        deadline = time.monotonic() + timeout
+        with private(self._asys) as endpoint:
+            reply = endpoint.ask(to, message, timeout)
+            while (
+                reply is None and relocate is not None and time.monotonic() < deadline - ROOT_RETRY
+            ):
+                time.sleep(ROOT_RETRY)  # a pause between attempts, for the new one to start
+                reply = endpoint.ask(relocate(), message, deadline - time.monotonic())
+        return reply
+
+    def _find_root(self) -> Any:
+        assert self._asys is not None
+        self._root = find_root(self._asys)
+        return self._root
+
+    def _locate_rooms(self) -> Any:
+        self._rooms = self._ask(LocateRooms(), RoomsAddress).address
+        return self._rooms
 
     def _checked(self, reply: Any, message: Any, expected: type, timeout: float, who: str) -> Any:
         """``reply`` if it is of type ``expected``; raises for a refusal or no answer."""

@@ -1,4 +1,4 @@
-"""History pages read straight from the journal, on a read-only connection.
+"""History pages read straight from the journal (the Runtime opens it read-only).
 
 The `Runtime` reads a page of any conversation (a DM, a room, a workflow run, the events) here
 instead of asking the tree, so a read never waits in the root's mailbox nor holds it up. The
@@ -7,29 +7,11 @@ journal is in WAL mode: the reader sees every committed message while the daemon
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from pathlib import Path
-
 from orchestration.errors import OrchestrationError
-from orchestration.journal import DEFAULT_BUSY_TIMEOUT, Journal, within_bytes
+from orchestration.journal import Journal, within_bytes
 from orchestration.messages import History, HistoryPage
 
-__all__ = ["JournalReader", "history_page"]
-
-
-class JournalReader(Journal):
-    """A `Journal` on a read-only connection: its queries work, its writes fail. It opens no
-    file and applies no migration (the daemon has done both)."""
-
-    def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        uri = f"{self.path.absolute().as_uri()}?mode=ro"
-        with self._guard():
-            self._db = sqlite3.connect(
-                uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
+__all__ = ["history_page"]
 
 
 def history_page(journal: Journal, request: History, max_bytes: int) -> HistoryPage:
